@@ -1,0 +1,45 @@
+/* HDF5 checkpoints (DESIGN §5): written to a temp file, fsynced, renamed,
+ * directory fsynced; every dataset with the Fletcher-32 checksum filter.
+ * /model holds one float32 dataset per tensor with Hugging Face GPT-2 names
+ * and shapes (Conv1D layout: input dim first); other groups (outer
+ * optimizer, clients, sampler) are written through the same writer. */
+#ifndef PHOTON_CHECKPOINT_H
+#define PHOTON_CHECKPOINT_H
+#include <stdint.h>
+#include <stddef.h>
+#include "gpu/model.h"
+
+typedef struct {
+    int64_t round, global_step, tokens_seen;
+    uint64_t seed;
+    const char *config;   /* resolved INI text (write); malloc'd copy (read) */
+} ckpt_meta;
+
+typedef struct ckpt_writer ckpt_writer;
+ckpt_writer *ckpt_create(const char *path, const ckpt_meta *meta, photon_err *err);
+/* Writes a flat parameter-layout vector as HF-named tensors under group
+ * ("/model", "/outer_optimizer", "/clients/3/adam_m", ...).  For "/model"
+ * the shape attributes are written too. */
+int ckpt_put_params(ckpt_writer *w, const char *group, const gpt2_config *c, const float *flat, photon_err *err);
+/* Generic datasets (parent groups are created as needed). */
+int ckpt_put_f32(ckpt_writer *w, const char *path, const float *data, size_t n, photon_err *err);
+int ckpt_put_i64(ckpt_writer *w, const char *path, const int64_t *data, size_t n, photon_err *err);
+int ckpt_put_u64(ckpt_writer *w, const char *path, const uint64_t *data, size_t n, photon_err *err);
+int ckpt_commit(ckpt_writer *w, photon_err *err);   /* closes, fsyncs, renames; frees w */
+void ckpt_abort(ckpt_writer *w);                     /* removes the temp file; frees w */
+
+typedef struct ckpt_reader ckpt_reader;
+/* Opens and checks format / format_version; meta is filled (free meta->config). */
+ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err);
+/* Reads /model attributes into c (padded_vocab from the wte shape). */
+int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err);
+/* Reads an HF-named group into a flat vector (checks every tensor's presence,
+ * shape, and checksum). */
+int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, float *flat, photon_err *err);
+int ckpt_has(ckpt_reader *r, const char *path);
+/* Reads exactly n elements (error if the dataset has another size). */
+int ckpt_get_f32(ckpt_reader *r, const char *path, float *data, size_t n, photon_err *err);
+int ckpt_get_i64(ckpt_reader *r, const char *path, int64_t *data, size_t n, photon_err *err);
+int ckpt_get_u64(ckpt_reader *r, const char *path, uint64_t *data, size_t n, photon_err *err);
+void ckpt_close(ckpt_reader *r);
+#endif

@@ -1,0 +1,129 @@
+/* The experiment configuration (DESIGN §4).  One schema table in
+ * io/config_schema.c declares every key (section, key, type, default,
+ * range or allowed values, help) and where it lives in struct photon_config;
+ * parsing, validation, defaults, --set overrides, include presets, the
+ * resolved dump and the generated key reference all derive from it.
+ * Adding a key = one field here + one row in the table. */
+#ifndef PHOTON_CONFIG_H
+#define PHOTON_CONFIG_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "io/common.h"
+
+#define CFG_STR 256     /* max length of a string value */
+#define CFG_LIST 16     /* max items of a list value */
+
+enum cfg_backend { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA };
+enum cfg_mode { MODE_FEDERATED, MODE_CENTRALIZED };
+enum cfg_partition { PART_IID, PART_BY_SOURCE, PART_DIRICHLET };
+enum cfg_schedule { SCHED_COSINE, SCHED_CONSTANT, SCHED_LINEAR };
+enum cfg_optstate { OPTSTATE_RESET, OPTSTATE_KEEP };
+enum cfg_strategy { STRAT_FEDAVG, STRAT_FEDMOM, STRAT_NESTEROV };
+enum cfg_link { LINK_SHM, LINK_TCP };
+enum cfg_precision { PREC_FP32, PREC_BF16 };
+
+/* A list value: comma-separated in the INI file. */
+typedef struct { int n; char item[CFG_LIST][CFG_STR]; } cfg_list;
+
+typedef struct photon_config {
+    char source_path[CFG_STR];   /* the experiment file, as given */
+    struct {
+        char name[CFG_STR];
+        char out_dir[CFG_STR];   /* run directory; "" = runs/<name> */
+        uint64_t seed;
+        int backend;             /* enum cfg_backend */
+        int rounds;
+        int mode;                /* enum cfg_mode */
+        int threads;             /* CPU threads per actor, 0 = all cores / actors */
+        int precision;           /* enum cfg_precision (cuda only) */
+    } run;
+    struct {
+        int n_layer, n_head, d_model, seq_len;
+        int vocab_size;          /* 0 = take it from the tokenizer */
+        int pad_vocab;           /* pad V up to a multiple of this (1 = no padding) */
+        double init_std;
+    } model;
+    struct {
+        cfg_list sources;        /* "name=path" or "path" (name = file stem) */
+        char tokenizer[CFG_STR]; /* dir with encoder.json+vocab.bpe, or "train" */
+        int tokenizer_vocab;     /* size when tokenizer = train */
+        int partition;           /* enum cfg_partition */
+        cfg_list assign;         /* by_source: "name=client,client,..." e.g. "wiki=0-1" */
+        double alpha;            /* dirichlet concentration */
+        cfg_list validation;     /* validation sources (paths) */
+        char prepared_dir[CFG_STR]; /* "" = <out_dir>/data */
+        int64_t max_docs;        /* 0 = all; caps documents read per source */
+    } data;
+    struct {
+        int count;               /* N virtual clients */
+        int per_round;           /* K sampled per round */
+        int actors;              /* P actor processes */
+        int local_steps;         /* T_local */
+        int batch_size;
+        int grad_accum;
+        double lr, min_lr_ratio;
+        int warmup;
+        int schedule;            /* enum cfg_schedule */
+        double weight_decay, grad_clip, beta1, beta2, eps;
+        int optimizer_state;     /* enum cfg_optstate */
+    } clients;
+    struct {
+        int strategy;            /* enum cfg_strategy */
+        double server_lr, momentum;
+        int min_clients;
+        double round_timeout;    /* seconds; 0 = none */
+        int link;                /* enum cfg_link */
+        char listen[CFG_STR];    /* host:port for tcp */
+        char key_file[CFG_STR];
+        int max_retries;         /* times a failed round is retried */
+        bool requeue;            /* re-run a failed client's task within the round */
+        double reject_norm;      /* reject updates with norm > this x median; 0 = off */
+    } aggregator;
+    struct {
+        int restarts;            /* at most this many restarts ... */
+        double window;           /* ... within this many seconds, per actor */
+        int run_restarts;        /* and for the whole run */
+        double backoff;          /* first restart delay, seconds (doubles) */
+        double grace;            /* SIGTERM -> SIGKILL grace, seconds */
+    } supervision;
+    struct {
+        int every;               /* rounds; 0 = only at the end */
+        int keep;
+        char dir[CFG_STR];       /* "" = <out_dir>/checkpoints */
+    } checkpoint;
+    struct {
+        int every;
+        int batches;
+        int batch_size;          /* 0 = clients.batch_size */
+    } eval;
+    struct {
+        uint64_t seed;           /* 0 = run.seed */
+        int kill_round, kill_client, kill_step; /* -1 = any */
+        char kill_signal[CFG_STR];              /* KILL, SEGV, exit */
+        double kill_prob;        /* per task */
+        int stall_round, stall_client;
+        double stall_prob;
+        char corrupt[CFG_STR];   /* none, nan, scale, bitflip */
+        int corrupt_round, corrupt_client;
+        double corrupt_prob;
+        int ckpt_fail_write;     /* fail the Nth checkpoint write; 0 = never */
+        int kill_supervisor_round; /* 0 = never */
+    } faults;
+} photon_config;
+
+/* Sets every key to its schema default. */
+void config_defaults(photon_config *c);
+/* Loads an experiment file (with includes) on top of the defaults, then
+ * applies "section.key=value" overrides in order, then validates.
+ * Returns 0, or -1 with err = "file:line: message". */
+int config_load(photon_config *c, const char *path, const char *const *overrides,
+                int n_overrides, photon_err *err);
+/* Cross-key checks (per_round <= count, d_model % n_head == 0, ...). */
+int config_validate(const photon_config *c, photon_err *err);
+/* Writes the fully resolved configuration as an INI file (every key). */
+void config_dump(const photon_config *c, FILE *f);
+/* Writes the key reference (Markdown) generated from the schema. */
+void config_reference(FILE *f);
+/* Resolved run directory (run.out_dir or runs/<name>). */
+void config_run_dir(const photon_config *c, char *out, size_t n);
+#endif

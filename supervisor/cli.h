@@ -1,0 +1,22 @@
+/* Subcommands of photon-sim (DESIGN §3).  Each lives in its own
+ * supervisor/cmd_*.c file and returns the process exit status. */
+#ifndef PHOTON_CLI_H
+#define PHOTON_CLI_H
+int cmd_run(int argc, char **argv);        /* photon-sim EXPERIMENT.ini [--set k=v] [--resume] [--dry-run] */
+int cmd_prepare(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_export_hf(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_actor(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_config(int argc, char **argv);     /* photon-sim config-reference: key reference from the schema */
+
+/* True if argv has --help or -h. */
+int cli_wants_help(int argc, char **argv);
+/* Prints a subcommand's usage+help text to stdout. */
+void cli_print_help(const char *cmd);
+/* Reports a command whose part is not built in yet (exit 1). */
+int cli_not_built(const char *cmd, const char *what);
+#endif

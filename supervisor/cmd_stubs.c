@@ -9,7 +9,6 @@ int cmd_sample(int argc, char **argv) { (void)argc; (void)argv; return cli_not_b
 int cmd_inspect(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("inspect", "HDF5 checkpoints"); }
 int cmd_export_hf(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("export-hf", "HDF5 checkpoints"); }
 int cmd_actor(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("actor", "the TCP link for remote actors"); }
-int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("bench", "the model"); }
 
 /* The runtime engineer replaces this with the federated runtime. */
 #include "supervisor/runtime.h"

@@ -71,6 +71,7 @@ static photon_model *cpu_create(const gpt2_config *c, int B, int T, const backen
     m->base.T = T;
     m->nthr = cpu_threads(o ? o->threads : 0);
     /* our OpenMP partitions call sgemm from several threads: keep BLAS serial */
+    cpu_blas_setup();
     openblas_set_num_threads(1);
 
     int L = c->n_layer, NH = c->n_head;

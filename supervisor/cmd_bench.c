@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <cblas.h>
 #include "gpu/model.h"
 #include "io/common.h"
-#include "io/config.h"
+#include <ini.h>
 #include "supervisor/cli.h"
 
 #define GPT2_VOCAB 50257   /* the GPT-2 BPE, when a preset takes V from the tokenizer */
@@ -20,8 +21,7 @@ static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "photon-sim: error: bench: ");
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: photon-sim bench (--model PRESET | --layers L --heads H --dim C --vocab V) "
-            "--batch B --seq T [--threads N] [--steps S] [--warmup W] [--backend cpu|cuda] [--json]\n");
+    fprintf(stderr, " (see photon-sim bench --help)\n");
     return PHOTON_EXIT_USAGE;
 }
 
@@ -62,6 +62,47 @@ static int find_preset(const char *name, char *out, size_t n)
     return -1;
 }
 
+/* Reads the [model] section of a preset with inih (other sections, e.g. of
+ * a whole experiment file, are ignored: bench needs only the shapes).
+ * The full experiment-file validation is config_load's job and would ask
+ * for [data] that a model preset does not have. */
+typedef struct { gpt2_config *c; int *pad; const char *path; int bad, line; FILE *f; } preset_ctx;
+
+/* fgets for inih that counts lines, so errors can name file:line */
+static char *preset_reader(char *buf, int n, void *user)
+{
+    preset_ctx *p = user;
+    char *r = fgets(buf, n, p->f);
+    if (r) p->line++;
+    return r;
+}
+
+static int preset_key(void *user, const char *section, const char *name, const char *value)
+{
+    preset_ctx *p = user;
+    int line = p->line;
+    if (strcmp(section, "model") != 0) return 1;
+    static const char *keys[] = { "n_layer", "n_head", "d_model", "seq_len", "vocab_size", "pad_vocab", "init_std" };
+    int *dst[] = { &p->c->n_layer, &p->c->n_head, &p->c->d_model, &p->c->seq_len, &p->c->vocab_size, p->pad, NULL };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (strcmp(name, keys[i]) != 0) continue;
+        if (!dst[i]) return 1;
+        char *end;
+        long v = strtol(value, &end, 10);
+        if (!*value || *end || v < 0 || v > (1L << 24)) {
+            fprintf(stderr, "photon-sim: error: %s:%d: [model] %s: expected a non-negative integer (got '%s')\n",
+                    p->path, line, name, value);
+            p->bad = 1;
+            return 0;
+        }
+        *dst[i] = (int)v;
+        return 1;
+    }
+    fprintf(stderr, "photon-sim: error: %s:%d: [model] %s: unknown key\n", p->path, line, name);
+    p->bad = 1;
+    return 0;
+}
+
 static int load_preset(const char *name, gpt2_config *c, int *pad)
 {
     char path[PATH_MAX + 64];
@@ -69,21 +110,16 @@ static int load_preset(const char *name, gpt2_config *c, int *pad)
         fprintf(stderr, "photon-sim: error: bench: no model preset '%s' (looked for configs/%s.ini here and next to the executable)\n", name, name);
         return -1;
     }
-    photon_config *pc = xmalloc(sizeof *pc);
-    photon_err err;
-    config_defaults(pc);
-    if (config_load(pc, path, NULL, 0, &err) != 0) {
-        fprintf(stderr, "photon-sim: error: %s\n", err.msg);
-        free(pc);
+    preset_ctx p = { c, pad, path, 0, 0, fopen(path, "r") };
+    if (!p.f) { fprintf(stderr, "photon-sim: error: bench: %s: cannot open\n", path); return -1; }
+    int rc = ini_parse_stream(preset_reader, &p, preset_key, &p);
+    fclose(p.f);
+    if (p.bad) return -1;
+    if (rc > 0) {
+        fprintf(stderr, "photon-sim: error: %s:%d: syntax error: expected '[section]', 'key = value' or a comment\n", path, rc);
         return -1;
     }
-    c->n_layer = pc->model.n_layer;
-    c->n_head = pc->model.n_head;
-    c->d_model = pc->model.d_model;
-    c->seq_len = pc->model.seq_len;
-    c->vocab_size = pc->model.vocab_size ? pc->model.vocab_size : GPT2_VOCAB;
-    *pad = pc->model.pad_vocab;
-    free(pc);
+    if (!c->vocab_size) c->vocab_size = GPT2_VOCAB;
     return 0;
 }
 
@@ -165,17 +201,19 @@ int cmd_bench(int argc, char **argv)
     double tps = (double)B * T * steps / dt;
     double gflops = gpt2_train_flops(&c, B, T) * steps / dt / 1e9;
     const char *bname = m->ops->name;
+    /* the OpenBLAS kernels in use (the CPU backend may have corrected them) */
+    const char *blas = o.kind == PHOTON_BACKEND_CPU ? openblas_get_corename() : "none";
     if (json) {
         printf("{\"backend\": \"%s\", \"threads\": %d, \"n_layer\": %d, \"n_head\": %d, \"d_model\": %d, "
-               "\"vocab_size\": %d, \"padded_vocab\": %d, \"batch\": %d, \"seq\": %d, \"params\": %zu, "
+               "\"vocab_size\": %d, \"padded_vocab\": %d, \"batch\": %d, \"seq\": %d, \"params\": %zu, \"blas\": \"%s\", "
                "\"steps\": %d, \"ms_per_step\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, \"loss\": %.6f}\n",
-               bname, nthr, c.n_layer, c.n_head, c.d_model, c.vocab_size, c.padded_vocab, B, T, P, steps,
+               bname, nthr, c.n_layer, c.n_head, c.d_model, c.vocab_size, c.padded_vocab, B, T, P, blas, steps,
                1e3 * dt / steps, tps, gflops, loss);
     } else {
         printf("model: %d layers, %d heads, d_model %d, vocab %d (padded %d), %.2fM params\n",
                c.n_layer, c.n_head, c.d_model, c.vocab_size, c.padded_vocab, P / 1e6);
-        printf("batch %d x seq %d, backend %s, %d threads, %d steps after %d warm-up\n",
-               B, T, bname, nthr, steps, warm);
+        printf("batch %d x seq %d, backend %s, %d threads (OpenBLAS %s), %d steps after %d warm-up\n",
+               B, T, bname, nthr, blas, steps, warm);
         printf("%.1f ms/step  %.0f tokens/s  %.1f GFLOP/s  (last loss %.4f)\n", 1e3 * dt / steps, tps, gflops, loss);
     }
     free(tokens);

@@ -1,4 +1,5 @@
-/* OpenBLAS kernel selection for the CPU backend.
+/* Process-level setup of the CPU backend's libraries: OpenBLAS kernel
+ * selection, and the OpenMP wait policy (cpu_runtime_init, at the end).
  *
  * Debian's OpenBLAS is built with DYNAMIC_ARCH and picks its kernels from
  * the CPU model number.  On CPUs it does not know by model (new parts,
@@ -12,7 +13,9 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cblas.h>
+#include "gpu/model.h"
 #include "gpu/cpu/kernels.h"
 
 extern void gotoblas_dynamic_init(void) __attribute__((weak));
@@ -50,4 +53,19 @@ void cpu_blas_setup(void)
 const char *cpu_blas_kernels(void)
 {
     return openblas_get_corename();
+}
+
+/* OpenMP waiting: libgomp's default spins a waiting thread for a while
+ * before it sleeps.  photon-sim runs several actor processes on one machine
+ * (and shares it with others); spinning threads there take the cores the
+ * working ones need (measured on a loaded 2-core machine: 2-3x slower steps
+ * and 3x the CPU time).  So photon-sim asks for passive waiting unless the
+ * user chose a policy.  libgomp reads it once when it loads, hence the
+ * re-exec, first thing in main (actors forked later inherit it). */
+void cpu_runtime_init(char **argv)
+{
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || !argv || !argv[0]) return;
+    if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed (no /proc?): carry on with the default policy */
 }

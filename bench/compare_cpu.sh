@@ -8,7 +8,10 @@
 #                        [--layers L --heads H --dim C --vocab V --batch B --seq T]
 #
 # The runs alternate (photon, torch, photon, torch, ...) for R rounds and
-# the best of each is compared, since a shared machine is noisy.  PyTorch
+# the best of each is compared, since a shared machine is noisy.  Each also
+# reports its CPU time per step (all threads): on a machine shared with
+# others, wall time measures the scheduler as much as the code, and the
+# CPU-time ratio is the steadier figure of the work each one does.  PyTorch
 # (Debian's /usr/bin/python3) is run twice per round:
 #   torch        as installed, in the caller's environment;
 #   torch-same   with the OpenBLAS kernels and OpenMP wait policy that
@@ -35,16 +38,22 @@ args=(--layers "$L" --heads "$H" --dim "$C" --vocab "$V" --batch "$B" --seq "$T"
 # the OpenBLAS kernels photon-sim uses (it fixes the detection on unknown CPUs)
 core=$("$sim" bench "${args[@]}" --steps 1 --warmup 0 --json | sed -n 's/.*"blas": *"\([A-Za-z0-9]*\)".*/\1/p')
 policy=${OMP_WAIT_POLICY:-PASSIVE}
-tps() { sed -n 's/.*"tokens_per_s": *\([0-9.]*\).*/\1/p'; }
+field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" <<<"$2"; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
-bp=0 bt=0 bs=0
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 < b + 0 || b + 0 == 0) ? a : b }'; }
+bp=0 bt=0 bs=0 cp=0 ct=0 cs=0
 echo "model: $L layers, $H heads, d_model $C, vocab $V; batch $B x seq $T; $N threads; $S steps; $R rounds"
 for r in $(seq 1 "$R"); do
-  p=$("$sim" bench "${args[@]}" --json | tps)
-  t=$("$py" "$here/torch_cpu_bench.py" "${args[@]}" | tps)
-  s=$(OPENBLAS_CORETYPE=${core:-${OPENBLAS_CORETYPE:-}} OMP_WAIT_POLICY=$policy "$py" "$here/torch_cpu_bench.py" "${args[@]}" | tps)
-  echo "round $r: photon-sim $p tokens/s, torch $t tokens/s, torch-same $s tokens/s"
+  jp=$("$sim" bench "${args[@]}" --json)
+  jt=$("$py" "$here/torch_cpu_bench.py" "${args[@]}")
+  js=$(OPENBLAS_CORETYPE=${core:-${OPENBLAS_CORETYPE:-}} OMP_WAIT_POLICY=$policy "$py" "$here/torch_cpu_bench.py" "${args[@]}")
+  p=$(field tokens_per_s "$jp") t=$(field tokens_per_s "$jt") s=$(field tokens_per_s "$js")
+  echo "round $r: photon-sim $p tokens/s ($(field cpu_ms_per_step "$jp") CPU ms/step), torch $t ($(field cpu_ms_per_step "$jt")), torch-same $s ($(field cpu_ms_per_step "$js"))"
   bp=$(best "$bp" "$p"); bt=$(best "$bt" "$t"); bs=$(best "$bs" "$s")
+  cp=$(least "$cp" "$(field cpu_ms_per_step "$jp")"); ct=$(least "$ct" "$(field cpu_ms_per_step "$jt")")
+  cs=$(least "$cs" "$(field cpu_ms_per_step "$js")")
 done
 echo "best: photon-sim $bp tokens/s; torch $bt tokens/s; torch-same (OpenBLAS ${core:-auto}, OMP_WAIT_POLICY=$policy) $bs tokens/s"
-awk -v p="$bp" -v t="$bt" -v s="$bs" 'BEGIN { printf "ratio photon-sim / torch: %.2fx; photon-sim / torch-same: %.2fx\n", p / t, p / s }'
+awk -v p="$bp" -v t="$bt" -v s="$bs" 'BEGIN { printf "ratio tokens/s photon-sim / torch: %.2fx; photon-sim / torch-same: %.2fx\n", p / t, p / s }'
+awk -v p="$cp" -v t="$ct" -v s="$cs" 'BEGIN { printf "ratio CPU time per step torch / photon-sim: %.2fx; torch-same / photon-sim: %.2fx\n", t / p, s / p }'
+

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/config.h"
-#include "io/prepare.h"
 
 static const cmd_opt *find_opt(const cmd_opt *opts, int nopts, const char *name)
 {
@@ -175,17 +174,15 @@ int cmd_find_tokenizer(const char *explicit_dir, const char *config_text, char *
         err_set(err, "the checkpoint records no readable configuration: pass --tokenizer DIR");
         return -1;
     }
-    char prepared[1024];
-    prepare_tokenizer_dir(cfg, prepared, sizeof prepared);
-    const char *cand[2] = { prepared, strcmp(cfg->data.tokenizer, "train") ? cfg->data.tokenizer : "" };
-    for (int i = 0; i < 2; i++)
-        if (cand[i][0] && has_tokenizer(cand[i])) {
-            snprintf(dir, n, "%s", cand[i]);
-            free(cfg);
-            return 0;
-        }
-    err_set(err, "the checkpoint's tokenizer was not found (looked in %s%s%s): pass --tokenizer DIR",
-            prepared, cand[1][0] ? " and " : "", cand[1]);
+    /* Candidates: the tokenizer [data] names (a directory unless "train"). */
+    const char *cand = strcmp(cfg->data.tokenizer, "train") ? cfg->data.tokenizer : "";
+    if (cand[0] && has_tokenizer(cand)) {
+        snprintf(dir, n, "%s", cand);
+        free(cfg);
+        return 0;
+    }
+    err_set(err, "the checkpoint's tokenizer was not found (its configuration names '%s'): pass --tokenizer DIR",
+            cfg->data.tokenizer);
     free(cfg);
     return -1;
 }

@@ -121,7 +121,7 @@ static void test_eval_export(void)
     CHECK_CLOSE(loss, ref, 1e-5);
     CHECK_CLOSE(ppl, exp(ref), 1e-4);
     /* eval's default batches: as many as fit (14 windows / 4 = 3) */
-    rc = th_run(out, sizeof out, "%s eval %s --data %s --batch 4", bin, ckpt, shardp);
+    rc = th_run(out, sizeof out, "%s eval %s --data %s --batch 4 --threads 1", bin, ckpt, shardp);
     CHECK_EQ_INT(rc, 0);
     CHECK_CONTAINS(out, "loss ");
 
@@ -206,32 +206,32 @@ static void test_sample(void)
     CHECK_EQ_INT(write_model(ckpt, &c, p, config), 0);
     free(p);
 
-    int rc = th_run(out, sizeof out, "%s sample %s --prompt 'Hello world' --tokens 12 --seed 5 2>/dev/null", bin, ckpt);
+    int rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 12 --seed 5 2>/dev/null)", bin, ckpt);
     CHECK_EQ_INT(rc, 0);
     CHECK_MSG(strncmp(out, "Hello world", 11) == 0, "output starts with the prompt: %s", out);
     CHECK(strlen(out) > 13);
     snprintf(a, sizeof a, "%s", out);
-    rc = th_run(out, sizeof out, "%s sample %s --prompt 'Hello world' --tokens 12 --seed 5 --tokenizer %s/data/tokenizer/gpt2 2>/dev/null",
+    rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 12 --seed 5 --tokenizer %s/data/tokenizer/gpt2 2>/dev/null)",
                 bin, ckpt, th_source_dir());
     CHECK_EQ_INT(rc, 0);
     CHECK_MSG(strcmp(a, out) == 0, "same seed, same text");
-    rc = th_run(out, sizeof out, "%s sample %s --prompt 'Hello world' --tokens 12 --seed 6 2>/dev/null", bin, ckpt);
+    rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 12 --seed 6 2>/dev/null)", bin, ckpt);
     CHECK_MSG(rc == 0 && strcmp(a, out) != 0, "another seed, another text");
-    rc = th_run(out, sizeof out, "%s sample %s --prompt 'Hello world' --tokens 12 --temperature 0 --top-k 5 2>/dev/null", bin, ckpt);
+    rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 12 --temperature 0 --top-k 5 2>/dev/null)", bin, ckpt);
     snprintf(a, sizeof a, "%s", out);
     CHECK_EQ_INT(rc, 0);
-    rc = th_run(out, sizeof out, "%s sample %s --prompt 'Hello world' --tokens 12 --temperature 0 --seed 99 2>/dev/null", bin, ckpt);
+    rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 12 --temperature 0 --seed 99 2>/dev/null)", bin, ckpt);
     CHECK_MSG(rc == 0 && strcmp(a, out) == 0, "greedy decoding ignores the seed and top-k");
-    rc = th_run(out, sizeof out, "%s sample %s --prompt 'x' --tokens 20 --top-k 1 --seed 1 2>/dev/null", bin, ckpt);
+    rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'x' --tokens 20 --top-k 1 --seed 1 2>/dev/null)", bin, ckpt);
     char b[4096];
     snprintf(b, sizeof b, "%s", out);
-    rc |= th_run(out, sizeof out, "%s sample %s --prompt 'x' --tokens 20 --temperature 0 2>/dev/null", bin, ckpt);
+    rc |= th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'x' --tokens 20 --temperature 0 2>/dev/null)", bin, ckpt);
     CHECK_MSG(rc == 0 && strcmp(b, out) == 0, "top-k 1 is greedy");
 
     CHECK_EQ_INT(th_run(out, sizeof out, "%s sample %s", bin, ckpt), 2);
     CHECK_CONTAINS(out, "--prompt TEXT is required");
-    CHECK_EQ_INT(th_run(out, sizeof out, "%s sample %s --prompt hi --temperature -1", bin, ckpt), 2);
-    CHECK_EQ_INT(th_run(out, sizeof out, "%s sample %s --prompt hi --tokenizer %s", bin, ckpt, dir), 1);
+    CHECK_EQ_INT(th_run(out, sizeof out, "%s sample --threads 1 %s --prompt hi --temperature -1", bin, ckpt), 2);
+    CHECK_EQ_INT(th_run(out, sizeof out, "%s sample --threads 1 %s --prompt hi --tokenizer %s", bin, ckpt, dir), 1);
     CHECK_CONTAINS(out, "no encoder.json");
 
     /* A tokenizer larger than the model's vocabulary is refused. */
@@ -240,7 +240,7 @@ static void test_sample(void)
     snprintf(ckpt, sizeof ckpt, "%s/small.h5", dir);
     CHECK_EQ_INT(write_model(ckpt, &small, p, config), 0);
     free(p);
-    CHECK_EQ_INT(th_run(out, sizeof out, "%s sample %s --prompt hi", bin, ckpt), 1);
+    CHECK_EQ_INT(th_run(out, sizeof out, "%s sample --threads 1 %s --prompt hi", bin, ckpt), 1);
     CHECK_CONTAINS(out, "not the model's tokenizer");
 }
 

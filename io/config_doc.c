@@ -30,11 +30,13 @@ void config_dump(const photon_config *c, FILE *f)
     }
 }
 
-/* Markdown table cells must not contain '|'. */
+/* Markdown table cells: '|' would end the cell, '<' would open an HTML tag. */
 static void md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
         if (*s == '|') fputs("\\|", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
         else fputc(*s, f);
     }
 }

@@ -65,3 +65,13 @@ if(NOT PHOTON_CUDA STREQUAL "OFF")
     message(STATUS "photon-sim: CUDA backend OFF (toolkit, cuBLASLt or NCCL not found)")
   endif()
 endif()
+
+# A folder's static library; a folder whose sources have not landed yet gets
+# an empty translation unit so the tree always configures.
+function(photon_library name)
+  set(srcs ${ARGN})
+  if(NOT srcs)
+    set(srcs ${PROJECT_SOURCE_DIR}/cmake/empty.c)
+  endif()
+  add_library(${name} STATIC ${srcs})
+endfunction()

@@ -25,7 +25,7 @@ static void th_cleanup_dirs(void)
 {
     if (getenv("PHOTON_KEEP_TMP")) return;
     for (int i = 0; i < th_ndirs; i++) {
-        char cmd[320];
+        char cmd[8400];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", th_dirs[i]);
         if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", th_dirs[i]);
     }

@@ -1,0 +1,80 @@
+/* Help texts and small shared helpers of the command line (DESIGN §3). */
+#include "supervisor/cli.h"
+#include <stdio.h>
+#include <string.h>
+#include "io/common.h"
+
+typedef struct { const char *name, *usage, *help; } help_entry;
+
+static const help_entry helps[] = {
+    { "run", "photon-sim EXPERIMENT.ini [--set section.key=value ...] [--resume] [--dry-run]",
+      "Runs a federated (or centralized) pre-training experiment described by an INI file.\n"
+      "Prepares the data first when it is missing or stale. Results go to the run\n"
+      "directory ([run] out_dir, default runs/<name>): config.ini (resolved),\n"
+      "metrics.jsonl, summary.json, checkpoints/.\n"
+      "  --set section.key=value  override one key (repeatable; paths relative to the CWD)\n"
+      "  --resume                 continue from the newest valid checkpoint of the run\n"
+      "  --dry-run                print the resolved configuration and exit\n"
+      "See `photon-sim config-reference` for every key." },
+    { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...]",
+      "Tokenizes the [data] sources (training a BPE tokenizer when tokenizer = train),\n"
+      "partitions documents into per-client shards (llm.c format) plus a validation\n"
+      "shard, and writes a manifest so later runs know whether the data is current." },
+    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N] [--batch B] [--threads N]",
+      "Evaluates a checkpoint on a token shard: windows of seq_len+1 tokens, window w\n"
+      "starting at token w*seq_len; averages the cross-entropy over the first\n"
+      "batches x batch windows and prints `loss <x> perplexity <y>`." },
+    { "sample", "photon-sim sample CKPT.h5 --prompt TEXT [--tokens N] [--temperature T] [--top-k K] [--seed S] [--tokenizer DIR]",
+      "Generates text from a checkpoint, continuing the prompt." },
+    { "inspect", "photon-sim inspect CKPT.h5",
+      "Prints what a checkpoint holds: attributes, model shape, groups and datasets." },
+    { "export-hf", "photon-sim export-hf CKPT.h5 DIR",
+      "Writes DIR/model.safetensors and DIR/config.json, loadable by Hugging Face\n"
+      "transformers as GPT2LMHeadModel." },
+    { "encode", "photon-sim encode --tokenizer DIR [--eot] < TEXT",
+      "Reads all of standard input as one text and prints its token ids, space\n"
+      "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token." },
+    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE",
+      "Runs a remote actor host that connects to a supervisor over TCP and proves it\n"
+      "holds the run's key." },
+    { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]",
+      "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"
+      "--json prints one JSON object." },
+    { "config-reference", "photon-sim config-reference",
+      "Prints the reference of every experiment-file key (Markdown), generated from the schema." },
+};
+
+int cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0) break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    }
+    return 0;
+}
+
+void cli_print_help(const char *cmd)
+{
+    if (cmd) {
+        for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+            if (strcmp(helps[i].name, cmd) == 0) {
+                printf("usage: %s\n\n%s\n", helps[i].usage, helps[i].help);
+                return;
+            }
+        printf("photon-sim: no help for '%s'\n", cmd);
+    }
+    printf("photon-sim %s: federated pre-training of GPT-2 language models\n"
+           "(a C implementation of Photon, Sani et al., MLSys 2025)\n\n"
+           "usage:\n", PHOTON_VERSION);
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+        printf("  %s\n", helps[i].usage);
+    printf("\n  photon-sim --version      versions of photon-sim and its libraries\n"
+           "  photon-sim COMMAND --help help for one command\n\n"
+           "Exit status: 0 success, 2 usage or configuration error, 1 any other failure.\n");
+}
+
+int cli_not_built(const char *cmd, const char *what)
+{
+    fprintf(stderr, "photon-sim: error: '%s' is not built in this version yet (it needs %s)\n", cmd, what);
+    return PHOTON_EXIT_FAIL;
+}

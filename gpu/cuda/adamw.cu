@@ -2,7 +2,9 @@
  * weight decay, bias-corrected), writing the bf16 compute copy in the same
  * pass so the weights are read once per step:
  *   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2
- *   p -= lr * ((m/bc1) / (sqrt(v/bc2) + eps) + wd * p)
+ *   p = p (1 - lr wd) - (lr/bc1) m / (sqrt(v)/sqrt(bc2) + eps)
+ * written exactly as the CPU backend (gpu/cpu/optim.c) and torch.optim.AdamW
+ * do, so fp32 runs agree to the last few bits.
  * The backend launches it once per tensor so biases and LayerNorm get wd = 0. */
 #include "gpu/cuda/kernels.h"
 
@@ -17,8 +19,7 @@ __global__ void adamw_kernel(float *master, T *params_c, const float *grad, floa
     float vi = b2 * v[i] + (1.0f - b2) * g * g;
     m[i] = mi;
     v[i] = vi;
-    float p = master[i];
-    p -= lr * ((mi / bc1) / (sqrtf(vi / bc2) + eps) + wd * p);
+    float p = master[i] * (1.0f - lr * wd) - (lr / bc1) * mi / (sqrtf(vi) / sqrtf(bc2) + eps);
     master[i] = p;
     if (params_c) params_c[i] = from_f<T>(p);
 }

@@ -142,7 +142,7 @@ static float cm_forward_backward(photon_model *m, const uint32_t *tokens, float 
 {
     cuda_model *cm = CM(m);
     cudaCheck(cudaSetDevice(cm->dev));
-    cuda_model_upload_tokens(cm, tokens, m->B, m->T, true);
+    if (!cuda_model_upload_tokens(cm, tokens, m->B, m->T, true)) return NAN;
     /* d(mean loss)/d(loss_i) = 1/N, times the accumulation scale. */
     float dloss = grad_scale / (float)((size_t)m->B * m->T);
     cuda_model_run(cm, m->B, m->T, true, true, dloss);
@@ -153,7 +153,7 @@ static float cm_forward_loss(photon_model *m, const uint32_t *tokens)
 {
     cuda_model *cm = CM(m);
     cudaCheck(cudaSetDevice(cm->dev));
-    cuda_model_upload_tokens(cm, tokens, m->B, m->T, true);
+    if (!cuda_model_upload_tokens(cm, tokens, m->B, m->T, true)) return NAN;
     cuda_model_run(cm, m->B, m->T, true, false, 0.0f);
     return finish_loss(cm);
 }
@@ -163,11 +163,15 @@ static void cm_logits_at(photon_model *m, const uint32_t *tokens, int pos, float
     cuda_model *cm = CM(m);
     const int Vp = m->cfg.padded_vocab, V = m->cfg.vocab_size;
     if (pos < 0 || pos >= m->T) {
-        fprintf(stderr, "photon-sim: error: logits_at position %d outside the model's context (%d)\n", pos, m->T);
-        exit(1);
+        log_error("model: logits_at position %d is outside the model's sequence (%d)", pos, m->T);
+        for (int i = 0; i < Vp; i++) out[i] = NAN;
+        return;
     }
     cudaCheck(cudaSetDevice(cm->dev));
-    cuda_model_upload_tokens(cm, tokens, 1, pos + 1, false);
+    if (!cuda_model_upload_tokens(cm, tokens, 1, pos + 1, false)) {
+        for (int i = 0; i < Vp; i++) out[i] = NAN;
+        return;
+    }
     cuda_model_run(cm, 1, pos + 1, false, false, 0.0f);
     size_t row = (size_t)pos * Vp;
     if (cm->bf16) cast_to_f32(cm->a.logits_f32, (const bf16 *)cm->a.logits + row, (size_t)Vp, cm->stream);

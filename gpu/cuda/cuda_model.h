@@ -51,8 +51,9 @@ size_t cuda_acts_plan(const gpt2_config *c, int B, int T, size_t elt, char *base
 /* Bytes of parameters + gradients + AdamW state (+ bf16 copy). */
 size_t cuda_params_bytes(const gpt2_config *c, int bf16);
 
-/* Uploads (B, Tn+1) token windows (inputs/targets, buckets), async. */
-void cuda_model_upload_tokens(cuda_model *cm, const uint32_t *tokens, int B, int Tn, bool targets);
+/* Uploads (B, Tn+1) token windows (inputs/targets, buckets), async; false
+ * (after logging which token) when a token is outside the vocabulary. */
+bool cuda_model_upload_tokens(cuda_model *cm, const uint32_t *tokens, int B, int Tn, bool targets);
 /* Forward over (B, Tn) (Tn <= allocated T); with targets, fills a.losses and
  * the mean loss into a.scalars[0]; with backward also the backward pass,
  * d loss_i = dloss (gradients accumulate).  Asynchronous. */

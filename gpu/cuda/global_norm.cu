@@ -28,7 +28,8 @@ __global__ void clip_kernel(float *g, size_t n, const float *norm, float max_nor
 {
     float nrm = *norm;
     if (!(nrm > max_norm)) return;
-    float scale = max_norm / nrm;
+    /* torch.nn.utils.clip_grad_norm_'s coefficient, as the CPU backend */
+    float scale = (float)((double)max_norm / ((double)nrm + 1e-6));
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
         g[i] *= scale;
 }

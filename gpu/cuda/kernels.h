@@ -108,6 +108,6 @@ template <typename T> void adamw_update(float *master, T *params_c, const float 
  * partials: GLOBAL_NORM_BLOCKS floats. */
 #define GLOBAL_NORM_BLOCKS 264
 void global_norm(float *norm, float *partials, const float *g, size_t n, cudaStream_t s);
-/* g *= max_norm / norm when norm > max_norm (read on the device: no sync). */
+/* g *= max_norm / (norm + 1e-6) when norm > max_norm (read on the device: no sync). */
 void clip_by_norm(float *g, size_t n, const float *norm, float max_norm, cudaStream_t s);
 #endif

@@ -5,8 +5,6 @@
  *   logits = lnf(x) @ wte^T;  loss = mean cross-entropy over the true vocabulary.
  * Every residual add is fused into the LayerNorm that follows it.  Nothing
  * here synchronises with the host. */
-#include <stdio.h>
-#include <stdlib.h>
 #include "gpu/cuda/cuda_model.h"
 
 namespace {
@@ -106,18 +104,17 @@ template <typename T> struct graph {
 
 } // namespace
 
-void cuda_model_upload_tokens(cuda_model *cm, const uint32_t *tokens, int B, int Tn, bool targets)
+bool cuda_model_upload_tokens(cuda_model *cm, const uint32_t *tokens, int B, int Tn, bool targets)
 {
     const int N = B * Tn, V = cm->base.cfg.vocab_size;
     int *h = cm->h_tok;
     for (int b = 0; b < B; b++)
         for (int t = 0; t <= Tn; t++) {
+            if (t == Tn && !targets) break;   /* logits_at passes only Tn tokens */
             uint32_t v = tokens[(size_t)b * (Tn + 1) + t];
-            if (t == Tn && !targets) break;
-            if (v >= (uint32_t)V) {
-                fprintf(stderr, "photon-sim: error: token id %u at window %d position %d is outside the vocabulary (%d)\n",
-                        v, b, t, V);
-                exit(1);
+            if (v >= (uint32_t)V) {   /* same message and NaN result as the CPU backend */
+                log_error("model: token id %u at batch row %d position %d is outside the vocabulary (%d)", v, b, t, V);
+                return false;
             }
             if (t < Tn) h[b * Tn + t] = (int)v;
             if (t > 0) h[N + b * Tn + t - 1] = (int)v;
@@ -129,6 +126,7 @@ void cuda_model_upload_tokens(cuda_model *cm, const uint32_t *tokens, int B, int
         n = 5 * (size_t)N + 1;
     }
     cudaCheck(cudaMemcpyAsync(cm->a.tok, h, n * sizeof(int), cudaMemcpyHostToDevice, cm->stream));
+    return true;
 }
 
 void cuda_model_run(cuda_model *cm, int B, int Tn, bool targets, bool backward, float dloss)

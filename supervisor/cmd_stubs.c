@@ -10,6 +10,5 @@ int cmd_sample(int argc, char **argv) { (void)argc; (void)argv; return cli_not_b
 int cmd_inspect(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("inspect", "HDF5 checkpoints"); }
 int cmd_export_hf(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("export-hf", "HDF5 checkpoints"); }
 int cmd_encode(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("encode", "the tokenizer"); }
-int cmd_actor(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("actor", "the TCP link for remote actors"); }
 int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("bench", "the model"); }
 int cmd_config(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("config-reference", "the configuration schema"); }

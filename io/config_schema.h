@@ -1,0 +1,68 @@
+/* Internal to the config module: the schema table type and the per-type
+ * value codecs that parsing, --set, the dump and the reference share.
+ * Other modules use io/config.h only. */
+#ifndef PHOTON_CONFIG_SCHEMA_H
+#define PHOTON_CONFIG_SCHEMA_H
+#include <stddef.h>
+#include "io/config.h"
+
+typedef enum {
+    CFG_T_INT,      /* int */
+    CFG_T_I64,      /* int64_t */
+    CFG_T_U64,      /* uint64_t */
+    CFG_T_DOUBLE,   /* double */
+    CFG_T_BOOL,     /* bool: true/false, yes/no, on/off, 1/0 */
+    CFG_T_STRING,   /* char[CFG_STR] */
+    CFG_T_CHOICE,   /* char[CFG_STR] restricted to choices */
+    CFG_T_ENUM,     /* int: index into choices */
+    CFG_T_LIST,     /* cfg_list of strings */
+    CFG_T_PATH,     /* char[CFG_STR], relative to the file that sets it */
+    CFG_T_PATHLIST, /* cfg_list of "path" or "name=path" items */
+} cfg_type;
+
+/* Range flags: which bounds apply and whether they are exclusive. */
+enum { CFG_MIN = 1, CFG_MAX = 2, CFG_MIN_OPEN = 4, CFG_MAX_OPEN = 8 };
+
+typedef struct {
+    const char *section, *key;
+    cfg_type type;
+    size_t offset, size;        /* where the value lives in photon_config */
+    const char *def;            /* default, written as in an INI file */
+    unsigned range;             /* CFG_MIN | CFG_MAX | ... */
+    double min, max;
+    const char *const *choices; /* NULL-terminated (choice, enum) */
+    const char *keep;           /* path: a special value kept as is ("train") */
+    const char *help;
+} cfg_key;
+
+typedef struct { const char *name, *help; } cfg_section;
+
+extern const cfg_key cfg_keys[];
+extern const int cfg_nkeys;
+extern const cfg_section cfg_sections[];
+extern const int cfg_nsections;
+
+/* Row index of section.key, or -1. */
+int cfg_find(const char *section, const char *key);
+int cfg_find_section(const char *section);
+/* The closest known name within edit distance 2 (or a third of its length),
+ * or NULL.  names are n pointers spaced stride bytes apart. */
+const char *cfg_suggest(const char *word, const void *names, size_t stride, int n);
+
+/* Parses text as row k's value into c.  Paths that are relative are resolved
+ * against base_dir (absolute).  On failure fills err with
+ * "[section] key: expected ... (got 'text')" and leaves c unchanged. */
+int cfg_parse_value(photon_config *c, int k, const char *text, const char *base_dir,
+                    photon_err *err);
+/* Writes row k's current value as INI text (re-parsable by cfg_parse_value). */
+void cfg_format_value(const photon_config *c, int k, char *out, size_t n);
+/* What a value of row k must look like ("an integer in [1, 64]"). */
+void cfg_describe(int k, char *out, size_t n);
+/* Short type name for the reference ("int", "enum", ...). */
+const char *cfg_type_name(cfg_type t);
+
+/* Cross-key checks; origin[k] (may be NULL, or hold NULL entries) tells where
+ * row k was set ("file:line"), so the message can point at it. */
+int cfg_check(const photon_config *c, const char *const *origin, const char *fallback,
+              photon_err *err);
+#endif

@@ -1,0 +1,118 @@
+/* `photon-sim encode --tokenizer DIR [--eot] < TEXT`: prints the token ids
+ * of standard input on one line (DESIGN §3).  `--bench FILE [--threads N]`
+ * instead tokenizes every document of a text source on N threads and prints
+ * the throughput, for bench/tokenizer_bench.py to compare with tiktoken. */
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/common.h"
+#include "io/textsrc.h"
+#include "io/tokenizer.h"
+#include "supervisor/cli.h"
+
+static int usage(const char *msg)
+{
+    fprintf(stderr, "photon-sim: error: encode: %s\n"
+            "usage: photon-sim encode --tokenizer DIR [--eot] < TEXT\n"
+            "       photon-sim encode --tokenizer DIR --bench SOURCE [--threads N] [--max-docs N]\n", msg);
+    return PHOTON_EXIT_USAGE;
+}
+
+/* Reads all documents of a source into memory, then times only tokenization. */
+static int bench(const tokenizer *t, const char *path, int threads, long max_docs)
+{
+    photon_err err;
+    textsrc *src = textsrc_open(path, &err);
+    if (!src) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_FAIL; }
+    size_t nd = 0, cap = 0, bytes = 0;
+    char **docs = NULL;
+    size_t *lens = NULL;
+    const char *text;
+    size_t n;
+    int rc;
+    while ((max_docs <= 0 || (long)nd < max_docs) && (rc = textsrc_next(src, &text, &n, &err)) == 1) {
+        if (nd == cap) {
+            cap = cap ? cap * 2 : 1024;
+            docs = xrealloc(docs, cap * sizeof *docs);
+            lens = xrealloc(lens, cap * sizeof *lens);
+        }
+        docs[nd] = xmalloc(n);
+        memcpy(docs[nd], text, n);
+        lens[nd++] = n;
+        bytes += n;
+    }
+    textsrc_close(src);
+    if (max_docs <= 0 && rc < 0) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_FAIL; }
+    size_t tokens = 0;
+    double t0 = time_mono();
+#pragma omp parallel num_threads(threads) reduction(+ : tokens)
+    {
+        uint32_t *ids = NULL;
+        size_t len = 0, icap = 0;
+#pragma omp for schedule(dynamic, 16)
+        for (size_t i = 0; i < nd; i++) {
+            len = 0;
+            tokens += tok_encode(t, docs[i], lens[i], &ids, &len, &icap);
+        }
+        free(ids);
+    }
+    double dt = time_mono() - t0;
+    printf("{\"docs\": %zu, \"bytes\": %zu, \"tokens\": %zu, \"threads\": %d, \"seconds\": %.4f, \"mb_per_s\": %.3f}\n",
+           nd, bytes, tokens, threads, dt, bytes / 1e6 / dt);
+    for (size_t i = 0; i < nd; i++) free(docs[i]);
+    free(docs);
+    free(lens);
+    return 0;
+}
+
+int cmd_encode(int argc, char **argv)
+{
+    const char *dir = NULL, *bench_path = NULL;
+    int eot = 0, threads = 0;
+    long max_docs = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tokenizer") == 0 && i + 1 < argc) dir = argv[++i];
+        else if (strcmp(argv[i], "--eot") == 0) eot = 1;
+        else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) bench_path = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--max-docs") == 0 && i + 1 < argc) max_docs = atol(argv[++i]);
+        else {
+            char msg[300];
+            snprintf(msg, sizeof msg, "unknown or incomplete argument '%.200s'", argv[i]);
+            return usage(msg);
+        }
+    }
+    if (!dir) return usage("--tokenizer DIR is required");
+    if (threads < 0) return usage("--threads must be >= 0");
+    photon_err err;
+    tokenizer *t = tok_load(dir, &err);
+    if (!t) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_FAIL; }
+    if (bench_path) {
+        int rc = bench(t, bench_path, cpu_threads(threads), max_docs);
+        tok_free(t);
+        return rc;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *text = xmalloc(cap);
+    size_t got;
+    while ((got = fread(text + n, 1, cap - n, stdin)) > 0) {
+        n += got;
+        if (n == cap) text = xrealloc(text, cap *= 2);
+    }
+    if (ferror(stdin)) {
+        fprintf(stderr, "photon-sim: error: encode: cannot read standard input\n");
+        free(text); tok_free(t);
+        return PHOTON_EXIT_FAIL;
+    }
+    uint32_t *ids = NULL;
+    size_t len = 0, icap = 0;
+    if (eot) tok_encode_with_eot(t, text, n, &ids, &len, &icap);
+    else tok_encode(t, text, n, &ids, &len, &icap);
+    for (size_t i = 0; i < len; i++) printf(i ? " %u" : "%u", ids[i]);
+    putchar('\n');
+    free(ids);
+    free(text);
+    tok_free(t);
+    return fflush(stdout) == 0 ? 0 : PHOTON_EXIT_FAIL;
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Bad experiment files through the real binary: each one prints exactly one
+# line on stderr naming file:line (where there is a line) and exits 2;
+# --dry-run prints the resolved configuration and exits 0; every subcommand
+# has --help.
+set -u
+BIN=${PHOTON_SIM:?PHOTON_SIM not set}
+SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
+T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# expect_error NAME PATTERN ARGS...: exit 2, exactly one stderr line matching PATTERN.
+expect_error() {
+    local name=$1 pattern=$2; shift 2
+    "$BIN" "$@" >out.txt 2>err.txt
+    local rc=$? lines
+    lines=$(wc -l <err.txt)
+    if [ "$rc" != 2 ]; then fail "$name: exit $rc, expected 2 ($(head -c 300 err.txt))"; return; fi
+    if [ "$lines" != 1 ]; then fail "$name: $lines lines on stderr, expected 1:"; cat err.txt; return; fi
+    if ! grep -qE -- "$pattern" err.txt; then fail "$name: stderr '$(cat err.txt)' does not match '$pattern'"; return; fi
+    echo "ok   $name: $(cat err.txt)"
+}
+
+ok_base='[data]
+sources = text.txt'
+printf '%s\n[clients]\nlocal_steps = 4\nloca_steps = 3\n' "$ok_base" >unknown_key.ini
+expect_error "unknown key" "unknown_key.ini:5: \[clients\] loca_steps: unknown key \(did you mean 'local_steps'\?\)" unknown_key.ini
+
+printf '%s\n\n[clinets]\ncount = 3\n' "$ok_base" >unknown_section.ini
+expect_error "unknown section" "unknown_section.ini:4: unknown section \[clinets\] \(did you mean \[clients\]\?\)" unknown_section.ini
+
+printf '%s\n[model]\nn_layer = two\n' "$ok_base" >wrong_type.ini
+expect_error "wrong type" "wrong_type.ini:4: \[model\] n_layer: expected an integer in \[1, 1024\] \(got 'two'\)" wrong_type.ini
+
+printf '%s\n[clients]\nlr = 1000\n' "$ok_base" >out_of_range.ini
+expect_error "out of range" "out_of_range.ini:4: \[clients\] lr: expected a number in \(0, 100\] \(got '1000'\)" out_of_range.ini
+
+printf '%s\n[run]\nbackend = tpu\n' "$ok_base" >bad_enum.ini
+expect_error "bad enum" "bad_enum.ini:4: \[run\] backend: expected one of auto, cpu, cuda \(got 'tpu'\)" bad_enum.ini
+
+printf '%s\n[clients]\nlocal_steps = 3\n; again\nlocal_steps = 4\n' "$ok_base" >duplicate.ini
+expect_error "duplicate key" "duplicate.ini:6: \[clients\] local_steps: duplicate key \(first set on line 4" duplicate.ini
+
+expect_error "missing file" "missing.ini: cannot open: No such file or directory" missing.ini
+
+# Tests run as root, where chmod 000 does not stop reading: a directory given
+# as the file is the unreadable input every user can reproduce.
+mkdir dir.ini
+expect_error "unreadable file (a directory)" "dir.ini: is a directory, expected an INI file" dir.ini
+if [ "$(id -u)" != 0 ]; then
+    printf '%s\n' "$ok_base" >noperm.ini && chmod 000 noperm.ini
+    expect_error "unreadable file (permissions)" "noperm.ini: cannot open: Permission denied" noperm.ini
+fi
+
+printf 'include = b.ini\n%s\n' "$ok_base" >a.ini
+printf '[run]\nname = b\ninclude = a.ini\n' >b.ini
+expect_error "include cycle" "b.ini:3: include cycle: a.ini -> b.ini -> a.ini" a.ini
+
+printf '%s\ninclude = presets/none.ini\n' "$ok_base" >missing_include.ini
+expect_error "missing include" "missing_include.ini:3: include: presets/none.ini: cannot open" missing_include.ini
+
+printf '%s\n[run]\nthis is not a key value line\n' "$ok_base" >syntax.ini
+expect_error "syntax error" "syntax.ini:4: syntax error" syntax.ini
+
+printf '%s\n[model]\nn_head = 3\n' "$ok_base" >cross.ini
+expect_error "cross-key check" "cross.ini:4: \[model\] d_model = 64 is not a multiple of \[model\] n_head = 3" cross.ini
+
+printf '%s\n' "$ok_base" >good.ini
+expect_error "--set without =" "--set 'clients.local_steps': expected section.key=value" good.ini --set clients.local_steps
+expect_error "--set unknown key" "--set clients.loca_steps: \[clients\] loca_steps: unknown key \(did you mean 'local_steps'\?\)" good.ini --set clients.loca_steps=3
+expect_error "--set wrong type" "--set clients.lr: \[clients\] lr: expected a number" good.ini --set clients.lr=fast
+expect_error "unknown option" "unknown option --frobnicate" good.ini --frobnicate
+expect_error "no experiment" "no experiment file given" run
+
+# --dry-run: exit 0, the resolved config on stdout, nothing on stderr, and it loads again.
+if "$BIN" good.ini --set clients.local_steps=7 --dry-run >resolved.ini 2>err.txt; then
+    grep -q '^local_steps = 7$' resolved.ini || fail "--dry-run: local_steps = 7 not in output"
+    grep -q "^sources = $T/text.txt\$" resolved.ini || grep -q "^sources = $(cd "$T" && pwd -P)/text.txt\$" resolved.ini ||
+        fail "--dry-run: source path not resolved: $(grep '^sources' resolved.ini)"
+    [ -s err.txt ] && fail "--dry-run wrote to stderr: $(cat err.txt)"
+    "$BIN" resolved.ini --dry-run >again.ini 2>err.txt || fail "resolved config does not load: $(cat err.txt)"
+    diff <(grep -v '^;' resolved.ini) <(grep -v '^;' again.ini) >/dev/null || fail "dump of the dump differs"
+    echo "ok   --dry-run"
+else
+    fail "--dry-run exited non-zero: $(cat err.txt)"
+fi
+# `run` spelled out takes the same arguments.
+"$BIN" run good.ini --dry-run >/dev/null 2>&1 || fail "photon-sim run good.ini --dry-run"
+
+# Every experiment and preset in the repository loads.
+for f in "$SRC"/experiments/*.ini "$SRC"/configs/*.ini; do
+    [ -e "$f" ] || continue
+    "$BIN" "$f" --dry-run --set data.sources=text.txt >/dev/null 2>err.txt || fail "$(basename "$f"): $(cat err.txt)"
+done
+
+# --help for the program and every subcommand: exit 0, usage on stdout.
+for cmd in "" run prepare eval sample inspect export-hf encode actor bench config-reference; do
+    # shellcheck disable=SC2086
+    if ! "$BIN" $cmd --help >out.txt 2>err.txt || ! grep -q 'usage' out.txt; then
+        fail "photon-sim $cmd --help"
+    fi
+done
+"$BIN" good.ini --help | grep -q 'usage: photon-sim EXPERIMENT.ini' || fail "photon-sim EXPERIMENT.ini --help"
+
+if [ "$fails" != 0 ]; then echo "$fails failure(s)"; exit 1; fi
+echo "all config error checks passed"

@@ -8,7 +8,7 @@ BIN=${PHOTON_SIM:?PHOTON_SIM not set}
 SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
 T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
 trap 'rm -rf "$T"' EXIT
-cd "$T"
+cd "$T" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 

@@ -22,7 +22,7 @@ typedef struct {
 static void send_fail(actor *a, uint64_t task_id, int config_error, const char *reason)
 {
     msg_fail f = { .task_id = task_id, .config_error = config_error };
-    snprintf(f.reason, sizeof f.reason, "%s", reason);
+    snprintf(f.reason, sizeof f.reason, "%.*s", (int)sizeof f.reason - 1, reason);
     proc_peer_send(a->peer, MSG_FAIL, &f, sizeof f);
 }
 

@@ -1,6 +1,7 @@
 /* Local training of one task (see actors/train.h).
  *
- * Data positions are counted in micro-batches.  A federated task of client c
+ * A step of batch_size sequences is grad_accum micro-batches of
+ * batch_size/grad_accum.  Data positions are counted in micro-batches.  A federated task of client c
  * reads micro-batches client_pos, client_pos+1, ... of c's shard.  A
  * centralized step reads per_round*grad_accum micro-batches: flat index
  * i = global_step*M + m over all clients round-robin (client i mod N,
@@ -31,10 +32,17 @@ size_t train_state_bytes(size_t nparams)
     return sizeof(train_state_header) + 2 * nparams * sizeof(float);
 }
 
-int train_micro_per_step(const photon_config *cfg, int centralized)
+int train_micro_per_step(const photon_config *cfg, int centralized, int per_round)
 {
     int accum = cfg->clients.grad_accum > 0 ? cfg->clients.grad_accum : 1;
-    return centralized ? accum * cfg->clients.per_round : accum;
+    return centralized ? accum * per_round : accum;
+}
+
+int train_micro_batch(const photon_config *cfg)
+{
+    int accum = cfg->clients.grad_accum > 0 ? cfg->clients.grad_accum : 1;
+    int b = cfg->clients.batch_size / accum;
+    return b > 0 ? b : 1;
 }
 
 trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, photon_err *err)
@@ -42,7 +50,7 @@ trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, 
     trainer *t = xcalloc(1, sizeof *t);
     t->cfg = cfg;
     t->gc = *gc;
-    t->B = cfg->clients.batch_size;
+    t->B = train_micro_batch(cfg);
     t->T = cfg->model.seq_len;
     backend_opts o = { 0 };
     int cuda = cfg->run.backend == BACKEND_CUDA || (cfg->run.backend == BACKEND_AUTO && backend_cuda_available());
@@ -103,7 +111,7 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
     const backend_ops *ops = m->ops;
     double t0 = time_mono();
     int centralized = task->kind == TASK_CENTRALIZED;
-    int micro = train_micro_per_step(cfg, centralized);
+    int micro = train_micro_per_step(cfg, centralized, task->per_round);
     float scale = 1.0f / (float)micro;
 
     ops->set_params(m, global);

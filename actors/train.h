@@ -20,7 +20,7 @@ typedef struct {
 } train_state_header;
 size_t train_state_bytes(size_t nparams);
 
-/* Model micro-batch B = clients.batch_size, T = model.seq_len. */
+/* Model micro-batch B = clients.batch_size / grad_accum, T = model.seq_len. */
 trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, photon_err *err);
 void trainer_free(trainer *t);
 /* Runs task t from `global` (n params).  Writes Δ into `delta`; if the task
@@ -28,6 +28,8 @@ void trainer_free(trainer *t);
  * state_out.  Fills r.  -1 with err if the data cannot be read. */
 int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,
                 const void *state_in, void *state_out, msg_result *r, photon_err *err);
-/* Micro-batches one local step consumes (grad_accum, × per_round for centralized). */
-int train_micro_per_step(const photon_config *cfg, int centralized);
+/* Micro-batches one local step consumes (grad_accum; × per_round for the
+ * centralized global batch), and sequences per micro-batch. */
+int train_micro_per_step(const photon_config *cfg, int centralized, int per_round);
+int train_micro_batch(const photon_config *cfg);
 #endif

@@ -239,9 +239,9 @@ static void on_close(proc_peer *peer, const char *reason, void *arg)
 {
     (void)peer;
     actor_slot *a = arg;
-    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF) return;
-    if (!a->cause[0] && a->state != ACTOR_STOPPING)
-        snprintf(a->cause, sizeof a->cause, "lost control channel: %s", reason);
+    /* Stopping: it closed its end on the way out; the grace timer covers a hang. */
+    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
+    if (!a->cause[0]) snprintf(a->cause, sizeof a->cause, "lost control channel: %s", reason);
     /* Make sure it is really gone; SIGCHLD does the rest. */
     kill(a->pid, SIGKILL);
 }

@@ -28,7 +28,7 @@ typedef struct {
     msg_result res;
 } round_client;
 
-struct round {
+struct round_fsm {
     run *r;
     int active;
     int k;
@@ -39,16 +39,16 @@ struct round {
     int models_sent, updates_received;
 };
 
-round *round_new(run *r)
+round_fsm *round_new(run *r)
 {
-    round *rd = xcalloc(1, sizeof *rd);
+    round_fsm *rd = xcalloc(1, sizeof *rd);
     rd->r = r;
     rd->ids = xcalloc((size_t)r->n_clients, sizeof(int));
     rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
     return rd;
 }
 
-void round_free(round *rd)
+void round_free(round_fsm *rd)
 {
     if (!rd) return;
     free(rd->ids);
@@ -56,9 +56,9 @@ void round_free(round *rd)
     free(rd);
 }
 
-int round_active(const round *rd) { return rd->active; }
+int round_active(const round_fsm *rd) { return rd->active; }
 
-static round_client *find(round *rd, int client)
+static round_client *find(round_fsm *rd, int client)
 {
     for (int i = 0; i < rd->k; i++) if (rd->c[i].client == client) return &rd->c[i];
     return NULL;
@@ -84,7 +84,7 @@ static void task_event(run *r, const round_client *rc, const char *verdict, cons
     metrics_end(r->mx);
 }
 
-static void dispatch(round *rd, int slot)
+static void dispatch(round_fsm *rd, int slot)
 {
     run *r = rd->r;
     const photon_config *cfg = r->cfg;
@@ -104,7 +104,7 @@ static void dispatch(round *rd, int slot)
     t.client = rc->client;
     t.local_steps = cfg->clients.local_steps;
     t.n_clients = cfg->clients.count;
-    t.per_round = cfg->clients.per_round;
+    t.per_round = r->per_round;
     t.keep_state = r->keep_state;
     if (r->keep_state) {
         t.state_in = r->client_state_slot[rc->client];
@@ -121,14 +121,14 @@ static void dispatch(round *rd, int slot)
 }
 
 /* Hands queued tasks to every actor that can take one. */
-static void pump(round *rd)
+static void pump(round_fsm *rd)
 {
     run *r = rd->r;
     for (int s = 0; s < r->n_actors && rd->active; s++)
         if (pool_ready(r->pool, s)) dispatch(rd, s);
 }
 
-static void finish(round *rd)
+static void finish(round_fsm *rd)
 {
     run *r = rd->r;
     double t0 = time_mono();
@@ -147,7 +147,7 @@ static void finish(round *rd)
     run_round_done(r, committed, &sum, time_mono() - rd->t0, train_loss, rd->overhead);
 }
 
-static void check_done(round *rd)
+static void check_done(round_fsm *rd)
 {
     if (!rd->active) return;
     for (int i = 0; i < rd->k; i++)
@@ -156,7 +156,7 @@ static void check_done(round *rd)
 }
 
 /* Adds arrived updates in client-id order while the next one is there. */
-static void consume(round *rd)
+static void consume(round_fsm *rd)
 {
     run *r = rd->r;
     photon_err err;
@@ -185,7 +185,7 @@ static void consume(round *rd)
             rd->updates_received++;
             if (rec.verdict == AGG_ACCEPTED) {
                 r->tasks_done++;
-                r->client_pos[c] += (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized);
+                r->client_pos[c] += (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round);
                 if (r->keep_state && rc->res.state_generation) {
                     /* The client's new state is in the actor's out slot: swap
                      * slots, so the old one becomes the actor's next out slot. */
@@ -211,7 +211,7 @@ static void consume(round *rd)
     check_done(rd);
 }
 
-void round_start(round *rd)
+void round_start(round_fsm *rd)
 {
     run *r = rd->r;
     photon_err err;
@@ -226,8 +226,8 @@ void round_start(round *rd)
         rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
     }
     double *samples = xmalloc((size_t)rd->k * sizeof(double));
-    double per_task = (double)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized) *
-                      r->cfg->clients.batch_size;
+    double per_task = (double)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
+                      train_micro_batch(r->cfg);
     for (int i = 0; i < rd->k; i++) {
         memset(&rd->c[i], 0, sizeof rd->c[i]);
         rd->c[i].client = rd->ids[i];
@@ -242,12 +242,12 @@ void round_start(round *rd)
     pump(rd);
 }
 
-void round_on_idle(round *rd, int slot)
+void round_on_idle(round_fsm *rd, int slot)
 {
     if (rd->active && pool_ready(rd->r->pool, slot)) dispatch(rd, slot);
 }
 
-void round_on_result(round *rd, int slot, const msg_result *res)
+void round_on_result(round_fsm *rd, int slot, const msg_result *res)
 {
     run *r = rd->r;
     round_client *rc = rd->active ? find(rd, res->client) : NULL;
@@ -261,7 +261,7 @@ void round_on_result(round *rd, int slot, const msg_result *res)
     consume(rd);
 }
 
-void round_on_task_lost(round *rd, int slot, const msg_task *t, const char *cause)
+void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause)
 {
     (void)slot;
     run *r = rd->r;

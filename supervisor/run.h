@@ -15,7 +15,7 @@
 #include "supervisor/outer_opt.h"
 #include "supervisor/sampler.h"
 
-typedef struct round round;
+typedef struct round_fsm round_fsm;
 typedef struct evaluator evaluator;
 typedef struct progress progress;
 
@@ -44,7 +44,7 @@ typedef struct run {
     metrics *mx;
     evaluator *ev;
     progress *pg;
-    round *rd;
+    round_fsm *rd;
 
     /* Per-client run state: data position (micro-batches consumed), and
      * with kept optimizer state the link slot holding it and its generation. */
@@ -73,14 +73,14 @@ typedef struct run {
 } run;
 
 /* round.c */
-round *round_new(run *r);
-void round_free(round *rd);
+round_fsm *round_new(run *r);
+void round_free(round_fsm *rd);
 /* Starts round r->round (attempt r->attempt): samples, queues, dispatches. */
-void round_start(round *rd);
-int round_active(const round *rd);
-void round_on_idle(round *rd, int slot);
-void round_on_result(round *rd, int slot, const msg_result *res);
-void round_on_task_lost(round *rd, int slot, const msg_task *t, const char *cause);
+void round_start(round_fsm *rd);
+int round_active(const round_fsm *rd);
+void round_on_idle(round_fsm *rd, int slot);
+void round_on_result(round_fsm *rd, int slot, const msg_result *res);
+void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause);
 
 /* supervisor.c: the round finished (committed or not); decides what next. */
 void run_round_done(run *r, int committed, const agg_summary *s, double round_seconds,

@@ -198,7 +198,7 @@ void run_round_done(run *r, int committed, const agg_summary *s, double secs, do
         if (run_publish(r, &err) < 0) { run_fail(r, "publishing the model: %s", err.msg); return; }
         r->time_overhead += time_mono() - t0;
         int last = r->round >= cfg->run.rounds;
-        if (cfg->eval.every > 0 && (r->round % cfg->eval.every == 0 || last)) do_eval(r);
+        if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) do_eval(r);
         if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
             if (do_checkpoint(r) < 0) return;
         double elapsed = time_mono() - r->t_start;
@@ -292,6 +292,10 @@ static void write_summary(run *r, const char *status)
     summary_int(s, "updates_rejected", r->updates_rejected);
     summary_int(s, "actor_restarts", r->pool ? pool_restarts(r->pool) : 0);
     summary_int(s, "checkpoints", r->ckpts);
+    /* Bit-exact identity of the final global model, for reproducibility checks. */
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hash64(r->theta, r->model_bytes, HASH64_INIT));
+    summary_str(s, "model_hash", hash);
     if (r->ckpts > 0) {
         char ck[2048];
         checkpoint_path(r, r->round, ck, sizeof ck);
@@ -332,9 +336,11 @@ static int setup(run *r, int *usage, photon_err *err)
     if (mkdir_p(r->dir, err) < 0 || write_config(r, err) < 0) return -1;
     r->centralized = cfg->run.mode == MODE_CENTRALIZED;
     r->n_clients = cfg->clients.count;
-    r->per_round = r->centralized ? 1 : cfg->clients.per_round;
+    /* per_round 0 = all clients; centralized runs one task per round whose
+     * global batch spans per_round clients' batches. */
+    r->per_round = cfg->clients.per_round > 0 && cfg->clients.per_round < r->n_clients ? cfg->clients.per_round : r->n_clients;
     r->n_actors = r->centralized ? 1 : cfg->clients.actors;
-    if (r->n_actors > r->per_round) r->n_actors = r->per_round;   /* more would idle */
+    if (!r->centralized && r->n_actors > r->per_round) r->n_actors = r->per_round;   /* more would idle */
     if (r->n_actors < 1) r->n_actors = 1;
     /* Centralized training keeps its optimizer state across rounds, like any
      * single training run; it travels through the link as a kept state. */
@@ -357,7 +363,7 @@ static int setup(run *r, int *usage, photon_err *err)
                               : outer_opt_create(cfg->aggregator.strategy, cfg->aggregator.server_lr,
                                                  cfg->aggregator.momentum, r->n, threads, err);
     if (!r->outer) { *usage = 1; return -1; }
-    if (cfg->eval.every > 0) {
+    if (cfg->eval.batches > 0) {
         photon_err e2;
         r->ev = evaluator_new(r, &e2);
         if (!r->ev) log_warn("evaluation disabled: %s", e2.msg);
@@ -409,7 +415,7 @@ int runtime_main(const photon_config *cfg, int resume)
     log_info("run %s: %s, %d clients (%d per round), %d actor(s), %zu parameters, %d rounds -> %s",
              cfg->run.name, r->centralized ? "centralized" : "federated", r->n_clients, r->per_round,
              r->n_actors, r->n, cfg->run.rounds, r->dir);
-    if (cfg->eval.every > 0) do_eval(r);   /* the starting point of the curve */
+    do_eval(r);   /* the starting point of the curve */
     r->phase = RUN_ROUNDS;
     if (cfg->run.rounds > 0) round_start(r->rd);
     else stop_actors(r);

@@ -9,6 +9,7 @@
 #include "actors/protocol.h"
 #include "actors/train.h"
 #include "io/proc.h"
+#include "supervisor/aggregate.h"
 
 typedef struct {
     actor_setup *setup;   /* NULL until MSG_SETUP */
@@ -62,6 +63,11 @@ static void run_task(actor *a, const msg_task *t)
         return;
     }
     if (t->fault_corrupt) corrupt_update(delta, nparams, t->fault_corrupt);
+    /* The norm of the update as sent (NAN if not finite), with the
+     * aggregator's own deterministic function, so the supervisor can check
+     * and add the update in one pass over it. */
+    int64_t first_bad;
+    r.update_norm = agg_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
     if (t->keep_state) {
         if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, train_state_bytes(nparams), &err) < 0) {
             send_fail(a, t->task_id, 0, err.msg); return;

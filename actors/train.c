@@ -20,7 +20,7 @@ struct trainer {
     gpt2_config gc;
     photon_model *model;
     size_t n;
-    int B, T;
+    int B, T, threads;
     uint32_t *tokens;
     loader **loaders;   /* per client, opened on first use */
     int nloaders;
@@ -58,6 +58,7 @@ trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, 
     int per_actor = cpu_threads(0) / (cfg->clients.actors > 0 ? cfg->clients.actors : 1);
     o.threads = cfg->run.threads > 0 ? cfg->run.threads : (per_actor > 0 ? per_actor : 1);
     o.device = slot;
+    t->threads = o.threads;
     o.bf16 = cuda && cfg->run.precision == PREC_BF16;
     t->model = model_create(gc, t->B, t->T, &o, err);
     if (!t->model) { free(t); return NULL; }
@@ -67,6 +68,8 @@ trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, 
     t->loaders = xcalloc((size_t)t->nloaders, sizeof *t->loaders);
     return t;
 }
+
+int trainer_threads(const trainer *t) { return t->threads; }
 
 void trainer_free(trainer *t)
 {
@@ -164,12 +167,7 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
 
     /* Δ = θ_global − θ_local, written straight into the link's buffer. */
     ops->get_params(m, delta);
-    double norm2 = 0;
-    for (size_t i = 0; i < t->n; i++) {
-        float d = global[i] - delta[i];
-        delta[i] = d;
-        norm2 += (double)d * d;
-    }
+    for (size_t i = 0; i < t->n; i++) delta[i] = global[i] - delta[i];
     if (task->keep_state && state_out) {
         train_state_header *h = state_out;
         memset(h, 0, sizeof *h);
@@ -187,7 +185,7 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
     r->tokens = r->samples * t->T;
     r->loss = task->local_steps ? loss_sum / task->local_steps : 0;
     r->last_loss = last;
-    r->update_norm = sqrt(norm2);
+    r->update_norm = NAN;   /* the caller measures the update as sent */
     r->seconds = time_mono() - t0;
     return 0;
 }

@@ -23,6 +23,7 @@ size_t train_state_bytes(size_t nparams);
 /* Model micro-batch B = clients.batch_size / grad_accum, T = model.seq_len. */
 trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, photon_err *err);
 void trainer_free(trainer *t);
+int trainer_threads(const trainer *t);
 /* Runs task t from `global` (n params).  Writes Δ into `delta`; if the task
  * keeps state, reads it from state_in (NULL = fresh) and writes it to
  * state_out.  Fills r.  -1 with err if the data cannot be read. */

@@ -177,7 +177,7 @@ static void consume(round_fsm *rd)
             task_event(r, rc, "unreadable", err.msg);
         } else {
             agg_record rec;
-            if (agg_add(r->ag, c, u, &rec, &err) < 0) {
+            if (agg_add_norm(r->ag, c, u, rc->res.update_norm, &rec, &err) < 0) {
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }

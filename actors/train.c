@@ -102,6 +102,7 @@ static void maybe_inject_fault(const msg_task *task, int step)
     switch (task->fault_kill_how) {
     case 0: raise(SIGKILL); break;
     case 1: raise(SIGSEGV); break;
+    case 2: abort();
     default: _exit(ACTOR_EXIT_TRANSIENT);
     }
 }

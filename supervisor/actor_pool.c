@@ -21,7 +21,8 @@ typedef struct {
     int held;              /* a result's update waits in the slot for the round */
     int has_task;
     msg_task task;
-    proc_timer *timeout, *backoff;
+    proc_timer *timeout, *backoff, *lost;
+    char lost_reason[200];
     char cause[256];       /* why we killed it (timeout, lost channel), or its last FAIL */
     int config_error;      /* it reported a configuration error: do not restart */
     int backoff_level;
@@ -87,6 +88,7 @@ void pool_free(actor_pool *p)
         actor_slot *a = &p->a[i];
         proc_timer_cancel(a->timeout);
         proc_timer_cancel(a->backoff);
+        proc_timer_cancel(a->lost);
         proc_peer_free(a->peer);
         free(a->restart_at);
     }
@@ -235,15 +237,27 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
     }
 }
 
+/* The channel closed and the process has not been reaped since: it is
+ * alive without a control channel, which is a failure of its own. */
+static void on_lost(void *arg)
+{
+    actor_slot *a = arg;
+    a->lost = NULL;
+    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
+    if (!a->cause[0]) snprintf(a->cause, sizeof a->cause, "lost control channel: %s", a->lost_reason);
+    kill(a->pid, SIGKILL);   /* SIGCHLD does the rest */
+}
+
 static void on_close(proc_peer *peer, const char *reason, void *arg)
 {
     (void)peer;
     actor_slot *a = arg;
     /* Stopping: it closed its end on the way out; the grace timer covers a hang. */
     if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
-    if (!a->cause[0]) snprintf(a->cause, sizeof a->cause, "lost control channel: %s", reason);
-    /* Make sure it is really gone; SIGCHLD does the rest. */
-    kill(a->pid, SIGKILL);
+    /* Usually the process just died and SIGCHLD follows at once; give it a
+     * moment so the cause logged is its real exit status. */
+    snprintf(a->lost_reason, sizeof a->lost_reason, "%s", reason);
+    if (!a->lost) a->lost = proc_timer_add(a->pool->loop, 0.5, on_lost, a);
 }
 
 static void respawn(void *arg)
@@ -288,6 +302,8 @@ void pool_child_exited(actor_pool *p, pid_t pid, int status)
     if (a->cause[0]) snprintf(cause, sizeof cause, "%s (%s)", a->cause, st);
     else snprintf(cause, sizeof cause, "%s", st);
     actor_state was = a->state;
+    proc_timer_cancel(a->lost);
+    a->lost = NULL;
     proc_peer_free(a->peer);
     a->peer = NULL;
     a->state = ACTOR_DEAD;

@@ -63,7 +63,7 @@ typedef struct run {
     double last_eval_loss, last_eval_ppl, first_eval_ppl;
     double last_train_loss;
     double bytes_moved, bytes_allreduce;
-    int64_t tasks_done, tasks_failed, updates_rejected, ckpts;
+    int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
     double time_train, time_overhead;  /* summed over rounds */
 
     run_phase phase;

@@ -133,13 +133,30 @@ static void do_eval(run *r)
     metrics_end(r->mx);
 }
 
-static int do_checkpoint(run *r)
+/* A periodic checkpoint that fails is logged and the run goes on (the
+ * previous one stays valid); the final one must succeed. */
+static int do_checkpoint(run *r, int final)
 {
     photon_err err;
     double t0 = time_mono();
-    if (checkpoint_write(r, &err) < 0) {
-        run_fail(r, "checkpoint after round %lld: %s", (long long)r->round, err.msg);
-        return -1;
+    r->ckpt_writes++;
+    if (r->cfg->faults.ckpt_fail_write > 0 && r->ckpt_writes == r->cfg->faults.ckpt_fail_write) {
+        metrics_begin(r->mx, "fault");
+        metrics_int(r->mx, "round", r->round);
+        metrics_str(r->mx, "kind", "checkpoint_write");
+        metrics_end(r->mx);
+        seam_arm(SEAM_WRITE, 1);
+    }
+    int rc = checkpoint_write(r, &err);
+    seam_arm(SEAM_WRITE, 0);
+    if (rc < 0) {
+        metrics_begin(r->mx, "checkpoint");
+        metrics_int(r->mx, "round", r->round);
+        metrics_str(r->mx, "error", err.msg);
+        metrics_end(r->mx);
+        if (final) { run_fail(r, "checkpoint after round %lld: %s", (long long)r->round, err.msg); return -1; }
+        log_warn("checkpoint after round %lld failed (the previous one stays): %s", (long long)r->round, err.msg);
+        return 0;
     }
     char path[2048];
     checkpoint_path(r, r->round, path, sizeof path);
@@ -150,6 +167,21 @@ static int do_checkpoint(run *r)
     metrics_num(r->mx, "seconds", time_mono() - t0);
     metrics_end(r->mx);
     return 0;
+}
+
+/* Starts the next round, unless the [faults] study kills the supervisor here. */
+static void start_round(run *r)
+{
+    if (r->cfg->faults.kill_supervisor_round > 0 && r->round + 1 == r->cfg->faults.kill_supervisor_round) {
+        metrics_begin(r->mx, "fault");
+        metrics_int(r->mx, "round", r->round + 1);
+        metrics_str(r->mx, "kind", "kill_supervisor");
+        metrics_end(r->mx);
+        progress_clear(r->pg);
+        log_warn("fault injection: killing the supervisor at the start of round %lld", (long long)r->round + 1);
+        raise(SIGKILL);
+    }
+    round_start(r->rd);
 }
 
 void run_round_done(run *r, int committed, const agg_summary *s, double secs, double train_loss, double overhead)
@@ -200,12 +232,12 @@ void run_round_done(run *r, int committed, const agg_summary *s, double secs, do
         int last = r->round >= cfg->run.rounds;
         if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) do_eval(r);
         if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
-            if (do_checkpoint(r) < 0) return;
+            if (do_checkpoint(r, last) < 0) return;
         double elapsed = time_mono() - r->t_start;
         progress_round(r->pg, r, secs, elapsed > 0 ? (double)r->tokens_seen / elapsed : 0);
         if (last) { progress_clear(r->pg); stop_actors(r); return; }
     }
-    if (r->phase == RUN_ROUNDS) round_start(r->rd);
+    if (r->phase == RUN_ROUNDS) start_round(r);
 }
 
 /* ---- set-up and teardown ------------------------------------------------ */
@@ -417,7 +449,7 @@ int runtime_main(const photon_config *cfg, int resume)
              r->n_actors, r->n, cfg->run.rounds, r->dir);
     do_eval(r);   /* the starting point of the curve */
     r->phase = RUN_ROUNDS;
-    if (cfg->run.rounds > 0) round_start(r->rd);
+    if (cfg->run.rounds > 0) start_round(r);
     else stop_actors(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);
     progress_clear(r->pg);

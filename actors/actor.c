@@ -77,7 +77,6 @@ static void run_task(actor *a, const msg_task *t)
     if (link_write_end(a->link, LINK_UPDATE, a->setup->slot, t->task_id, nparams * sizeof(float), &err) < 0) {
         send_fail(a, t->task_id, 0, err.msg); return;
     }
-    r.update_checksum = checksum_fast(delta, nparams * sizeof(float));
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
 }
 

@@ -46,7 +46,6 @@ typedef struct {
 
 typedef struct {
     uint64_t task_id;
-    uint64_t update_checksum;  /* of the update payload, as written */
     uint64_t state_generation; /* kept state written (0 if none) */
     int32_t round, client;
     int64_t samples;           /* sequences trained on: the aggregation weight */

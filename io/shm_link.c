@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
+#include <omp.h>
 
 #define SHM_MAGIC 0x314b4e4c4d485350ULL   /* "PSHMLNK1" */
 #define SHM_VERSION 1
@@ -49,6 +50,43 @@ typedef struct {
 #define MAX_OWNED 4
 static shm_link *owned[MAX_OWNED];
 static int atexit_done;
+
+/* Fletcher-style sums over 8 lanes of 32-bit words (a = Σw, b = Σa per
+ * lane, mod 2^64): plain adds that the compiler vectorizes, so a checksum
+ * runs at memory speed rather than at a multiply chain's.  Any single
+ * flipped bit changes a; swapped words change b. */
+static uint64_t chunk_sum(const uint8_t *p, size_t n)
+{
+    uint64_t a[8] = { 0 }, b[8] = { 0 };
+    size_t blocks = n / 32;
+    for (size_t i = 0; i < blocks; i++) {
+        uint32_t w[8];
+        memcpy(w, p + 32 * i, 32);
+        for (int k = 0; k < 8; k++) { a[k] += w[k]; b[k] += a[k]; }
+    }
+    uint64_t h = hash64(p + 32 * blocks, n - 32 * blocks, HASH64_INIT ^ n);
+    h = hash64(a, sizeof a, h);
+    return hash64(b, sizeof b, h);
+}
+
+/* The payload checksum: chunk_sum of fixed 4 MiB chunks, in parallel,
+ * combined in chunk order, so its value does not depend on the thread
+ * count. */
+#define SUM_CHUNK ((size_t)4 << 20)
+static uint64_t payload_sum(const uint8_t *p, size_t n)
+{
+    size_t chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
+    if (chunks <= 1) return chunk_sum(p, n);
+    uint64_t *part = xmalloc(chunks * sizeof(uint64_t));
+    #pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < chunks; c++) {
+        size_t lo = c * SUM_CHUNK, len = lo + SUM_CHUNK < n ? SUM_CHUNK : n - lo;
+        part[c] = chunk_sum(p + lo, len);
+    }
+    uint64_t h = hash64(part, chunks * sizeof(uint64_t), HASH64_INIT ^ n);
+    free(part);
+    return h;
+}
 
 void link_shm_run_id(char *out, size_t n)
 {
@@ -95,7 +133,7 @@ static int shm_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, siz
     shm_header *h = (shm_header *)g->map;
     if (bytes > h->capacity) { err_set(err, "shm link: %s overflow", g->name); return -1; }
     h->length = bytes;
-    h->checksum = checksum_fast(g->map + SHM_HEADER, bytes);
+    h->checksum = payload_sum(g->map + SHM_HEADER, bytes);
     atomic_store_explicit(&h->generation, gen, memory_order_release);
     return 0;
 }
@@ -117,7 +155,7 @@ static const void *shm_read(photon_link *l, link_kind k, int idx, uint64_t gen, 
         return NULL;
     }
     if (h->length > h->capacity) { err_set(err, "shm link: %s length %llu over capacity", g->name, (unsigned long long)h->length); return NULL; }
-    uint64_t sum = checksum_fast(g->map + SHM_HEADER, h->length);
+    uint64_t sum = payload_sum(g->map + SHM_HEADER, h->length);
     if (sum != h->checksum) {
         err_set(err, "shm link: %s checksum mismatch (payload %016llx, header %016llx)", g->name,
                 (unsigned long long)sum, (unsigned long long)h->checksum);

@@ -355,6 +355,7 @@ int config_load(photon_config *c, const char *path, const char *const *overrides
     int rc = load_file(&L, path, NULL, err);
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(&L, overrides[i], err);
     if (rc == 0) rc = cfg_check(c, (const char *const *)L.origin, path, err);
+    if (rc == 0) rc = cfg_check_inputs(c, (const char *const *)L.origin, path, err);
     for (int k = 0; k < cfg_nkeys; k++) free(L.origin[k]);
     free(L.origin);
     return rc;

@@ -98,7 +98,7 @@ static inline float fast_expf(float x)
     p = p * r + 5.0000001201E-1f;
     p = p * r * r + r + 1.0f;
     union { float f; int32_t i; } u = { .f = p };
-    u.i += (int32_t)k << 23;
+    u.i = (int32_t)((uint32_t)u.i + ((uint32_t)(int32_t)k << 23));   /* unsigned: k < 0 is no UB */
     return u.f;
 }
 #endif

@@ -26,6 +26,7 @@ expect_error() {
 
 ok_base='[data]
 sources = text.txt'
+echo "some text" >text.txt
 printf '%s\n[clients]\nlocal_steps = 4\nloca_steps = 3\n' "$ok_base" >unknown_key.ini
 expect_error "unknown key" "unknown_key.ini:5: \[clients\] loca_steps: unknown key \(did you mean 'local_steps'\?\)" unknown_key.ini
 
@@ -67,6 +68,9 @@ expect_error "syntax error" "syntax.ini:4: syntax error" syntax.ini
 
 printf '%s\n[model]\nn_head = 3\n' "$ok_base" >cross.ini
 expect_error "cross-key check" "cross.ini:4: \[model\] d_model = 64 is not a multiple of \[model\] n_head = 3" cross.ini
+
+printf '%s\n[data]\nvalidation = text.txt,\n    nope.txt\n' "$ok_base" >missing_input.ini
+expect_error "missing data file" "missing_input.ini:4: \[data\] validation: '.*/nope.txt' not found \(No such file or directory\)" missing_input.ini
 
 printf '%s\n' "$ok_base" >good.ini
 expect_error "--set without =" "--set 'clients.local_steps': expected section.key=value" good.ini --set clients.local_steps

@@ -202,12 +202,15 @@ static int put_dataset(ckpt_writer *w, const char *path, hid_t ftype, hid_t mtyp
     if (n > 0) {
         hsize_t chunk[2];
         if (rank == 1) {
-            chunk[0] = dims[0] < CHUNK_ELEMS ? dims[0] : CHUNK_ELEMS;
+            hsize_t nchunks = (dims[0] + CHUNK_ELEMS - 1) / CHUNK_ELEMS;
+            chunk[0] = (dims[0] + nchunks - 1) / nchunks;
         } else {
             chunk[1] = dims[1] < CHUNK_ELEMS ? dims[1] : CHUNK_ELEMS;
             hsize_t rows = CHUNK_ELEMS / chunk[1];
             if (rows < 1) rows = 1;
-            chunk[0] = dims[0] < rows ? dims[0] : rows;
+            /* Equal chunks, so the last one is not mostly padding on disk. */
+            hsize_t nchunks = (dims[0] + rows - 1) / rows;
+            chunk[0] = (dims[0] + nchunks - 1) / nchunks;
         }
         H5Pset_chunk(dcpl, rank, chunk);
         H5Pset_fletcher32(dcpl);
@@ -254,16 +257,21 @@ int ckpt_put_params(ckpt_writer *w, const char *group, const gpt2_config *c, con
     }
     gpt2_layout l;
     gpt2_layout_init(&l, c);
-    float *buf = xmalloc(hf_gpt2_max_numel(c) * sizeof(float));
+    /* Only the transposed weights need a copy; the rest are written in place. */
+    float *buf = xmalloc(hf_gpt2_max_transposed(c) * sizeof(float));
     int n = hf_gpt2_count(c), rc = 0;
     for (int k = 0; k < n && rc == 0; k++) {
         hf_tensor t;
         hf_gpt2_tensor(c, k, &t);
-        hf_gpt2_gather(c, &l, &t, flat, buf);
+        const float *src = flat + hf_gpt2_flat_offset(c, &l, &t);
+        if (t.transpose) {
+            hf_gpt2_gather(c, &l, &t, flat, buf);
+            src = buf;
+        }
         char p[640];
         ckpt_h5_join(p, sizeof p, gpath, t.name);
         hsize_t dims[2] = { t.dims[0], t.dims[1] };
-        rc = put_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t.rank, dims, buf, err);
+        rc = put_dataset(w, p, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, t.rank, dims, src, err);
     }
     free(buf);
     return rc;

@@ -322,7 +322,7 @@ int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, flo
     }
     gpt2_layout l;
     gpt2_layout_init(&l, c);
-    float *buf = xmalloc(hf_gpt2_max_numel(c) * sizeof(float));
+    float *buf = xmalloc(hf_gpt2_max_transposed(c) * sizeof(float));
     int rc = 0;
     for (int k = 0; k < n && rc == 0; k++) {
         hf_tensor t;
@@ -331,8 +331,10 @@ int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, flo
         ckpt_h5_join(p, sizeof p, gpath, t.name);
         hid_t d = H5Dopen2(r->file, p, H5P_DEFAULT);
         if (d < 0) { rc = rfail(r, err, "open", p); break; }
-        rc = read_all(r, d, H5T_NATIVE_FLOAT, buf, p, err);
-        if (rc == 0) hf_gpt2_scatter(c, &l, &t, buf, flat);
+        /* Untransposed tensors are read straight into place. */
+        float *dst = t.transpose ? buf : flat + hf_gpt2_flat_offset(c, &l, &t);
+        rc = read_all(r, d, H5T_NATIVE_FLOAT, dst, p, err);
+        if (rc == 0 && t.transpose) hf_gpt2_scatter(c, &l, &t, buf, flat);
     }
     free(buf);
     return rc;

@@ -95,8 +95,12 @@ size_t hf_gpt2_max_numel(const gpt2_config *c)
     return m;
 }
 
-/* Element offset of tensor t's data (this layer's slice) in the flat vector. */
-static size_t flat_offset(const gpt2_config *c, const gpt2_layout *l, const hf_tensor *t)
+size_t hf_gpt2_max_transposed(const gpt2_config *c)
+{
+    return 4 * (size_t)c->d_model * (size_t)c->d_model;   /* c_fc / mlp.c_proj */
+}
+
+size_t hf_gpt2_flat_offset(const gpt2_config *c, const gpt2_layout *l, const hf_tensor *t)
 {
     size_t off = l->offset[t->t];
     if (t->layer >= 0) off += (size_t)t->layer * (l->size[t->t] / (size_t)c->n_layer);
@@ -120,7 +124,7 @@ static void transpose(const float *src, float *dst, size_t rows, size_t cols)
 void hf_gpt2_gather(const gpt2_config *c, const gpt2_layout *l, const hf_tensor *t,
                     const float *flat, float *out)
 {
-    const float *src = flat + flat_offset(c, l, t);
+    const float *src = flat + hf_gpt2_flat_offset(c, l, t);
     if (t->transpose)   /* internal (OC, IC) = (dims[1], dims[0]) */
         transpose(src, out, t->dims[1], t->dims[0]);
     else
@@ -130,7 +134,7 @@ void hf_gpt2_gather(const gpt2_config *c, const gpt2_layout *l, const hf_tensor 
 void hf_gpt2_scatter(const gpt2_config *c, const gpt2_layout *l, const hf_tensor *t,
                      const float *in, float *flat)
 {
-    float *dst = flat + flat_offset(c, l, t);
+    float *dst = flat + hf_gpt2_flat_offset(c, l, t);
     if (t->transpose)
         transpose(in, dst, t->dims[0], t->dims[1]);
     else

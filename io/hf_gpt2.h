@@ -25,6 +25,12 @@ void hf_gpt2_tensor(const gpt2_config *c, int k, hf_tensor *out);
 size_t hf_tensor_numel(const hf_tensor *t);
 /* Largest numel over all tensors of c (scratch size for gather/scatter). */
 size_t hf_gpt2_max_numel(const gpt2_config *c);
+/* Largest numel over the transposed tensors (scratch size when the others
+ * are used in place through hf_gpt2_flat_offset). */
+size_t hf_gpt2_max_transposed(const gpt2_config *c);
+/* Element offset of tensor t's data in the flat vector; when !t->transpose
+ * its HF layout is exactly those numel elements (no copy needed). */
+size_t hf_gpt2_flat_offset(const gpt2_config *c, const gpt2_layout *l, const hf_tensor *t);
 /* Copies tensor t out of the flat vector into HF layout (numel floats). */
 void hf_gpt2_gather(const gpt2_config *c, const gpt2_layout *l, const hf_tensor *t,
                     const float *flat, float *out);

@@ -42,4 +42,15 @@ int ckpt_get_f32(ckpt_reader *r, const char *path, float *data, size_t n, photon
 int ckpt_get_i64(ckpt_reader *r, const char *path, int64_t *data, size_t n, photon_err *err);
 int ckpt_get_u64(ckpt_reader *r, const char *path, uint64_t *data, size_t n, photon_err *err);
 void ckpt_close(ckpt_reader *r);
+
+/* Added for inspect and resume (additive):
+ * reads every dataset once so that each chunk's Fletcher-32 checksum is
+ * checked; -1 with err naming the first corrupt dataset. */
+int ckpt_verify(ckpt_reader *r, photon_err *err);
+/* Calls fn for every group and dataset below the root, in creation order
+ * (groups: rank -1).  dtype is "f32", "f64", "i32", "i64", "u64", "str", ...
+ * A non-zero return from fn stops the walk and is returned. */
+typedef int (*ckpt_visit_fn)(const char *path, int rank, const uint64_t *dims,
+                             const char *dtype, void *ud);
+int ckpt_visit(ckpt_reader *r, ckpt_visit_fn fn, void *ud, photon_err *err);
 #endif

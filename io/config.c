@@ -274,9 +274,14 @@ static int load_file(load_ctx *L, const char *path, const char *from, photon_err
     } else if (f.failed) rc = -1;
     else if (ret < 0) { err_set(err, "%s: out of memory while parsing", path); rc = -1; }
     if (rc == 0) {
-        char base_dir[PATH_MAX];
-        path_dirname(real, base_dir, sizeof base_dir);
-        rc = apply_file(L, &f, base_dir, err);
+        /* Paths are relative to the directory the file was named in (as
+         * includes are), made absolute so the dump loads from anywhere. */
+        char dir[PATH_MAX];
+        path_dirname(path, dir, sizeof dir);
+        char *base_dir = realpath(dir, NULL);
+        if (!base_dir) { err_set(err, "%s: cannot resolve: %s", dir, strerror(errno)); rc = -1; }
+        else rc = apply_file(L, &f, base_dir, err);
+        free(base_dir);
     }
     L->depth--;
     fclose(fp);
@@ -350,6 +355,7 @@ int config_load(photon_config *c, const char *path, const char *const *overrides
     int rc = load_file(&L, path, NULL, err);
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(&L, overrides[i], err);
     if (rc == 0) rc = cfg_check(c, (const char *const *)L.origin, path, err);
+    if (rc == 0) rc = cfg_check_inputs(c, (const char *const *)L.origin, path, err);
     for (int k = 0; k < cfg_nkeys; k++) free(L.origin[k]);
     free(L.origin);
     return rc;

@@ -30,11 +30,13 @@ void config_dump(const photon_config *c, FILE *f)
     }
 }
 
-/* Markdown table cells must not contain '|'. */
+/* Markdown table cells: '|' would end the cell, '<' would open an HTML tag. */
 static void md_cell(FILE *f, const char *s)
 {
     for (; *s; s++) {
         if (*s == '|') fputs("\\|", f);
+        else if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
         else fputc(*s, f);
     }
 }
@@ -58,8 +60,9 @@ void config_reference(FILE *f)
           "  lines. A list set again replaces the whole list.\n"
           "* Relative paths are taken from the directory of the file that sets them\n"
           "  (from the current directory for `--set`); special values such as\n"
-          "  `tokenizer = train` are kept as they are. Comments start with `;` or `#`\n"
-          "  at the start of a line, or ` ;` after a value.\n"
+          "  `tokenizer = train` are kept as they are. Input paths (`sources`,\n"
+          "  `validation`, `tokenizer`, `key_file`) must exist when the file is loaded.\n"
+          "  Comments start with `;` or `#` at the start of a line, or ` ;` after a value.\n"
           "* `photon-sim EXPERIMENT.ini --set section.key=value` overrides any key;\n"
           "  `--dry-run` prints the resolved configuration (every key, absolute paths),\n"
           "  which loads again to the same configuration.\n"

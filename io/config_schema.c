@@ -9,7 +9,7 @@
 
 #define FLD(s, k) offsetof(photon_config, s.k), sizeof(((photon_config *)0)->s.k)
 #define ROW(s, k, t, def, rng, lo, hi, ch, keep, help) \
-    { #s, #k, t, FLD(s, k), def, rng, lo, hi, ch, keep, help }
+    { #s, #k, t, FLD(s, k), def, rng, lo, hi, ch, keep, help, false }
 /* Numeric rows: [lo, hi] inclusive; *_GE: lower bound only; *_GT: lo excluded. */
 #define INT(s, k, def, lo, hi, help) ROW(s, k, CFG_T_INT, def, CFG_MIN | CFG_MAX, lo, hi, NULL, NULL, help)
 #define I64(s, k, def, lo, help) ROW(s, k, CFG_T_I64, def, CFG_MIN, lo, 0, NULL, NULL, help)
@@ -22,6 +22,9 @@
 #define LIST(s, k, help) ROW(s, k, CFG_T_LIST, "", 0, 0, 0, NULL, NULL, help)
 #define PATH(s, k, def, keep, help) ROW(s, k, CFG_T_PATH, def, 0, 0, 0, NULL, keep, help)
 #define PATHS(s, k, help) ROW(s, k, CFG_T_PATHLIST, "", 0, 0, 0, NULL, NULL, help)
+/* Input paths: they must exist when the configuration is loaded. */
+#define IN_PATH(s, k, def, keep, help) { #s, #k, CFG_T_PATH, FLD(s, k), def, 0, 0, 0, NULL, keep, help, true }
+#define IN_PATHS(s, k, help) { #s, #k, CFG_T_PATHLIST, FLD(s, k), "", 0, 0, 0, NULL, NULL, help, true }
 
 #define CLOSED (CFG_MIN | CFG_MAX)
 #define POS (CFG_MIN | CFG_MAX | CFG_MIN_OPEN)        /* (lo, hi] */
@@ -71,13 +74,13 @@ const cfg_key cfg_keys[] = {
     INT(model, pad_vocab, "1", 1, 1 << 16, "pad V up to a multiple of this (64 gives GPT-2's 50304); 1 = no padding"),
     DBL(model, init_std, "0.02", POS, 0, 1, "standard deviation of the weight initialisation"),
 
-    PATHS(data, sources, "text sources: 'path' or 'name=path' (JSON Lines, .json.gz, or text with <|endoftext|>)"),
-    PATH(data, tokenizer, "train", "train", "directory with encoder.json + vocab.bpe, or 'train' to train a byte-level BPE on the sources"),
+    IN_PATHS(data, sources, "text sources: 'path' or 'name=path' (JSON Lines, .json.gz, or text with <|endoftext|>)"),
+    IN_PATH(data, tokenizer, "train", "train", "directory with encoder.json + vocab.bpe, or 'train' to train a byte-level BPE on the sources"),
     INT(data, tokenizer_vocab, "4096", 257, 1 << 24, "vocabulary size of the trained BPE (tokenizer = train)"),
     ENUM(data, partition, "iid", partitions, "how documents are dealt to clients"),
     LIST(data, assign, "by_source: name=clients items, clients as ranges joined by +, e.g. wiki=0-1, c4=2+3, books=4; empty = sources dealt evenly"),
     DBL(data, alpha, "0.5", POS, 0, 1e6, "dirichlet concentration of each client's source mixture"),
-    PATHS(data, validation, "validation sources (paths); empty = no validation set"),
+    IN_PATHS(data, validation, "validation sources (paths); empty = no validation set"),
     PATH(data, prepared_dir, "", NULL, "where tokenized shards go; empty = <run dir>/data"),
     I64(data, max_docs, "0", 0, "cap on documents read per source; 0 = all"),
 
@@ -105,7 +108,7 @@ const cfg_key cfg_keys[] = {
     DBL(aggregator, round_timeout, "0", CLOSED, 0, 1e7, "seconds before a client task is given up; 0 = none"),
     ENUM(aggregator, link, "shm", links, "weights move by POSIX shared memory (local) or TCP (remote actors)"),
     STR(aggregator, listen, "127.0.0.1:0", "host:port the supervisor listens on when link = tcp (port 0 = any)"),
-    PATH(aggregator, key_file, "", NULL, "shared secret that remote actors must present (link = tcp)"),
+    IN_PATH(aggregator, key_file, "", NULL, "shared secret that remote actors must present (link = tcp)"),
     INT(aggregator, max_retries, "3", 0, 1000000, "times a failed round is retried before the run fails"),
     BOOL(aggregator, requeue, "false", "re-run a failed client's task within the round"),
     DBL(aggregator, reject_norm, "100", CLOSED, 0, 1e12, "reject updates whose norm exceeds this x the round's median; 0 = off"),

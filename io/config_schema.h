@@ -33,6 +33,7 @@ typedef struct {
     const char *const *choices; /* NULL-terminated (choice, enum) */
     const char *keep;           /* path: a special value kept as is ("train") */
     const char *help;
+    bool input;                 /* path(s) that must exist once loaded (inputs) */
 } cfg_key;
 
 typedef struct { const char *name, *help; } cfg_section;
@@ -61,6 +62,10 @@ void cfg_describe(int k, char *out, size_t n);
 /* Short type name for the reference ("int", "enum", ...). */
 const char *cfg_type_name(cfg_type t);
 
+/* Checks that every input path (sources, tokenizer, ...) exists; the error
+ * names where the key was set. */
+int cfg_check_inputs(const photon_config *c, const char *const *origin, const char *fallback,
+                     photon_err *err);
 /* Cross-key checks; origin[k] (may be NULL, or hold NULL entries) tells where
  * row k was set ("file:line"), so the message can point at it. */
 int cfg_check(const photon_config *c, const char *const *origin, const char *fallback,

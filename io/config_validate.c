@@ -1,11 +1,14 @@
-/* Cross-key checks of a loaded configuration: constraints between keys that
- * the per-key ranges of the schema cannot express.  Each message points at
- * where one of the keys involved was set (file:line or --set). */
+/* Checks of a loaded configuration beyond single values: constraints between
+ * keys that the per-key ranges of the schema cannot express, and that input
+ * paths exist.  Each message points at where a key involved was set
+ * (file:line or --set). */
 #include <ctype.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "io/config_schema.h"
 
 typedef struct {
@@ -130,5 +133,44 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         if (fc[i].v >= c->clients.count)
             return violation(&x, fc[i].key, "clients.count", "[faults] %s = %d: there are only %d clients (0..%d)",
                              strchr(fc[i].key, '.') + 1, fc[i].v, c->clients.count, c->clients.count - 1);
+    return 0;
+}
+
+/* One input path: it must exist, as a directory for a tokenizer and as a file otherwise. */
+static int check_input(int k, const char *item, const char *const *origin, const char *fallback, photon_err *err)
+{
+    const cfg_key *r = &cfg_keys[k];
+    const char *path = item;
+    const char *eq = strchr(item, '=');
+    if (r->type == CFG_T_PATHLIST && eq && memchr(item, '/', (size_t)(eq - item)) == NULL) path = eq + 1;
+    if (!*path || (r->keep && strcmp(path, r->keep) == 0)) return 0;
+    const char *where = origin && origin[k] ? origin[k] : fallback;
+    bool want_dir = strcmp(r->key, "tokenizer") == 0;
+    struct stat st;
+    if (stat(path, &st) != 0) {
+        err_set(err, "%s: [%s] %s: '%s' not found (%s)", where, r->section, r->key, path, strerror(errno));
+        return -1;
+    }
+    if (want_dir != !!S_ISDIR(st.st_mode)) {
+        err_set(err, "%s: [%s] %s: expected %s (got '%s')", where, r->section, r->key,
+                want_dir ? "a directory with encoder.json and vocab.bpe" : "a file, not a directory", path);
+        return -1;
+    }
+    return 0;
+}
+
+int cfg_check_inputs(const photon_config *c, const char *const *origin, const char *fallback, photon_err *err)
+{
+    for (int k = 0; k < cfg_nkeys; k++) {
+        if (!cfg_keys[k].input) continue;
+        const char *f = (const char *)c + cfg_keys[k].offset;
+        if (cfg_keys[k].type == CFG_T_PATH) {
+            if (check_input(k, f, origin, fallback, err) < 0) return -1;
+            continue;
+        }
+        const cfg_list *l = (const cfg_list *)f;
+        for (int i = 0; i < l->n; i++)
+            if (check_input(k, l->item[i], origin, fallback, err) < 0) return -1;
+    }
     return 0;
 }

@@ -67,7 +67,7 @@ double agg_norm(const float *x, size_t n, int threads, int64_t *first_bad)
     size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
     double *part = xmalloc((nchunks ? nchunks : 1) * sizeof(double));
     threads = cpu_threads(threads);
-    #pragma omp parallel for schedule(static) num_threads(threads)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
         double s = 0;
@@ -94,7 +94,7 @@ void agg_axpy(float *dst, const float *src, float w, size_t n, int init, int thr
 {
     threads = cpu_threads(threads);
     size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
-    #pragma omp parallel for schedule(static) num_threads(threads)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
         if (init)
@@ -193,7 +193,8 @@ int agg_fail(agg *a, int client, photon_err *err)
     return 0;
 }
 
-int agg_add(agg *a, int client, const float *update, agg_record *out, photon_err *err)
+static int add_update(agg *a, int client, const float *update, const double *known_norm,
+                      agg_record *out, photon_err *err)
 {
     skip_done(a);
     if (a->next >= a->k || a->rec[a->next].client != client) {
@@ -203,7 +204,9 @@ int agg_add(agg *a, int client, const float *update, agg_record *out, photon_err
         return -1;
     }
     agg_record *r = &a->rec[a->next];
-    r->norm = agg_norm(update, a->n, a->threads, &r->first_bad);
+    r->first_bad = -1;
+    r->norm = known_norm ? (isfinite(*known_norm) ? *known_norm : NAN)
+                         : agg_norm(update, a->n, a->threads, &r->first_bad);
     r->ref_norm = 0;
     if (isnan(r->norm)) {
         r->verdict = AGG_REJECT_NONFINITE;
@@ -230,6 +233,17 @@ int agg_add(agg *a, int client, const float *update, agg_record *out, photon_err
     return 0;
 }
 
+int agg_add(agg *a, int client, const float *update, agg_record *rec, photon_err *err)
+{
+    return add_update(a, client, update, NULL, rec, err);
+}
+
+int agg_add_norm(agg *a, int client, const float *update, double norm,
+                 agg_record *rec, photon_err *err)
+{
+    return add_update(a, client, update, &norm, rec, err);
+}
+
 const float *agg_finish(agg *a, agg_summary *s)
 {
     agg_summary z = { .sampled = a->k };
@@ -248,10 +262,13 @@ const float *agg_finish(agg *a, agg_summary *s)
     a->reference = z.median_norm;
     if (z.samples_accepted != a->total_samples) {
         float f = (float)(a->total_samples / z.samples_accepted);
-        size_t n = a->n;
+        size_t n = a->n, nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
         float *sum = a->sum;
-        #pragma omp parallel for schedule(static) num_threads(a->threads)
-        for (size_t i = 0; i < n; i++) sum[i] *= f;
+        #pragma omp parallel for schedule(static) num_threads(a->threads) if (nchunks > 2)
+        for (size_t c = 0; c < nchunks; c++) {
+            size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
+            for (size_t i = lo; i < hi; i++) sum[i] *= f;
+        }
     }
     return a->sum;
 }

@@ -77,6 +77,12 @@ int agg_next(const agg *a);
  * rec (may be NULL) gets the verdict.  Returns 0, or -1 with err when the
  * call breaks the order or names a client not in the round. */
 int agg_add(agg *a, int client, const float *update, agg_record *rec, photon_err *err);
+/* The same with the update's L2 norm already known (the actor computes it
+ * with agg_norm while the update is hot in its cache; NAN = non-finite), so
+ * the supervisor makes one pass over the update instead of two.  The norm
+ * is trusted: use agg_add when the producer of the buffer is not. */
+int agg_add_norm(agg *a, int client, const float *update, double norm,
+                 agg_record *rec, photon_err *err);
 /* Marks a pending client's task as failed (any time, any order). */
 int agg_fail(agg *a, int client, photon_err *err);
 /* Ends the round: pending clients count as failed.  Returns the weighted

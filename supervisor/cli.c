@@ -16,24 +16,45 @@ static const help_entry helps[] = {
       "  --resume                 continue from the newest valid checkpoint of the run\n"
       "  --dry-run                print the resolved configuration and exit\n"
       "See `photon-sim config-reference` for every key." },
-    { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...]",
+    { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...] [--if-stale]",
       "Tokenizes the [data] sources (training a BPE tokenizer when tokenizer = train),\n"
       "partitions documents into per-client shards (llm.c format) plus a validation\n"
-      "shard, and writes a manifest so later runs know whether the data is current." },
-    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N] [--batch B] [--threads N]",
+      "shard, and writes a manifest so later runs know whether the data is current.\n"
+      "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
+      "See docs/DATA.md." },
+    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
       "Evaluates a checkpoint on a token shard: windows of seq_len+1 tokens, window w\n"
       "starting at token w*seq_len; averages the cross-entropy over the first\n"
-      "batches x batch windows and prints `loss <x> perplexity <y>`." },
+      "batches x batch windows and prints `loss <x> perplexity <y>`.\n"
+      "  --batch B      windows per forward pass (default 4)\n"
+      "  --batches N    number of batches (default 20, or as many as the shard holds)\n"
+      "  --threads N    CPU threads (default all cores)\n"
+      "  --backend      auto (CUDA when available), cpu or cuda" },
     { "sample", "photon-sim sample CKPT.h5 --prompt TEXT [--tokens N] [--temperature T] [--top-k K] [--seed S] [--tokenizer DIR]",
-      "Generates text from a checkpoint, continuing the prompt." },
-    { "inspect", "photon-sim inspect CKPT.h5",
-      "Prints what a checkpoint holds: attributes, model shape, groups and datasets." },
-    { "export-hf", "photon-sim export-hf CKPT.h5 DIR",
+      "Generates text from a checkpoint, continuing the prompt, and prints the decoded\n"
+      "text (prompt included).\n"
+      "  --tokens N       tokens to generate (default 64)\n"
+      "  --temperature T  softmax temperature, 0 = greedy (default 1.0)\n"
+      "  --top-k K        sample among the K most likely tokens, 0 = all (default 0)\n"
+      "  --seed S         random seed (default 1337); same seed, same text on the CPU\n"
+      "  --tokenizer DIR  encoder.json + vocab.bpe (default: the tokenizer recorded in\n"
+      "                   the checkpoint's configuration)\n"
+      "  --threads N, --backend auto|cpu|cuda  as for eval" },
+    { "inspect", "photon-sim inspect CKPT.h5 [--verify] [--config]",
+      "Prints what a checkpoint holds: attributes, model shape, parameter count, and\n"
+      "every group and dataset with its type and shape.\n"
+      "  --verify  read every dataset, checking its Fletcher-32 checksums\n"
+      "  --config  print the resolved experiment configuration recorded in it" },
+    { "export-hf", "photon-sim export-hf CKPT.h5 DIR [--tokenizer DIR]",
       "Writes DIR/model.safetensors and DIR/config.json, loadable by Hugging Face\n"
-      "transformers as GPT2LMHeadModel." },
+      "transformers as GPT2LMHeadModel (lm_head tied to wte, which is trimmed to the\n"
+      "true vocabulary), plus vocab.json + merges.txt when the checkpoint's tokenizer\n"
+      "(or --tokenizer DIR) is found." },
     { "encode", "photon-sim encode --tokenizer DIR [--eot] < TEXT",
       "Reads all of standard input as one text and prints its token ids, space\n"
-      "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token." },
+      "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"
+      "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
+      "      a text source (read into memory first); prints one JSON line with MB/s" },
     { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE",
       "Runs a remote actor host that connects to a supervisor over TCP and proves it\n"
       "holds the run's key." },

@@ -3,17 +3,3 @@
  * defines cmd_<name> in its own supervisor/cmd_<name>.c. */
 #include "supervisor/cli.h"
 
-int cmd_prepare(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("prepare", "the data pipeline"); }
-int cmd_eval(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("eval", "the model"); }
-int cmd_sample(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("sample", "the model"); }
-int cmd_inspect(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("inspect", "HDF5 checkpoints"); }
-int cmd_export_hf(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("export-hf", "HDF5 checkpoints"); }
-int cmd_actor(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("actor", "the TCP link for remote actors"); }
-
-/* The runtime engineer replaces this with the federated runtime. */
-#include "supervisor/runtime.h"
-int runtime_main(const photon_config *cfg, int resume)
-{
-    (void)cfg; (void)resume;
-    return cli_not_built("run", "the federated runtime");
-}

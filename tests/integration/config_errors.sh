@@ -8,7 +8,7 @@ BIN=${PHOTON_SIM:?PHOTON_SIM not set}
 SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
 T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
 trap 'rm -rf "$T"' EXIT
-cd "$T"
+cd "$T" || exit 1
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 
@@ -26,6 +26,7 @@ expect_error() {
 
 ok_base='[data]
 sources = text.txt'
+echo "some text" >text.txt
 printf '%s\n[clients]\nlocal_steps = 4\nloca_steps = 3\n' "$ok_base" >unknown_key.ini
 expect_error "unknown key" "unknown_key.ini:5: \[clients\] loca_steps: unknown key \(did you mean 'local_steps'\?\)" unknown_key.ini
 
@@ -68,6 +69,9 @@ expect_error "syntax error" "syntax.ini:4: syntax error" syntax.ini
 printf '%s\n[model]\nn_head = 3\n' "$ok_base" >cross.ini
 expect_error "cross-key check" "cross.ini:4: \[model\] d_model = 64 is not a multiple of \[model\] n_head = 3" cross.ini
 
+printf '%s\n[data]\nvalidation = text.txt,\n    nope.txt\n' "$ok_base" >missing_input.ini
+expect_error "missing data file" "missing_input.ini:4: \[data\] validation: '.*/nope.txt' not found \(No such file or directory\)" missing_input.ini
+
 printf '%s\n' "$ok_base" >good.ini
 expect_error "--set without =" "--set 'clients.local_steps': expected section.key=value" good.ini --set clients.local_steps
 expect_error "--set unknown key" "--set clients.loca_steps: \[clients\] loca_steps: unknown key \(did you mean 'local_steps'\?\)" good.ini --set clients.loca_steps=3
@@ -90,9 +94,13 @@ fi
 # `run` spelled out takes the same arguments.
 "$BIN" run good.ini --dry-run >/dev/null 2>&1 || fail "photon-sim run good.ini --dry-run"
 
-# Every experiment and preset in the repository loads.
-for f in "$SRC"/experiments/*.ini "$SRC"/configs/*.ini; do
+# Every experiment in the repository loads as it is (its data exists), and
+# every preset loads once given a data source.
+for f in "$SRC"/experiments/*.ini; do
     [ -e "$f" ] || continue
+    "$BIN" "$f" --dry-run >/dev/null 2>err.txt || fail "$(basename "$f"): $(cat err.txt)"
+done
+for f in "$SRC"/configs/*.ini; do
     "$BIN" "$f" --dry-run --set data.sources=text.txt >/dev/null 2>err.txt || fail "$(basename "$f"): $(cat err.txt)"
 done
 

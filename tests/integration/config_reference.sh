@@ -8,7 +8,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
 trap 'rm -rf "$T"' EXIT
 "$BIN" config-reference >"$T/CONFIG.md" || { echo "FAIL: config-reference exited non-zero"; exit 1; }
 if ! diff -u "$SRC/docs/CONFIG.md" "$T/CONFIG.md"; then
-    echo "FAIL: docs/CONFIG.md is out of date; regenerate it with: build/photon-sim config-reference > docs/CONFIG.md"
+    echo "FAIL: docs/CONFIG.md is out of date; regenerate it with: cmake --build build --target config-doc"
     exit 1
 fi
 echo "docs/CONFIG.md matches the schema"

@@ -217,6 +217,28 @@ static void test_bitwise_threads(void)
     for (int t = 0; t < 3; t++) free(out[t]);
 }
 
+/* Norms supplied by the producer skip the norm pass but decide the same. */
+static void test_known_norm(void)
+{
+    photon_err e;
+    agg *a = agg_create(2, 1);
+    int cl[3] = {0, 1, 2};
+    double sm[3] = {1, 1, 2};
+    float u0[2] = {4, 8}, u1[2] = {8, 0}, u2[2] = {2, 4};
+    agg_begin(a, 3, cl, sm, 0, &e);
+    agg_record r;
+    CHECK(agg_add_norm(a, 0, u0, agg_norm(u0, 2, 1, NULL), &r, &e) == 0);
+    CHECK(r.verdict == AGG_ACCEPTED && r.norm == sqrt(80.0));
+    CHECK(agg_add_norm(a, 1, u1, NAN, &r, &e) == 0);
+    CHECK(r.verdict == AGG_REJECT_NONFINITE);
+    CHECK(agg_add_norm(a, 2, u2, sqrt(20.0), &r, &e) == 0);
+    const float *d = agg_finish(a, NULL);
+    /* (1/4 [4,8] + 1/2 [2,4]) * 4/3 = [2,4] * 4/3 */
+    CHECK_CLOSE(d[0], 8.0 / 3, 1e-6);
+    CHECK_CLOSE(d[1], 16.0 / 3, 1e-6);
+    agg_free(a);
+}
+
 static void test_bad_input(void)
 {
     photon_err e;
@@ -240,6 +262,7 @@ int main(void)
     RUN(test_nonfinite);
     RUN(test_norm_reject);
     RUN(test_bitwise_threads);
+    RUN(test_known_norm);
     RUN(test_bad_input);
     return th_finish();
 }

@@ -5,6 +5,7 @@
  * loads back to the identical struct. */
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "harness.h"
 #include "io/config.h"
@@ -25,6 +26,19 @@ static int load_sets(const char *name, const char *text, const char *const *sets
     return config_load(&cfg, path, sets, n, &err);
 }
 static int load(const char *name, const char *text) { return load_sets(name, text, NULL, 0); }
+
+/* Creates an empty input file (or a directory when the name ends in '/') under dir. */
+static void touch(const char *name)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    size_t n = strlen(p);
+    if (p[n - 1] == '/') { CHECK(mkdir_p(p, &err) == 0); return; }
+    char d[PATH_MAX];
+    path_dirname(p, d, sizeof d);
+    CHECK(mkdir_p(d, &err) == 0);
+    th_write_file(d, p + strlen(d) + 1, "text\n");
+}
 
 static void test_defaults(void)
 {
@@ -58,7 +72,7 @@ static void test_types(void)
 {
     CHECK_EQ_INT(load("t.ini", "[run]\nseed = 18446744073709551615\nbackend = CPU\nthreads = 3\n"
                       "[model]\ninit_std = 1e-2\n[aggregator]\nrequeue = yes\n[data]\nmax_docs = 5000000000\n"
-                      "sources = a.txt\n[faults]\nkill_signal = segv\ncorrupt = nan\n"), 0);
+                      "sources = text.txt\n[faults]\nkill_signal = segv\ncorrupt = nan\n"), 0);
     CHECK_MSG(cfg.run.seed == UINT64_MAX, "seed %llu", (unsigned long long)cfg.run.seed);
     CHECK_EQ_INT(cfg.run.backend, BACKEND_CPU);
     CHECK_EQ_INT(cfg.run.threads, 3);
@@ -103,20 +117,23 @@ static void test_ranges(void)
 
 static void test_lists_and_paths(void)
 {
-    char real[PATH_MAX];
-    CHECK(realpath(dir, real) != NULL);
-    char want[PATH_MAX + 64];
-    CHECK_EQ_INT(load("l.ini", "; comment\n[data]\nsources = wiki=../w.json.gz, c4.json.gz,\n"
-                      "    /abs/books.txt\n\n  ; a comment in between\n    sub/./x.txt\n"
-                      "tokenizer = tok\nvalidation = v.txt\nassign = wiki=0-1, c4=2+3\n"), 0);
+    char parent[PATH_MAX], real[PATH_MAX + 8];
+    CHECK(realpath(dir, parent) != NULL);
+    snprintf(real, sizeof real, "%s/lp", parent);
+    char want[2 * PATH_MAX + 64], text[2 * PATH_MAX + 400];
+    const char *inputs[] = { "w.json.gz", "lp/c4.json.gz", "books.txt", "lp/sub/x.txt", "lp/tok/", "lp/v.txt" };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) touch(inputs[i]);
+    snprintf(text, sizeof text, "; comment\n[data]\nsources = wiki=../w.json.gz, c4.json.gz,\n"
+             "    %s/books.txt\n\n  ; a comment in between\n    sub/./x.txt\n"
+             "tokenizer = tok\nvalidation = v.txt\nassign = wiki=0-1, c4=2+3\n", parent);
+    CHECK_EQ_INT(load("lp/l.ini", text), 0);
     CHECK_EQ_INT(cfg.data.sources.n, 4);
-    char parent[PATH_MAX];
-    path_dirname(real, parent, sizeof parent);
     snprintf(want, sizeof want, "wiki=%s/w.json.gz", parent);
     CHECK_STR(cfg.data.sources.item[0], want);
     snprintf(want, sizeof want, "%s/c4.json.gz", real);
     CHECK_STR(cfg.data.sources.item[1], want);
-    CHECK_STR(cfg.data.sources.item[2], "/abs/books.txt");
+    snprintf(want, sizeof want, "%s/books.txt", parent);
+    CHECK_STR(cfg.data.sources.item[2], want);
     snprintf(want, sizeof want, "%s/sub/x.txt", real);
     CHECK_STR(cfg.data.sources.item[3], want);
     snprintf(want, sizeof want, "%s/tok", real);
@@ -147,6 +164,7 @@ static void test_includes(void)
     char sub[PATH_MAX];
     snprintf(sub, sizeof sub, "%s/presets", dir);
     CHECK(mkdir_p(sub, &err) == 0);
+    touch("presets/base.txt");
     th_write_file(sub, "base.ini", "[model]\nn_layer = 6\nn_head = 4\nd_model = 128\n[data]\nsources = base.txt\n");
     th_write_file(sub, "mid.ini", "include = base.ini\n[model]\nn_layer = 8\n[clients]\ncount = 6\n");
     th_write_file(sub, "other.ini", "[clients]\ncount = 7\nlr = 0.5\n");
@@ -213,6 +231,11 @@ static void test_errors(void)
 static void test_overrides(void)
 {
     const char *ok[] = { "clients.local_steps=7", "run.name = over", "data.sources=rel/x.txt", "clients.lr=1e-3" };
+    /* --set paths are relative to the CWD: run this part from inside dir. */
+    char old[PATH_MAX];
+    CHECK(getcwd(old, sizeof old) != NULL);
+    CHECK(chdir(dir) == 0);
+    touch("rel/x.txt");
     CHECK_EQ_INT(load_sets("o.ini", BASE "[clients]\nlocal_steps = 3\n", ok, 4), 0);
     CHECK_EQ_INT(cfg.clients.local_steps, 7);
     CHECK_STR(cfg.run.name, "over");
@@ -221,6 +244,7 @@ static void test_overrides(void)
     CHECK(getcwd(cwd, sizeof cwd) != NULL);
     snprintf(want, sizeof want, "%s/rel/x.txt", cwd);
     CHECK_STR(cfg.data.sources.item[0], want);   /* --set paths: relative to the CWD */
+    CHECK(chdir(old) == 0);
     const char *noeq[] = { "clients.local_steps" };
     CHECK_EQ_INT(load_sets("o.ini", BASE, noeq, 1), -1);
     CHECK_CONTAINS(err.msg, "--set 'clients.local_steps': expected section.key=value");
@@ -242,6 +266,27 @@ static void test_overrides(void)
     CHECK_EQ_INT(cfg.run.seed, 2);
 }
 
+static void test_inputs(void)
+{
+    CHECK_EQ_INT(load("n.ini", "[data]\nsources = text.txt,\n  nope.txt\n"), -1);
+    CHECK_CONTAINS(err.msg, "n.ini:2: [data] sources: '");
+    CHECK_CONTAINS(err.msg, "/nope.txt' not found (No such file or directory)");
+    CHECK_EQ_INT(load("n.ini", "[data]\nsources = wiki=presets\n"), -1);
+    CHECK_CONTAINS(err.msg, "[data] sources: expected a file, not a directory");
+    CHECK_EQ_INT(load("n.ini", BASE "tokenizer = text.txt\n"), -1);
+    CHECK_CONTAINS(err.msg, "n.ini:3: [data] tokenizer: expected a directory with encoder.json and vocab.bpe");
+    const char *set[] = { "data.validation=/nonexistent/v.txt" };
+    CHECK_EQ_INT(load_sets("n.ini", BASE, set, 1), -1);
+    CHECK_CONTAINS(err.msg, "--set data.validation: [data] validation: '/nonexistent/v.txt' not found");
+    /* A missing input replaced by --set is fine: only the final value counts. */
+    const char *fix[] = { "data.sources=wiki=presets/base.txt" };
+    CHECK_EQ_INT(load_sets("n.ini", "[data]\nsources = nope.txt\n", fix, 1), -1);  /* relative to the CWD */
+    char abs[PATH_MAX + 64];
+    snprintf(abs, sizeof abs, "data.sources=wiki=%s/presets/base.txt", dir);
+    const char *fix2[] = { abs };
+    CHECK_EQ_INT(load_sets("n.ini", "[data]\nsources = nope.txt\n", fix2, 1), 0);
+}
+
 static void test_cross_checks(void)
 {
     CHECK_EQ_INT(load("x.ini", BASE "[model]\nn_head = 3\nd_model = 64\n"), -1);
@@ -257,6 +302,8 @@ static void test_cross_checks(void)
     CHECK_CONTAINS(err.msg, "x.ini: [data] sources: expected at least one text source");
     CHECK_EQ_INT(load("x.ini", BASE "[run]\nname = a/b\n"), -1);
     CHECK_CONTAINS(err.msg, "[run] name");
+    touch("w.gz");
+    touch("c4.json.gz");
     CHECK_EQ_INT(load("x.ini", "[data]\nsources = wiki=w.gz, c4.json.gz\npartition = by_source\n"
                       "assign = wiki=0-1, c4=2+3\n[clients]\ncount = 4\n"), 0);
     CHECK_EQ_INT(load("x.ini", "[data]\nsources = wiki=w.gz\npartition = by_source\nassign = books=0\n"), -1);
@@ -270,6 +317,8 @@ static void test_cross_checks(void)
 /* The resolved dump loads back to exactly the same struct. */
 static void test_dump_roundtrip(void)
 {
+    const char *inputs[] = { "a.json.gz", "b.txt", "c.txt", "v1", "v2", "tok/" };
+    for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++) touch(inputs[i]);
     CHECK_EQ_INT(load("d.ini", "[run]\nname = round-trip\nseed = 12345678901234\nbackend = cuda\nmode = centralized\n"
                       "out_dir = out\n[model]\nn_layer = 3\nn_head = 4\nd_model = 96\ninit_std = 0.0123456789012345\n"
                       "[data]\nsources = wiki=a.json.gz, b.txt, c.txt\nvalidation = v1, v2\ntokenizer = tok\n"
@@ -338,6 +387,7 @@ static void test_reference(void)
 int main(void)
 {
     dir = th_tmpdir();
+    touch("text.txt");   /* the data source of BASE */
     RUN(test_defaults);
     RUN(test_types);
     RUN(test_ranges);
@@ -345,6 +395,7 @@ int main(void)
     RUN(test_includes);
     RUN(test_errors);
     RUN(test_overrides);
+    RUN(test_inputs);
     RUN(test_cross_checks);
     RUN(test_dump_roundtrip);
     RUN(test_reference);

@@ -1,0 +1,161 @@
+/* The actor's main loop: attach to the run's link, say hello, then for each
+ * task map the global model, train, write the update (and the kept
+ * optimizer state) into the link and reply with a result message. */
+#include "actors/actor.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "actors/protocol.h"
+#include "actors/train.h"
+#include "io/proc.h"
+#include "supervisor/aggregate.h"
+
+typedef struct {
+    actor_setup *setup;   /* NULL until MSG_SETUP */
+    proc_loop *loop;
+    proc_peer *peer;
+    photon_link *link;
+    trainer *tr;
+    int status;
+} actor;
+
+static void send_fail(actor *a, uint64_t task_id, int config_error, const char *reason)
+{
+    msg_fail f = { .task_id = task_id, .config_error = config_error };
+    snprintf(f.reason, sizeof f.reason, "%.*s", (int)sizeof f.reason - 1, reason);
+    proc_peer_send(a->peer, MSG_FAIL, &f, sizeof f);
+}
+
+static void corrupt_update(float *d, size_t n, int how)
+{
+    if (how == 1) d[n / 2] = NAN;                         /* nan */
+    else if (how == 2) for (size_t i = 0; i < n; i++) d[i] *= 1e6f;  /* scale */
+    else if (how == 3) {                                  /* flipped bits */
+        uint32_t *u = (uint32_t *)d;
+        for (size_t i = 0; i < n; i += 97) u[i] ^= 0x40000000u;
+    }
+}
+
+static void run_task(actor *a, const msg_task *t)
+{
+    photon_err err;
+    size_t nparams = (size_t)a->setup->plan.model_bytes / sizeof(float);
+    size_t bytes;
+    const float *global = link_read(a->link, LINK_MODEL, 0, t->model_generation, &bytes, NULL, &err);
+    if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
+    const void *state_in = NULL;
+    void *state_out = NULL;
+    if (t->keep_state) {
+        if (t->state_generation != 0) {
+            state_in = link_read(a->link, LINK_STATE, t->state_in, t->state_generation, NULL, NULL, &err);
+            if (!state_in) { send_fail(a, t->task_id, 0, err.msg); return; }
+        }
+        state_out = link_write_begin(a->link, LINK_STATE, t->state_out, train_state_bytes(nparams), &err);
+        if (!state_out) { send_fail(a, t->task_id, 0, err.msg); return; }
+    }
+    float *delta = link_write_begin(a->link, LINK_UPDATE, a->setup->slot, nparams * sizeof(float), &err);
+    if (!delta) { send_fail(a, t->task_id, 0, err.msg); return; }
+    if (t->fault_stall) for (;;) pause();   /* injected hang: the supervisor's timeout must catch it */
+    msg_result r;
+    if (trainer_run(a->tr, t, global, delta, state_in, state_out, &r, &err) < 0) {
+        send_fail(a, t->task_id, 1, err.msg);
+        return;
+    }
+    if (t->fault_corrupt) corrupt_update(delta, nparams, t->fault_corrupt);
+    /* The norm of the update as sent (NAN if not finite), with the
+     * aggregator's own deterministic function, so the supervisor can check
+     * and add the update in one pass over it. */
+    int64_t first_bad;
+    r.update_norm = agg_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
+    if (t->keep_state) {
+        if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, train_state_bytes(nparams), &err) < 0) {
+            send_fail(a, t->task_id, 0, err.msg); return;
+        }
+        r.state_generation = t->task_id;
+    }
+    if (link_write_end(a->link, LINK_UPDATE, a->setup->slot, t->task_id, nparams * sizeof(float), &err) < 0) {
+        send_fail(a, t->task_id, 0, err.msg); return;
+    }
+    proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
+}
+
+static int setup(actor *a, const void *payload, uint32_t len)
+{
+    photon_err err;
+    if (len != sizeof(actor_setup)) {
+        log_error("setup message of %u bytes, expected %zu (another photon-sim build?)", len, sizeof(actor_setup));
+        return ACTOR_EXIT_CONFIG;
+    }
+    a->setup = xmalloc(sizeof *a->setup);
+    memcpy(a->setup, payload, sizeof *a->setup);
+    const actor_setup *s = a->setup;
+    char tag[48];
+    snprintf(tag, sizeof tag, "photon-sim actor %d", s->slot);
+    log_set_tag(tag);
+    a->link = link_shm_attach(s->run_id, &s->plan, &err);
+    if (!a->link) { send_fail(a, 0, 0, err.msg); return ACTOR_EXIT_TRANSIENT; }
+    a->tr = trainer_new(&s->cfg, &s->model, s->slot, &err);
+    if (!a->tr) { send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
+    msg_hello h = { .slot = s->slot, .pid = (int32_t)getpid() };
+    proc_peer_send(a->peer, MSG_HELLO, &h, sizeof h);
+    return 0;
+}
+
+static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t len, void *arg)
+{
+    (void)p;
+    actor *a = arg;
+    if (!a->setup && type != MSG_SETUP) {
+        log_error("message type %u before setup", type);
+        a->status = ACTOR_EXIT_TRANSIENT;
+        proc_loop_exit(a->loop);
+        return;
+    }
+    switch (type) {
+    case MSG_SETUP: {
+        if (a->setup) { log_warn("second setup message ignored"); break; }
+        int rc = setup(a, payload, len);
+        if (rc) { a->status = rc; proc_loop_exit(a->loop); }
+        break;
+    }
+    case MSG_TASK:
+        if (len != sizeof(msg_task)) { log_error("task message of %u bytes, expected %zu", len, sizeof(msg_task)); a->status = ACTOR_EXIT_TRANSIENT; proc_loop_exit(a->loop); return; }
+        msg_task t;
+        memcpy(&t, payload, sizeof t);
+        run_task(a, &t);
+        break;
+    case MSG_STOP:
+        a->status = ACTOR_EXIT_OK;
+        proc_loop_exit(a->loop);
+        break;
+    default:
+        log_warn("unknown message type %u ignored", type);
+    }
+}
+
+static void on_close(proc_peer *p, const char *reason, void *arg)
+{
+    (void)p; (void)reason;
+    actor *a = arg;
+    /* The supervisor went away: nothing left to do. */
+    if (a->status != ACTOR_EXIT_CONFIG) a->status = ACTOR_EXIT_OK;
+    proc_loop_exit(a->loop);
+}
+
+int actor_main(int fd)
+{
+    photon_err err;
+    actor a = { .status = ACTOR_EXIT_TRANSIENT };
+    a.loop = proc_loop_new(&err);
+    if (!a.loop) { log_error("%s", err.msg); return ACTOR_EXIT_TRANSIENT; }
+    a.peer = proc_peer_new(a.loop, fd, "supervisor", on_msg, on_close, &a);
+    proc_loop_run(a.loop);
+    proc_peer_flush(a.peer);
+    trainer_free(a.tr);
+    link_close(a.link);
+    proc_peer_free(a.peer);
+    proc_loop_free(a.loop);
+    free(a.setup);
+    return a.status;
+}

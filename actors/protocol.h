@@ -1,0 +1,64 @@
+/* The control protocol between the supervisor and an actor (message types
+ * carried by io/proc.h frames; bulk bytes go through io/link.h).
+ *
+ *   supervisor -> actor  MSG_SETUP   first: configuration, model shape, link (actor_setup)
+ *   actor -> supervisor  MSG_HELLO   once, when the actor is ready
+ *   supervisor -> actor  MSG_TASK    one client's local training for a round
+ *   actor -> supervisor  MSG_RESULT  the update is in the link (generation = task_id)
+ *   actor -> supervisor  MSG_FAIL    the task could not run (reason text)
+ *   supervisor -> actor  MSG_STOP    finish and exit 0
+ *
+ * Structs are fixed-width and sent as is: both ends are the same binary
+ * (forked); a TCP link across architectures would serialise them. */
+#ifndef PHOTON_PROTOCOL_H
+#define PHOTON_PROTOCOL_H
+#include <stdint.h>
+
+enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6 };
+
+/* Actor exit codes: tell "do not restart" from "transient" (issue 6). */
+enum { ACTOR_EXIT_OK = 0, ACTOR_EXIT_TRANSIENT = 1, ACTOR_EXIT_CONFIG = 3 };
+
+enum { TASK_FEDERATED = 0, TASK_CENTRALIZED = 1 };
+
+typedef struct {
+    int32_t slot;
+    int32_t pid;
+} msg_hello;
+
+typedef struct {
+    uint64_t task_id;          /* unique per dispatched task: the update's link generation */
+    uint64_t model_generation; /* generation of the global model blob to read */
+    uint64_t state_generation; /* kept optimizer state to load (0 = none yet: fresh state) */
+    uint64_t data_seed;
+    int64_t global_step;       /* global step clock at the task's first local step */
+    int64_t client_pos;        /* micro-batches this client consumed before this task */
+    int32_t kind;              /* TASK_FEDERATED or TASK_CENTRALIZED */
+    int32_t round, client, local_steps;
+    int32_t keep_state;        /* 1: optimizer state is loaded and stored through the link */
+    int32_t state_in;          /* LINK_STATE slot holding the client's state (if state_generation) */
+    int32_t state_out;         /* LINK_STATE slot to write the new state to (the actor's own) */
+    int32_t n_clients, per_round; /* centralized: the global batch spans per_round micro-batches over n_clients shards */
+    /* fault injection (issue 6): step at which to die (-1 none), how */
+    int32_t fault_kill_step, fault_kill_how;
+    int32_t fault_stall, fault_corrupt;
+} msg_task;
+
+typedef struct {
+    uint64_t task_id;
+    uint64_t state_generation; /* kept state written (0 if none) */
+    int32_t round, client;
+    int64_t samples;           /* sequences trained on: the aggregation weight */
+    int64_t tokens;
+    double loss;               /* mean training loss over the task */
+    double last_loss;          /* loss of its last step */
+    double update_norm;        /* L2 norm of the update */
+    double seconds;            /* wall time of the task on the actor */
+} msg_result;
+
+typedef struct {
+    uint64_t task_id;
+    int32_t config_error;      /* 1: retrying cannot help */
+    char reason[240];
+} msg_fail;
+#endif

@@ -1,0 +1,192 @@
+/* Local training of one task (see actors/train.h).
+ *
+ * A step of batch_size sequences is grad_accum micro-batches of
+ * batch_size/grad_accum.  Data positions are counted in micro-batches.  A federated task of client c
+ * reads micro-batches client_pos, client_pos+1, ... of c's shard.  A
+ * centralized step reads per_round*grad_accum micro-batches: flat index
+ * i = global_step*M + m over all clients round-robin (client i mod N,
+ * position i div N), so with one client both modes read the same batches. */
+#include "actors/train.h"
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "io/loader.h"
+#include "io/prepare.h"
+
+struct trainer {
+    const photon_config *cfg;
+    gpt2_config gc;
+    photon_model *model;
+    size_t n;
+    int B, T, threads;
+    uint32_t *tokens;
+    loader **loaders;   /* per client, opened on first use */
+    int nloaders;
+    float *mom1, *mom2; /* staging for kept optimizer state */
+};
+
+size_t train_state_bytes(size_t nparams)
+{
+    return sizeof(train_state_header) + 2 * nparams * sizeof(float);
+}
+
+int train_micro_per_step(const photon_config *cfg, int centralized, int per_round)
+{
+    int accum = cfg->clients.grad_accum > 0 ? cfg->clients.grad_accum : 1;
+    return centralized ? accum * per_round : accum;
+}
+
+int train_micro_batch(const photon_config *cfg)
+{
+    int accum = cfg->clients.grad_accum > 0 ? cfg->clients.grad_accum : 1;
+    int b = cfg->clients.batch_size / accum;
+    return b > 0 ? b : 1;
+}
+
+trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, photon_err *err)
+{
+    trainer *t = xcalloc(1, sizeof *t);
+    t->cfg = cfg;
+    t->gc = *gc;
+    t->B = train_micro_batch(cfg);
+    t->T = cfg->model.seq_len;
+    backend_opts o = { 0 };
+    int cuda = cfg->run.backend == BACKEND_CUDA || (cfg->run.backend == BACKEND_AUTO && backend_cuda_available());
+    o.kind = cuda ? PHOTON_BACKEND_CUDA : PHOTON_BACKEND_CPU;
+    int per_actor = cpu_threads(0) / (cfg->clients.actors > 0 ? cfg->clients.actors : 1);
+    o.threads = cfg->run.threads > 0 ? cfg->run.threads : (per_actor > 0 ? per_actor : 1);
+    o.device = slot;
+    t->threads = o.threads;
+    o.bf16 = cuda && cfg->run.precision == PREC_BF16;
+    t->model = model_create(gc, t->B, t->T, &o, err);
+    if (!t->model) { free(t); return NULL; }
+    t->n = t->model->layout.total;
+    t->tokens = xmalloc((size_t)t->B * (size_t)(t->T + 1) * sizeof(uint32_t));
+    t->nloaders = cfg->clients.count;
+    t->loaders = xcalloc((size_t)t->nloaders, sizeof *t->loaders);
+    return t;
+}
+
+int trainer_threads(const trainer *t) { return t->threads; }
+
+void trainer_free(trainer *t)
+{
+    if (!t) return;
+    for (int i = 0; i < t->nloaders; i++) loader_close(t->loaders[i]);
+    free(t->loaders);
+    free(t->tokens);
+    free(t->mom1);
+    free(t->mom2);
+    model_destroy(t->model);
+    free(t);
+}
+
+static loader *client_loader(trainer *t, int c, photon_err *err)
+{
+    if (c < 0 || c >= t->nloaders) { err_set(err, "client %d out of range (count %d)", c, t->nloaders); return NULL; }
+    if (!t->loaders[c]) {
+        char path[1024];
+        prepare_client_shard(t->cfg, c, path, sizeof path);
+        t->loaders[c] = loader_open(path, t->B, t->T, t->cfg->run.seed, c, t->gc.vocab_size, err);
+        if (!t->loaders[c]) { err_prefix(err, "client %d", c); return NULL; }
+    }
+    return t->loaders[c];
+}
+
+static void maybe_inject_fault(const msg_task *task, int step)
+{
+    if (task->fault_kill_step < 0 || step != task->fault_kill_step) return;
+    fflush(NULL);
+    switch (task->fault_kill_how) {
+    case 0: raise(SIGKILL); break;
+    case 1: raise(SIGSEGV); break;
+    case 2: abort();
+    default: _exit(ACTOR_EXIT_TRANSIENT);
+    }
+}
+
+int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,
+                const void *state_in, void *state_out, msg_result *r, photon_err *err)
+{
+    const photon_config *cfg = t->cfg;
+    photon_model *m = t->model;
+    const backend_ops *ops = m->ops;
+    double t0 = time_mono();
+    int centralized = task->kind == TASK_CENTRALIZED;
+    int micro = train_micro_per_step(cfg, centralized, task->per_round);
+    float scale = 1.0f / (float)micro;
+
+    ops->set_params(m, global);
+    if (task->keep_state && state_in) {
+        const train_state_header *h = state_in;
+        if ((size_t)h->n != t->n) { err_set(err, "kept optimizer state has %lld params, model %zu", (long long)h->n, t->n); return -1; }
+        const float *s = (const float *)(h + 1);
+        ops->set_opt_state(m, s, s + t->n, h->step);
+    } else {
+        ops->reset_opt_state(m);
+    }
+
+    lr_schedule sched = {
+        .lr = cfg->clients.lr, .min_ratio = cfg->clients.min_lr_ratio,
+        .warmup = cfg->clients.warmup,
+        .total_steps = (long)cfg->run.rounds * cfg->clients.local_steps,
+        .kind = cfg->clients.schedule,
+    };
+    adamw_params ap = {
+        .lr = 0, .beta1 = (float)cfg->clients.beta1, .beta2 = (float)cfg->clients.beta2,
+        .eps = (float)cfg->clients.eps, .weight_decay = (float)cfg->clients.weight_decay,
+    };
+    double loss_sum = 0, last = 0;
+    for (int s = 0; s < task->local_steps; s++) {
+        maybe_inject_fault(task, s);
+        ops->zero_grad(m);
+        double step_loss = 0;
+        for (int a = 0; a < micro; a++) {
+            loader *ld;
+            int64_t pos;
+            if (centralized) {
+                int64_t i = (task->global_step + s) * (int64_t)micro + a;
+                ld = client_loader(t, (int)(i % task->n_clients), err);
+                pos = i / task->n_clients;
+            } else {
+                ld = client_loader(t, task->client, err);
+                pos = task->client_pos + (int64_t)s * micro + a;
+            }
+            if (!ld) return -1;
+            loader_batch(ld, pos, t->tokens);
+            step_loss += ops->forward_backward(m, t->tokens, scale);
+        }
+        step_loss /= micro;
+        if (cfg->clients.grad_clip > 0) ops->clip_grad(m, (float)cfg->clients.grad_clip);
+        ap.lr = (float)lr_at(&sched, task->global_step + s);
+        ops->adamw_step(m, &ap);
+        loss_sum += step_loss;
+        last = step_loss;
+    }
+
+    /* Δ = θ_global − θ_local, written straight into the link's buffer. */
+    ops->get_params(m, delta);
+    for (size_t i = 0; i < t->n; i++) delta[i] = global[i] - delta[i];
+    if (task->keep_state && state_out) {
+        train_state_header *h = state_out;
+        memset(h, 0, sizeof *h);
+        float *s = (float *)(h + 1);
+        int64_t step = 0;
+        ops->get_opt_state(m, s, s + t->n, &step);
+        h->step = step;
+        h->n = (int64_t)t->n;
+    }
+    memset(r, 0, sizeof *r);
+    r->task_id = task->task_id;
+    r->round = task->round;
+    r->client = task->client;
+    r->samples = (int64_t)task->local_steps * micro * t->B;
+    r->tokens = r->samples * t->T;
+    r->loss = task->local_steps ? loss_sum / task->local_steps : 0;
+    r->last_loss = last;
+    r->update_norm = NAN;   /* the caller measures the update as sent */
+    r->seconds = time_mono() - t0;
+    return 0;
+}

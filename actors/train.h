@@ -1,0 +1,36 @@
+/* The local training loop an actor runs for one task: start from the global
+ * model, run T_local steps of AdamW on the client's batches (deterministic
+ * from (seed, client, position)), with gradient clipping and the learning
+ * rate read from the schedule on the global step clock, then write the
+ * pseudo-gradient Δ = θ_global − θ_local. */
+#ifndef PHOTON_TRAIN_H
+#define PHOTON_TRAIN_H
+#include <stdint.h>
+#include "io/config.h"
+#include "gpu/model.h"
+#include "actors/protocol.h"
+
+typedef struct trainer trainer;
+
+/* Kept optimizer state blob: this header, then mom1 and mom2 (n floats each). */
+typedef struct {
+    int64_t step;
+    int64_t n;
+    int64_t pad[6];
+} train_state_header;
+size_t train_state_bytes(size_t nparams);
+
+/* Model micro-batch B = clients.batch_size / grad_accum, T = model.seq_len. */
+trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, photon_err *err);
+void trainer_free(trainer *t);
+int trainer_threads(const trainer *t);
+/* Runs task t from `global` (n params).  Writes Δ into `delta`; if the task
+ * keeps state, reads it from state_in (NULL = fresh) and writes it to
+ * state_out.  Fills r.  -1 with err if the data cannot be read. */
+int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,
+                const void *state_in, void *state_out, msg_result *r, photon_err *err);
+/* Micro-batches one local step consumes (grad_accum; × per_round for the
+ * centralized global batch), and sequences per micro-batch. */
+int train_micro_per_step(const photon_config *cfg, int centralized, int per_round);
+int train_micro_batch(const photon_config *cfg);
+#endif

@@ -1,0 +1,385 @@
+/* HDF5 checkpoint reader (DESIGN §5; writer and layout in io/checkpoint.c).
+ * Every way a checkpoint can be wrong becomes one line naming the file and
+ * the object: not an HDF5 file, truncated, wrong format or format_version,
+ * a missing or misshapen tensor, a model that is not the experiment's, and a
+ * failed Fletcher-32 checksum ("checksum mismatch in <dataset>: the file is
+ * corrupt").  HDF5's own error printing is off; its error stack is read for
+ * the cause. */
+#include "io/checkpoint.h"
+#include "io/checkpoint_h5.h"
+#include "io/hf_gpt2.h"
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ckpt_reader {
+    hid_t file;
+    char *path;
+};
+
+/* Reports the failure of the HDF5 call that just failed on object obj. */
+static int rfail(const ckpt_reader *r, photon_err *err, const char *what, const char *obj)
+{
+    char desc[256];
+    if (ckpt_h5_error(desc, sizeof desc))
+        err_set(err, "%s: checksum mismatch in %s: the file is corrupt", r->path, obj);
+    else
+        err_set(err, "%s: cannot %s %s: %s", r->path, what, obj, desc);
+    return -1;
+}
+
+static int attr_get_i64(const ckpt_reader *r, hid_t obj, const char *objname, const char *name,
+                        int64_t *v, photon_err *err)
+{
+    htri_t ex = H5Aexists(obj, name);
+    if (ex <= 0) {
+        err_set(err, "%s: attribute '%s' missing on %s", r->path, name, objname);
+        return -1;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a);
+    int ok = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (!ok) {
+        err_set(err, "%s: attribute '%s' on %s is not an integer", r->path, name, objname);
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a string attribute (fixed or variable length) into a malloc'd copy. */
+static char *attr_get_str(const ckpt_reader *r, hid_t obj, const char *name, photon_err *err)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        err_set(err, "%s: attribute '%s' missing on /", r->path, name);
+        return NULL;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t t = a < 0 ? -1 : H5Aget_type(a);
+    char *out = NULL;
+    if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
+        if (H5Tis_variable_str(t) > 0) {
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            char *s = NULL;
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                out = xstrdup(s);
+                H5free_memory(s);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t sz = H5Tget_size(t);
+            out = xcalloc(1, sz + 1);
+            if (H5Aread(a, t, out) < 0) { free(out); out = NULL; }
+        }
+    }
+    if (t >= 0) H5Tclose(t);
+    if (a >= 0) H5Aclose(a);
+    if (!out) err_set(err, "%s: attribute '%s' on / is not a string", r->path, name);
+    return out;
+}
+
+ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
+{
+    ckpt_h5_quiet();
+    if (meta) memset(meta, 0, sizeof *meta);
+    if (access(path, R_OK) < 0) {
+        err_set(err, "cannot open checkpoint %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    htri_t is = H5Fis_hdf5(path);
+    if (is <= 0) {
+        err_set(err, "%s: not an HDF5 file (no HDF5 signature found)", path);
+        return NULL;
+    }
+    ckpt_reader *r = xcalloc(1, sizeof *r);
+    r->path = xstrdup(path);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (r->file < 0) {
+        char desc[256];
+        if (ckpt_h5_error(desc, sizeof desc))
+            err_set(err, "%s: checksum mismatch in the file's metadata: the file is corrupt", path);
+        else
+            err_set(err, "%s: cannot open HDF5 file (truncated or corrupt?): %s", path, desc);
+        free(r->path);
+        free(r);
+        return NULL;
+    }
+    char *fmt = H5Aexists(r->file, "format") > 0 ? attr_get_str(r, r->file, "format", err) : NULL;
+    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
+        if (fmt) err_set(err, "%s: format is '%s', expected '%s'", path, fmt, CKPT_FORMAT);
+        else err_set(err, "%s: not a photon-sim checkpoint (no string attribute 'format' = '%s' on /)", path, CKPT_FORMAT);
+        free(fmt);
+        ckpt_close(r);
+        return NULL;
+    }
+    free(fmt);
+    int64_t version;
+    if (attr_get_i64(r, r->file, "/", "format_version", &version, err) < 0) goto fail;
+    if (version != CKPT_FORMAT_VERSION) {
+        err_set(err, "%s: format_version is %lld, this photon-sim reads version %d", path,
+                (long long)version, CKPT_FORMAT_VERSION);
+        goto fail;
+    }
+    ckpt_meta m = { 0 };
+    if (attr_get_i64(r, r->file, "/", "round", &m.round, err) < 0 ||
+        attr_get_i64(r, r->file, "/", "global_step", &m.global_step, err) < 0 ||
+        attr_get_i64(r, r->file, "/", "tokens_seen", &m.tokens_seen, err) < 0)
+        goto fail;
+    /* seed is stored unsigned; reading it as uint64 keeps all 64 bits. */
+    hid_t a = H5Aexists(r->file, "seed") > 0 ? H5Aopen(r->file, "seed", H5P_DEFAULT) : -1;
+    if (a < 0 || H5Aread(a, H5T_NATIVE_UINT64, &m.seed) < 0) {
+        if (a >= 0) H5Aclose(a);
+        err_set(err, "%s: attribute 'seed' missing on /", path);
+        goto fail;
+    }
+    H5Aclose(a);
+    char *config = attr_get_str(r, r->file, "config", err);
+    if (!config) goto fail;
+    m.config = config;
+    if (meta) *meta = m;
+    else free(config);
+    return r;
+fail:
+    ckpt_close(r);
+    return NULL;
+}
+
+hid_t ckpt_h5_file(const ckpt_reader *r) { return r->file; }
+const char *ckpt_h5_path(const ckpt_reader *r) { return r->path; }
+
+void ckpt_close(ckpt_reader *r)
+{
+    if (!r) return;
+    if (r->file >= 0) H5Fclose(r->file);
+    free(r->path);
+    free(r);
+}
+
+int ckpt_has(ckpt_reader *r, const char *path)
+{
+    /* H5Lexists fails on a missing intermediate group: test each prefix. */
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    size_t len = strlen(buf);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0') continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (H5Lexists(r->file, buf, H5P_DEFAULT) <= 0) return 0;
+        buf[i] = saved;
+    }
+    return len > 0;
+}
+
+static void shape_str(char *out, size_t n, int rank, const hsize_t *d)
+{
+    if (rank == 1) snprintf(out, n, "(%llu)", (unsigned long long)d[0]);
+    else if (rank == 2) snprintf(out, n, "(%llu, %llu)", (unsigned long long)d[0], (unsigned long long)d[1]);
+    else snprintf(out, n, "(rank %d)", rank);
+}
+
+/* Opens dataset path and checks it is of class cls with the given shape
+ * (rank, dims); returns the dataset id or -1 with a one-line error. */
+static hid_t open_checked(ckpt_reader *r, const char *path, H5T_class_t cls, const char *clsname,
+                          int rank, const hsize_t *dims, const char *what, photon_err *err)
+{
+    if (!ckpt_has(r, path)) {
+        err_set(err, "%s: missing %s %s", r->path, what, path);
+        return -1;
+    }
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) { rfail(r, err, "open", path); return -1; }
+    hid_t t = H5Dget_type(d);
+    H5T_class_t c = H5Tget_class(t);
+    H5Tclose(t);
+    if (c != cls) {
+        err_set(err, "%s: %s %s is not %s", r->path, what, path, clsname);
+        H5Dclose(d);
+        return -1;
+    }
+    hid_t sp = H5Dget_space(d);
+    int got_rank = H5Sget_simple_extent_ndims(sp);
+    hsize_t got[H5S_MAX_RANK];
+    if (got_rank > 0) H5Sget_simple_extent_dims(sp, got, NULL);
+    H5Sclose(sp);
+    int same = got_rank == rank;
+    for (int i = 0; same && i < rank; i++) same = got[i] == dims[i];
+    if (!same) {
+        char gs[64], es[64];
+        shape_str(gs, sizeof gs, got_rank, got);
+        shape_str(es, sizeof es, rank, dims);
+        err_set(err, "%s: %s %s has shape %s, expected %s", r->path, what, path, gs, es);
+        H5Dclose(d);
+        return -1;
+    }
+    return d;
+}
+
+static int read_all(ckpt_reader *r, hid_t d, hid_t mtype, void *data, const char *path, photon_err *err)
+{
+    int rc = H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0 ? rfail(r, err, "read", path) : 0;
+    H5Dclose(d);
+    return rc;
+}
+
+/* Compares the /model attributes with the model the caller expects. */
+static int check_model_attrs(ckpt_reader *r, const gpt2_config *c, photon_err *err)
+{
+    if (!ckpt_has(r, CKPT_MODEL_GROUP)) {
+        err_set(err, "%s: no %s group", r->path, CKPT_MODEL_GROUP);
+        return -1;
+    }
+    hid_t g = H5Gopen2(r->file, CKPT_MODEL_GROUP, H5P_DEFAULT);
+    if (g < 0) return rfail(r, err, "open", CKPT_MODEL_GROUP);
+    const char *names[] = { "n_layer", "n_head", "d_model", "seq_len", "vocab_size" };
+    const int want[] = { c->n_layer, c->n_head, c->d_model, c->seq_len, c->vocab_size };
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        int64_t v;
+        rc = attr_get_i64(r, g, CKPT_MODEL_GROUP, names[i], &v, err);
+        if (rc == 0 && v != want[i]) {
+            err_set(err, "%s: model does not match: the checkpoint has %s = %lld, expected %d",
+                    r->path, names[i], (long long)v, want[i]);
+            rc = -1;
+        }
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err)
+{
+    if (!ckpt_has(r, CKPT_MODEL_GROUP)) {
+        err_set(err, "%s: no %s group (not a model checkpoint)", r->path, CKPT_MODEL_GROUP);
+        return -1;
+    }
+    hid_t g = H5Gopen2(r->file, CKPT_MODEL_GROUP, H5P_DEFAULT);
+    if (g < 0) return rfail(r, err, "open", CKPT_MODEL_GROUP);
+    const char *names[] = { "n_layer", "n_head", "d_model", "seq_len", "vocab_size" };
+    int *dst[] = { &c->n_layer, &c->n_head, &c->d_model, &c->seq_len, &c->vocab_size };
+    int rc = 0;
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        int64_t v;
+        rc = attr_get_i64(r, g, CKPT_MODEL_GROUP, names[i], &v, err);
+        if (rc == 0 && (v < 1 || v > INT_MAX)) {
+            err_set(err, "%s: %s attribute %s = %lld is out of range", r->path, CKPT_MODEL_GROUP, names[i], (long long)v);
+            rc = -1;
+        }
+        if (rc == 0) *dst[i] = (int)v;
+    }
+    H5Gclose(g);
+    if (rc < 0) return -1;
+    /* The padded vocabulary is the number of rows of wte. */
+    const char *wte = CKPT_MODEL_GROUP "/transformer.wte.weight";
+    if (!ckpt_has(r, wte)) {
+        err_set(err, "%s: missing tensor %s", r->path, wte);
+        return -1;
+    }
+    hid_t d = H5Dopen2(r->file, wte, H5P_DEFAULT);
+    if (d < 0) return rfail(r, err, "open", wte);
+    hid_t sp = H5Dget_space(d);
+    hsize_t dims[H5S_MAX_RANK];
+    int rank = H5Sget_simple_extent_ndims(sp);
+    if (rank > 0) H5Sget_simple_extent_dims(sp, dims, NULL);
+    H5Sclose(sp);
+    H5Dclose(d);
+    if (rank != 2 || dims[1] != (hsize_t)c->d_model || dims[0] < (hsize_t)c->vocab_size || dims[0] > INT_MAX) {
+        char gs[64];
+        shape_str(gs, sizeof gs, rank, dims);
+        err_set(err, "%s: tensor %s has shape %s, expected (>= vocab_size %d, d_model %d)",
+                r->path, wte, gs, c->vocab_size, c->d_model);
+        return -1;
+    }
+    c->padded_vocab = (int)dims[0];
+    if (gpt2_config_check(c, err) < 0) {
+        err_prefix(err, "%s", r->path);
+        return -1;
+    }
+    return 0;
+}
+
+int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, float *flat, photon_err *err)
+{
+    char gpath[512];
+    snprintf(gpath, sizeof gpath, "%s%s", group[0] == '/' ? "" : "/", group);
+    if (strcmp(gpath, CKPT_MODEL_GROUP) == 0 && check_model_attrs(r, c, err) < 0) return -1;
+    int n = hf_gpt2_count(c);
+    /* Check the structure (presence, type, shape) of every tensor first, so a
+     * wrong file is reported as such before anything is read. */
+    for (int k = 0; k < n; k++) {
+        hf_tensor t;
+        hf_gpt2_tensor(c, k, &t);
+        char p[640];
+        ckpt_h5_join(p, sizeof p, gpath, t.name);
+        hsize_t dims[2] = { t.dims[0], t.dims[1] };
+        hid_t d = open_checked(r, p, H5T_FLOAT, "float", t.rank, dims, "tensor", err);
+        if (d < 0) return -1;
+        H5Dclose(d);
+    }
+    gpt2_layout l;
+    gpt2_layout_init(&l, c);
+    float *buf = xmalloc(hf_gpt2_max_transposed(c) * sizeof(float));
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        hf_tensor t;
+        hf_gpt2_tensor(c, k, &t);
+        char p[640];
+        ckpt_h5_join(p, sizeof p, gpath, t.name);
+        hid_t d = H5Dopen2(r->file, p, H5P_DEFAULT);
+        if (d < 0) { rc = rfail(r, err, "open", p); break; }
+        /* Untransposed tensors are read straight into place. */
+        float *dst = t.transpose ? buf : flat + hf_gpt2_flat_offset(c, &l, &t);
+        rc = read_all(r, d, H5T_NATIVE_FLOAT, dst, p, err);
+        if (rc == 0 && t.transpose) hf_gpt2_scatter(c, &l, &t, buf, flat);
+    }
+    free(buf);
+    return rc;
+}
+
+/* Generic datasets: any rank, exactly n elements of the given class. */
+static int get_n(ckpt_reader *r, const char *path, hid_t mtype, H5T_class_t cls, const char *clsname,
+                 void *data, size_t n, photon_err *err)
+{
+    if (!ckpt_has(r, path)) {
+        err_set(err, "%s: missing dataset %s", r->path, path);
+        return -1;
+    }
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rfail(r, err, "open", path);
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    H5T_class_t c = H5Tget_class(t);
+    hssize_t got = H5Sget_simple_extent_npoints(sp);
+    H5Tclose(t);
+    H5Sclose(sp);
+    if (c != cls) {
+        err_set(err, "%s: dataset %s is not %s", r->path, path, clsname);
+        H5Dclose(d);
+        return -1;
+    }
+    if (got < 0 || (size_t)got != n) {
+        err_set(err, "%s: dataset %s has %lld elements, expected %zu", r->path, path, (long long)got, n);
+        H5Dclose(d);
+        return -1;
+    }
+    if (n == 0) { H5Dclose(d); return 0; }
+    return read_all(r, d, mtype, data, path, err);
+}
+
+int ckpt_get_f32(ckpt_reader *r, const char *path, float *data, size_t n, photon_err *err)
+{
+    return get_n(r, path, H5T_NATIVE_FLOAT, H5T_FLOAT, "float", data, n, err);
+}
+
+int ckpt_get_i64(ckpt_reader *r, const char *path, int64_t *data, size_t n, photon_err *err)
+{
+    return get_n(r, path, H5T_NATIVE_INT64, H5T_INTEGER, "integer", data, n, err);
+}
+
+int ckpt_get_u64(ckpt_reader *r, const char *path, uint64_t *data, size_t n, photon_err *err)
+{
+    return get_n(r, path, H5T_NATIVE_UINT64, H5T_INTEGER, "integer", data, n, err);
+}

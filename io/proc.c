@@ -1,0 +1,324 @@
+/* The process layer (see io/proc.h): libevent loop, signals through the
+ * loop, framed messages over bufferevents, and a clean fork. */
+#include "io/proc.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#define PROC_MAX_SIGNALS 8
+
+struct proc_loop {
+    struct event_base *base;
+    struct event *sig_ev[PROC_MAX_SIGNALS];
+    int nsig;
+    struct event *chld_ev;
+    proc_child_cb child_cb;
+    void *child_arg;
+    struct { proc_signal_cb cb; void *arg; int sig; } sig[PROC_MAX_SIGNALS];
+};
+
+struct proc_peer {
+    proc_loop *loop;
+    struct bufferevent *bev;
+    char name[64];
+    proc_msg_cb on_msg;
+    proc_close_cb on_close;
+    void *arg;
+    int closed;
+    uint8_t *buf;   /* reassembled payload of the current frame */
+};
+
+struct proc_timer {
+    struct event *ev;
+    void (*cb)(void *arg);
+    void *arg;
+};
+
+typedef struct {
+    uint32_t magic;
+    uint16_t version;
+    uint16_t type;
+    uint32_t length;
+} __attribute__((packed)) proc_frame;
+
+proc_loop *proc_loop_new(photon_err *err)
+{
+    proc_loop *l = xcalloc(1, sizeof *l);
+    l->base = event_base_new();
+    if (!l->base) { err_set(err, "cannot create the event loop (libevent)"); free(l); return NULL; }
+    /* A peer that died mid-write must not kill the writer. */
+    signal(SIGPIPE, SIG_IGN);
+    return l;
+}
+
+void proc_loop_free(proc_loop *l)
+{
+    if (!l) return;
+    for (int i = 0; i < l->nsig; i++) event_free(l->sig_ev[i]);
+    if (l->chld_ev) event_free(l->chld_ev);
+    event_base_free(l->base);
+    free(l);
+}
+
+struct event_base *proc_loop_base(proc_loop *l) { return l->base; }
+int proc_loop_run(proc_loop *l) { return event_base_dispatch(l->base); }
+void proc_loop_exit(proc_loop *l) { event_base_loopbreak(l->base); }
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    proc_loop *l = arg;
+    for (int i = 0; i < l->nsig; i++)
+        if (l->sig[i].sig == (int)sig) l->sig[i].cb((int)sig, l->sig[i].arg);
+}
+
+int proc_loop_on_signal(proc_loop *l, int sig, proc_signal_cb cb, void *arg)
+{
+    if (l->nsig == PROC_MAX_SIGNALS) return -1;
+    struct event *ev = evsignal_new(l->base, sig, on_signal, l);
+    if (!ev || evsignal_add(ev, NULL) < 0) { if (ev) event_free(ev); return -1; }
+    l->sig_ev[l->nsig] = ev;
+    l->sig[l->nsig].cb = cb;
+    l->sig[l->nsig].arg = arg;
+    l->sig[l->nsig].sig = sig;
+    l->nsig++;
+    return 0;
+}
+
+void proc_loop_reap(proc_loop *l)
+{
+    for (;;) {
+        int status;
+        pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) break;   /* 0: none exited now; -1: no children (ECHILD) */
+        if (l->child_cb) l->child_cb(pid, status, l->child_arg);
+    }
+}
+
+/* SIGCHLD only wakes the loop: several exits may share one signal. */
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig; (void)what;
+    proc_loop_reap(arg);
+}
+
+int proc_loop_on_child(proc_loop *l, proc_child_cb cb, void *arg)
+{
+    l->child_cb = cb;
+    l->child_arg = arg;
+    if (!l->chld_ev) {
+        l->chld_ev = evsignal_new(l->base, SIGCHLD, on_sigchld, l);
+        if (!l->chld_ev || evsignal_add(l->chld_ev, NULL) < 0) return -1;
+    }
+    return 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    proc_timer *t = arg;
+    void (*cb)(void *) = t->cb;
+    void *cbarg = t->arg;
+    event_free(t->ev);
+    free(t);
+    cb(cbarg);
+}
+
+proc_timer *proc_timer_add(proc_loop *l, double seconds, void (*cb)(void *arg), void *arg)
+{
+    proc_timer *t = xcalloc(1, sizeof *t);
+    t->cb = cb;
+    t->arg = arg;
+    t->ev = evtimer_new(l->base, on_timer, t);
+    if (seconds < 0) seconds = 0;
+    struct timeval tv = { (time_t)seconds, (suseconds_t)((seconds - (double)(time_t)seconds) * 1e6) };
+    evtimer_add(t->ev, &tv);
+    return t;
+}
+
+void proc_timer_cancel(proc_timer *t)
+{
+    if (!t) return;
+    event_free(t->ev);
+    free(t);
+}
+
+/* ---- peers ---------------------------------------------------------------- */
+
+static void peer_close(proc_peer *p, const char *reason)
+{
+    if (p->closed) return;
+    p->closed = 1;
+    bufferevent_disable(p->bev, EV_READ | EV_WRITE);
+    if (p->on_close) p->on_close(p, reason, p->arg);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    proc_peer *p = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+    while (!p->closed) {
+        proc_frame h;
+        if (evbuffer_get_length(in) < sizeof h) return;
+        evbuffer_copyout(in, &h, sizeof h);
+        char why[160];
+        if (h.magic != PROC_MAGIC) {
+            snprintf(why, sizeof why, "bad frame from %s: magic 0x%08x, expected 0x%08x", p->name, h.magic, PROC_MAGIC);
+            log_warn("%s", why); peer_close(p, why); return;
+        }
+        if (h.version != PROC_VERSION) {
+            snprintf(why, sizeof why, "bad frame from %s: protocol version %u, expected %u", p->name, h.version, PROC_VERSION);
+            log_warn("%s", why); peer_close(p, why); return;
+        }
+        if (h.length > PROC_MAX_PAYLOAD) {
+            snprintf(why, sizeof why, "bad frame from %s: length %u over the limit %u", p->name, h.length, PROC_MAX_PAYLOAD);
+            log_warn("%s", why); peer_close(p, why); return;
+        }
+        if (evbuffer_get_length(in) < sizeof h + h.length) return;
+        evbuffer_drain(in, sizeof h);
+        evbuffer_remove(in, p->buf, h.length);
+        p->on_msg(p, h.type, p->buf, h.length, p->arg);
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    proc_peer *p = arg;
+    char why[160];
+    if (what & BEV_EVENT_EOF)
+        snprintf(why, sizeof why, "%s closed the connection", p->name);
+    else
+        snprintf(why, sizeof why, "connection to %s failed: %s", p->name, strerror(EVUTIL_SOCKET_ERROR()));
+    peer_close(p, why);
+}
+
+proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
+                         proc_close_cb on_close, void *arg)
+{
+    proc_peer *p = xcalloc(1, sizeof *p);
+    p->loop = l;
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->on_msg = on_msg;
+    p->on_close = on_close;
+    p->arg = arg;
+    p->buf = xmalloc(PROC_MAX_PAYLOAD);
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+    p->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
+    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+    return p;
+}
+
+int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t len)
+{
+    if (p->closed || len > PROC_MAX_PAYLOAD) return -1;
+    proc_frame h = { PROC_MAGIC, PROC_VERSION, type, len };
+    struct evbuffer *out = bufferevent_get_output(p->bev);
+    if (evbuffer_add(out, &h, sizeof h) < 0) return -1;
+    if (len && evbuffer_add(out, payload, len) < 0) return -1;
+    return 0;
+}
+
+void proc_peer_flush(proc_peer *p)
+{
+    if (p->closed) return;
+    struct evbuffer *out = bufferevent_get_output(p->bev);
+    int fd = bufferevent_getfd(p->bev);
+    while (evbuffer_get_length(out) > 0) {
+        int n = evbuffer_write(out, fd);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) break;
+        if (n < 0) usleep(1000);
+    }
+}
+
+int proc_peer_closed(const proc_peer *p) { return p->closed; }
+const char *proc_peer_name(const proc_peer *p) { return p->name; }
+
+void proc_peer_free(proc_peer *p)
+{
+    if (!p) return;
+    bufferevent_free(p->bev);
+    free(p->buf);
+    free(p);
+}
+
+/* ---- fork ----------------------------------------------------------------- */
+
+pid_t proc_fork(int *fd, photon_err *err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        err_set(err, "socketpair: %s", strerror(errno));
+        return -1;
+    }
+    fflush(stdout);
+    fflush(stderr);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        err_set(err, "fork: %s", strerror(errno));
+        close(sv[0]); close(sv[1]);
+        return -1;
+    }
+    if (pid > 0) {
+        close(sv[1]);
+        *fd = sv[0];
+        return pid;
+    }
+    /* Child: default signals, then keep only stdio and our end. */
+    static const int sigs[] = { SIGCHLD, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2 };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], SIG_DFL);
+    signal(SIGINT, SIG_IGN);   /* a terminal ^C reaches the whole group; the supervisor stops us */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(1);   /* the parent died before prctl */
+    int mine = sv[1];
+    if (mine != 3) {
+        if (dup2(mine, 3) < 0) _exit(1);
+        mine = 3;
+    }
+    close_range(4, ~0U, 0);
+    *fd = mine;
+    return 0;
+}
+
+pid_t proc_spawn(const char *exe, char *const argv[], int *fd, photon_err *err)
+{
+    pid_t pid = proc_fork(fd, err);
+    if (pid != 0) return pid;
+    execv(exe, argv);
+    fprintf(stderr, "photon-sim: error: cannot execute %s: %s\n", exe, strerror(errno));
+    _exit(127);
+}
+
+const char *proc_signal_name(int sig)
+{
+    switch (sig) {
+    case SIGKILL: return "KILL"; case SIGSEGV: return "SEGV"; case SIGTERM: return "TERM";
+    case SIGINT: return "INT"; case SIGABRT: return "ABRT"; case SIGBUS: return "BUS";
+    case SIGFPE: return "FPE"; case SIGILL: return "ILL"; case SIGHUP: return "HUP";
+    case SIGPIPE: return "PIPE"; case SIGQUIT: return "QUIT"; case SIGUSR1: return "USR1";
+    case SIGUSR2: return "USR2"; case SIGALRM: return "ALRM";
+    default: return "?";
+    }
+}
+
+void proc_status_str(int status, char *out, size_t n)
+{
+    if (WIFEXITED(status)) snprintf(out, n, "exit %d", WEXITSTATUS(status));
+    else if (WIFSIGNALED(status)) snprintf(out, n, "signal %s (%d)", proc_signal_name(WTERMSIG(status)), WTERMSIG(status));
+    else snprintf(out, n, "status 0x%x", status);
+}

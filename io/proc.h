@@ -1,0 +1,81 @@
+/* The process layer shared by the supervisor and the actors (in the spirit
+ * of tmux's proc.c): a libevent loop with signal events, peers that exchange
+ * typed, versioned, length-prefixed messages over a socket, and a fork
+ * helper that gives the child a clean slate (no inherited loop fds, default
+ * signal dispositions, death when the parent dies).
+ *
+ * Wire frame (little-endian, same machine or same architecture):
+ *   uint32 magic 'PHSM' | uint16 version | uint16 type | uint32 length | payload
+ * A frame with a bad magic, version or an oversized length closes the peer
+ * with a logged reason; it is never guessed at. */
+#ifndef PHOTON_PROC_H
+#define PHOTON_PROC_H
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include "io/common.h"
+
+#define PROC_MAGIC 0x4d534850u   /* "PHSM" */
+#define PROC_VERSION 1
+#define PROC_MAX_PAYLOAD (1u << 20)
+
+typedef struct proc_loop proc_loop;
+typedef struct proc_peer proc_peer;
+
+/* Called once per reaped child (status as from waitpid). */
+typedef void (*proc_child_cb)(pid_t pid, int status, void *arg);
+typedef void (*proc_signal_cb)(int sig, void *arg);
+/* A complete message arrived; payload is valid only during the call. */
+typedef void (*proc_msg_cb)(proc_peer *p, uint16_t type, const void *payload, uint32_t len, void *arg);
+/* The peer is gone (EOF, error or bad frame); reason says which.  The peer
+ * stays allocated until proc_peer_free. */
+typedef void (*proc_close_cb)(proc_peer *p, const char *reason, void *arg);
+
+proc_loop *proc_loop_new(photon_err *err);
+void proc_loop_free(proc_loop *l);
+struct event_base *proc_loop_base(proc_loop *l);
+/* Runs until proc_loop_exit or nothing is left to wait for. */
+int proc_loop_run(proc_loop *l);
+void proc_loop_exit(proc_loop *l);
+/* Routes a signal through the loop (SIGINT, SIGTERM, ...). */
+int proc_loop_on_signal(proc_loop *l, int sig, proc_signal_cb cb, void *arg);
+/* SIGCHLD only wakes the loop; children are reaped with waitpid(-1, WNOHANG)
+ * in a loop and each is reported to cb. */
+int proc_loop_on_child(proc_loop *l, proc_child_cb cb, void *arg);
+/* Reaps whatever has exited now (also used at shutdown). */
+void proc_loop_reap(proc_loop *l);
+/* One-shot timer; returns an opaque handle freed with proc_timer_cancel,
+ * or freed automatically after it fires. */
+typedef struct proc_timer proc_timer;
+proc_timer *proc_timer_add(proc_loop *l, double seconds, void (*cb)(void *arg), void *arg);
+void proc_timer_cancel(proc_timer *t);
+
+/* Wraps a connected stream socket (takes ownership of fd). */
+proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
+                         proc_close_cb on_close, void *arg);
+/* Queues one message; -1 if the peer is closed or the payload too big. */
+int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t len);
+/* Blocks until the output buffer is written (used right before exiting). */
+void proc_peer_flush(proc_peer *p);
+int proc_peer_closed(const proc_peer *p);
+const char *proc_peer_name(const proc_peer *p);
+void proc_peer_free(proc_peer *p);
+
+/* Forks a child connected by a socketpair.  In the parent returns the pid
+ * and sets *fd to the parent's end.  In the child returns 0 and sets *fd to
+ * the child's end; every other fd above 2 is closed, signals are reset to
+ * their defaults (SIGINT ignored: the supervisor decides when actors stop),
+ * and the child gets SIGKILL if the parent dies.  -1 with err on failure. */
+pid_t proc_fork(int *fd, photon_err *err);
+
+/* Like proc_fork, then the child executes exe with argv (its end of the
+ * socketpair is fd 3).  Actors are exec'd rather than only forked: the
+ * supervisor has used OpenMP by the time it restarts one, and libgomp's
+ * thread pool does not survive fork (the child would hang). */
+pid_t proc_spawn(const char *exe, char *const argv[], int *fd, photon_err *err);
+
+/* Short name of a signal ("KILL", "SEGV"), and a one-line description of a
+ * wait status ("exit 3", "signal SEGV"). */
+const char *proc_signal_name(int sig);
+void proc_status_str(int status, char *out, size_t n);
+#endif

@@ -1,0 +1,97 @@
+/* The run-state checkpoint (issue 6 §4, DESIGN §5): everything a resumed run
+ * needs to continue bitwise as if it had never stopped, on top of the HDF5
+ * checkpoint writer (io/checkpoint.h).
+ *
+ * File: <dir>/ckpt-<round>.h5 (round zero-padded to 8 digits), where round
+ * is the number of completed rounds, i.e. the next round to run.  Layout:
+ *   root attributes      round, global_step, tokens_seen, seed, config
+ *   /model               the global model (HF GPT-2 names)
+ *   /outer_optimizer     momentum (same names), when the strategy has one
+ *   /run/outer_steps     i64[1]
+ *   /run/metrics_offset  i64[1]  bytes of metrics.jsonl at this point
+ *   /run/agg_reference   u64[1]  bit pattern of the aggregator's norm
+ *                                reference (a double, stored exactly)
+ *   /sampler/state       u64[3]  { seed, clients, per_round }: the sampler is
+ *                                stateless (supervisor/sampler.h), the round
+ *                                number is all it needs
+ *   /clients/<id>/data_pos  i64[pos_words]   for every client
+ *   /clients/<id>/rng       u64[rng_words]   when rng_words > 0
+ *   /clients/<id>/adam_m, /adam_v (HF names), /adam_step i64[1]
+ *                                only for clients with kept optimizer state
+ * Every dataset carries Fletcher-32 checksums; the file is written to a
+ * temporary name, fsynced, renamed and the directory fsynced (ckpt_commit),
+ * so a kill at any moment leaves the previous checkpoints intact plus at
+ * most a "ckpt-*.h5.tmp.<pid>" file, which runstate_clean removes.
+ *
+ * Resume: runstate_resume tries the checkpoints newest first; one that fails
+ * to open or fails any checksum (ckpt_verify reads every chunk) is logged
+ * and skipped for the previous one. */
+#ifndef PHOTON_RUNSTATE_H
+#define PHOTON_RUNSTATE_H
+#include <stdint.h>
+#include <stdbool.h>
+#include "io/common.h"
+#include "gpu/model.h"
+
+/* One client's saved state (buffers owned by whoever fills it). */
+typedef struct {
+    int64_t *data_pos;       /* pos_words values */
+    uint64_t *rng;           /* rng_words values (may be NULL when 0) */
+    bool has_adam;           /* kept optimizer state present */
+    float *adam_m, *adam_v;  /* n_params each, when has_adam */
+    int64_t adam_step;
+} runstate_client;
+
+/* Client state exchange.  save: fill *c (pointers may point into the
+ * runtime's own memory; they are only read during the call).  load: the
+ * state of client id, with buffers valid only during the call; called for
+ * every client 0..n_clients-1 (has_adam false for those without kept state).
+ * Return 0, or -1 with err to abort. */
+typedef int (*runstate_client_get)(void *ud, int client, runstate_client *c, photon_err *err);
+typedef int (*runstate_client_put)(void *ud, int client, const runstate_client *c, photon_err *err);
+
+typedef struct {
+    /* counters (root attributes) */
+    int64_t round, global_step, tokens_seen;
+    uint64_t seed;
+    const char *config;        /* save: resolved INI; load: malloc'd copy (free it) */
+    /* model and outer optimizer (caller's buffers of n_params floats) */
+    gpt2_config model_cfg;
+    float *model;
+    float *outer_m;            /* NULL when the strategy keeps none */
+    int64_t outer_steps;
+    /* the rest of the run */
+    int64_t metrics_offset;
+    double agg_reference;
+    uint64_t sampler[3];
+    int n_clients, pos_words, rng_words;
+    runstate_client_get client_get;
+    runstate_client_put client_put;
+    void *ud;
+} runstate;
+
+/* Writes <dir>/ckpt-<rs->round>.h5 atomically, then removes all but the
+ * newest `keep` (0 = keep all).  inject_failure (faults.ckpt_fail_write)
+ * builds the file and then fails as an I/O error would, leaving nothing.
+ * On success the path written goes to out_path (may be NULL). */
+int runstate_save(const char *dir, const runstate *rs, int keep, bool inject_failure,
+                  char *out_path, size_t out_n, photon_err *err);
+
+/* Loads the newest valid checkpoint of dir into rs (model_cfg, n_clients,
+ * pos_words, rng_words, buffers and callbacks set by the caller; they must
+ * match the file).  Returns 0 loaded, 1 no checkpoint at all, -1 with err
+ * when checkpoints exist but none is usable.  The path used goes to
+ * out_path (may be NULL). */
+int runstate_resume(const char *dir, runstate *rs, char *out_path, size_t out_n, photon_err *err);
+
+/* Loads one given checkpoint file (after ckpt_verify). */
+int runstate_load(const char *path, runstate *rs, photon_err *err);
+
+/* Removes temporary files that interrupted writes left in dir
+ * ("ckpt-*.h5.tmp.<pid>" whose process is gone, or every one when
+ * all_pids).  Returns how many were removed. */
+int runstate_clean(const char *dir, bool all_pids);
+
+/* Completed rounds of the checkpoints in dir, newest first (at most max). */
+int runstate_list(const char *dir, int64_t *rounds, int max);
+#endif

@@ -1,0 +1,405 @@
+/* The actor pool (see supervisor/actor_pool.h): spawning, the per-actor
+ * state machine, supervision (restarts with backoff and limits, timeouts)
+ * and the shutdown sequence. */
+#include "supervisor/actor_pool.h"
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_BACKOFF 30.0
+
+typedef struct {
+    actor_pool *pool;
+    int slot;
+    actor_state state;
+    pid_t pid;
+    proc_peer *peer;
+    int held;              /* a result's update waits in the slot for the round */
+    int has_task;
+    msg_task task;
+    proc_timer *timeout, *backoff, *lost;
+    char lost_reason[200];
+    char cause[256];       /* why we killed it (timeout, lost channel), or its last FAIL */
+    int config_error;      /* it reported a configuration error: do not restart */
+    int backoff_level;
+    double *restart_at;    /* ring of restart times */
+    int nrestart;
+} actor_slot;
+
+struct actor_pool {
+    proc_loop *loop;
+    const photon_config *cfg;
+    actor_setup setup;
+    pool_callbacks cb;
+    int n;
+    actor_slot *a;
+    char exe[PATH_MAX];
+    int stopping, stopped;
+    proc_timer *grace, *soon;
+    double *run_restart_at;
+    int run_nrestart, restarts_total;
+};
+
+const char *actor_state_name(actor_state s)
+{
+    static const char *names[] = { "starting", "idle", "busy", "stopping", "dead", "backoff" };
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg);
+static void on_close(proc_peer *peer, const char *reason, void *arg);
+
+actor_pool *pool_new(proc_loop *loop, const actor_setup *setup, int n, const photon_config *cfg,
+                     const pool_callbacks *cb)
+{
+    actor_pool *p = xcalloc(1, sizeof *p);
+    p->loop = loop;
+    p->cfg = cfg;
+    p->setup = *setup;
+    p->cb = *cb;
+    p->n = n;
+    p->a = xcalloc((size_t)n, sizeof *p->a);
+    int ring = cfg->supervision.restarts + 1;
+    for (int i = 0; i < n; i++) {
+        p->a[i].pool = p;
+        p->a[i].slot = i;
+        p->a[i].state = ACTOR_DEAD;
+        p->a[i].restart_at = xcalloc((size_t)ring, sizeof(double));
+    }
+    p->run_restart_at = xcalloc((size_t)cfg->supervision.run_restarts + 1, sizeof(double));
+    /* The actor binary: ourselves, unless a test runs the pool from another program. */
+    const char *env = getenv("PHOTON_ACTOR_EXE");
+    if (env && *env) snprintf(p->exe, sizeof p->exe, "%s", env);
+    else {
+        ssize_t k = readlink("/proc/self/exe", p->exe, sizeof p->exe - 1);
+        p->exe[k > 0 ? k : 0] = 0;
+    }
+    return p;
+}
+
+void pool_free(actor_pool *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) {
+        actor_slot *a = &p->a[i];
+        proc_timer_cancel(a->timeout);
+        proc_timer_cancel(a->backoff);
+        proc_timer_cancel(a->lost);
+        proc_peer_free(a->peer);
+        free(a->restart_at);
+    }
+    proc_timer_cancel(p->grace);
+    proc_timer_cancel(p->soon);
+    free(p->run_restart_at);
+    free(p->a);
+    free(p);
+}
+
+static int spawn(actor_slot *a, photon_err *err)
+{
+    actor_pool *p = a->pool;
+    char *argv[] = { "photon-sim", "actor", "--fd", "3", NULL };
+    int fd;
+    pid_t pid = proc_spawn(p->exe, argv, &fd, err);
+    if (pid < 0) return -1;
+    a->pid = pid;
+    a->state = ACTOR_STARTING;
+    a->held = 0;
+    a->has_task = 0;
+    a->cause[0] = 0;
+    char name[32];
+    snprintf(name, sizeof name, "actor %d", a->slot);
+    a->peer = proc_peer_new(p->loop, fd, name, on_msg, on_close, a);
+    actor_setup s = p->setup;
+    s.slot = a->slot;
+    proc_peer_send(a->peer, MSG_SETUP, &s, sizeof s);
+    return 0;
+}
+
+int pool_start(actor_pool *p, photon_err *err)
+{
+    if (!p->exe[0]) { err_set(err, "cannot find the photon-sim executable (/proc/self/exe)"); return -1; }
+    for (int i = 0; i < p->n; i++)
+        if (spawn(&p->a[i], err) < 0) return -1;
+    return 0;
+}
+
+int pool_size(const actor_pool *p) { return p->n; }
+actor_state pool_state(const actor_pool *p, int slot) { return p->a[slot].state; }
+int pool_ready(const actor_pool *p, int slot) { return p->a[slot].state == ACTOR_IDLE && !p->a[slot].held && !p->stopping; }
+int pool_restarts(const actor_pool *p) { return p->restarts_total; }
+
+int pool_live(const actor_pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->a[i].state != ACTOR_DEAD && p->a[i].state != ACTOR_BACKOFF) n++;
+    return n;
+}
+
+static void on_timeout(void *arg)
+{
+    actor_slot *a = arg;
+    a->timeout = NULL;
+    if (a->state != ACTOR_BUSY) return;
+    snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
+             a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
+    log_warn("actor %d (pid %d) %s: killing it", a->slot, (int)a->pid, a->cause);
+    kill(a->pid, SIGKILL);
+}
+
+int pool_dispatch(actor_pool *p, int slot, const msg_task *t)
+{
+    actor_slot *a = &p->a[slot];
+    if (!pool_ready(p, slot)) return -1;
+    if (proc_peer_send(a->peer, MSG_TASK, t, sizeof *t) < 0) return -1;
+    a->task = *t;
+    a->has_task = 1;
+    a->state = ACTOR_BUSY;
+    if (p->cfg->aggregator.round_timeout > 0)
+        a->timeout = proc_timer_add(p->loop, p->cfg->aggregator.round_timeout, on_timeout, a);
+    return 0;
+}
+
+void pool_release(actor_pool *p, int slot)
+{
+    actor_slot *a = &p->a[slot];
+    if (!a->held) return;
+    a->held = 0;
+    if (a->state == ACTOR_IDLE && !p->stopping) p->cb.on_idle(p->cb.arg, slot);
+}
+
+/* The task in flight is gone; tell the round. */
+static void lose_task(actor_slot *a, const char *cause)
+{
+    if (!a->has_task) return;
+    a->has_task = 0;
+    proc_timer_cancel(a->timeout);
+    a->timeout = NULL;
+    msg_task t = a->task;
+    a->pool->cb.on_task_lost(a->pool->cb.arg, a->slot, &t, cause);
+}
+
+static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg)
+{
+    (void)peer;
+    actor_slot *a = arg;
+    actor_pool *p = a->pool;
+    switch (type) {
+    case MSG_HELLO:
+        if (a->state != ACTOR_STARTING) break;
+        a->state = ACTOR_IDLE;
+        if (!p->stopping) p->cb.on_idle(p->cb.arg, a->slot);
+        break;
+    case MSG_RESULT: {
+        msg_result r;
+        if (len != sizeof r || a->state != ACTOR_BUSY) {
+            log_warn("actor %d: unexpected result message (state %s, %u bytes)", a->slot, actor_state_name(a->state), len);
+            break;
+        }
+        memcpy(&r, payload, sizeof r);
+        if (!a->has_task || r.task_id != a->task.task_id) {
+            log_warn("actor %d: result for task %llu, expected %llu; ignored", a->slot,
+                     (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
+            break;
+        }
+        proc_timer_cancel(a->timeout);
+        a->timeout = NULL;
+        a->has_task = 0;
+        a->held = 1;
+        a->state = ACTOR_IDLE;
+        a->backoff_level = 0;
+        p->cb.on_result(p->cb.arg, a->slot, &r);
+        break;
+    }
+    case MSG_FAIL: {
+        msg_fail f;
+        if (len != sizeof f) break;
+        memcpy(&f, payload, sizeof f);
+        f.reason[sizeof f.reason - 1] = 0;
+        snprintf(a->cause, sizeof a->cause, "%s", f.reason);
+        if (f.config_error) a->config_error = 1;
+        log_warn("actor %d: %s", a->slot, f.reason);
+        if (a->state == ACTOR_BUSY && a->has_task && f.task_id == a->task.task_id) {
+            a->state = ACTOR_IDLE;
+            lose_task(a, f.reason);
+            if (f.config_error) p->cb.on_fatal(p->cb.arg, a->cause);
+            else if (!p->stopping && !a->held) p->cb.on_idle(p->cb.arg, a->slot);
+        }
+        break;
+    }
+    default:
+        log_warn("actor %d: unknown message type %u ignored", a->slot, type);
+    }
+}
+
+/* The channel closed and the process has not been reaped since: it is
+ * alive without a control channel, which is a failure of its own. */
+static void on_lost(void *arg)
+{
+    actor_slot *a = arg;
+    a->lost = NULL;
+    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
+    if (!a->cause[0]) snprintf(a->cause, sizeof a->cause, "lost control channel: %s", a->lost_reason);
+    kill(a->pid, SIGKILL);   /* SIGCHLD does the rest */
+}
+
+static void on_close(proc_peer *peer, const char *reason, void *arg)
+{
+    (void)peer;
+    actor_slot *a = arg;
+    /* Stopping: it closed its end on the way out; the grace timer covers a hang. */
+    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
+    /* Usually the process just died and SIGCHLD follows at once; give it a
+     * moment so the cause logged is its real exit status. */
+    snprintf(a->lost_reason, sizeof a->lost_reason, "%s", reason);
+    if (!a->lost) a->lost = proc_timer_add(a->pool->loop, 0.5, on_lost, a);
+}
+
+static void respawn(void *arg)
+{
+    actor_slot *a = arg;
+    a->backoff = NULL;
+    photon_err err;
+    if (a->pool->stopping) { a->state = ACTOR_DEAD; return; }
+    if (spawn(a, &err) < 0) a->pool->cb.on_fatal(a->pool->cb.arg, err.msg);
+}
+
+/* Counts restarts inside the window (a ring of the last limit+1 times). */
+static int over_limit(double *ring, int *count, int limit, double window, double now)
+{
+    int cap = limit + 1;
+    ring[*count % cap] = now;
+    (*count)++;
+    if (*count <= limit) return 0;
+    double oldest = ring[*count % cap];   /* the restart limit+1 ago */
+    return window <= 0 || now - oldest <= window;
+}
+
+static void all_stopped_check(actor_pool *p)
+{
+    if (!p->stopping || p->stopped) return;
+    for (int i = 0; i < p->n; i++)
+        if (p->a[i].state != ACTOR_DEAD) return;
+    p->stopped = 1;
+    proc_timer_cancel(p->grace);
+    p->grace = NULL;
+    if (p->cb.on_stopped) p->cb.on_stopped(p->cb.arg);
+}
+
+void pool_child_exited(actor_pool *p, pid_t pid, int status)
+{
+    actor_slot *a = NULL;
+    for (int i = 0; i < p->n; i++)
+        if (p->a[i].pid == pid && p->a[i].state != ACTOR_DEAD && p->a[i].state != ACTOR_BACKOFF) a = &p->a[i];
+    if (!a) return;
+    char st[64], cause[400];
+    proc_status_str(status, st, sizeof st);
+    if (a->cause[0]) snprintf(cause, sizeof cause, "%s (%s)", a->cause, st);
+    else snprintf(cause, sizeof cause, "%s", st);
+    actor_state was = a->state;
+    proc_timer_cancel(a->lost);
+    a->lost = NULL;
+    proc_peer_free(a->peer);
+    a->peer = NULL;
+    a->state = ACTOR_DEAD;
+    a->pid = 0;
+    proc_timer_cancel(a->timeout);
+    a->timeout = NULL;
+    if (a->has_task) {
+        char lost[480];
+        snprintf(lost, sizeof lost, "actor %d died: %s", a->slot, cause);
+        lose_task(a, lost);
+    }
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == ACTOR_EXIT_OK;
+    if (p->stopping || was == ACTOR_STOPPING) {
+        p->cb.on_exit(p->cb.arg, a->slot, pid, cause, 0);
+        all_stopped_check(p);
+        return;
+    }
+    log_warn("actor %d (pid %d) exited: %s", a->slot, (int)pid, cause);
+    int config = a->config_error || (WIFEXITED(status) && WEXITSTATUS(status) == ACTOR_EXIT_CONFIG);
+    const photon_config *cfg = p->cfg;
+    double now = time_mono();
+    char fatal[600] = "";
+    if (config)
+        snprintf(fatal, sizeof fatal, "actor %d failed with a configuration error, not restarting: %s", a->slot, cause);
+    else if (over_limit(a->restart_at, &a->nrestart, cfg->supervision.restarts, cfg->supervision.window, now))
+        snprintf(fatal, sizeof fatal, "actor %d needed more than %d restarts in %gs (last: %s): giving up",
+                 a->slot, cfg->supervision.restarts, cfg->supervision.window, cause);
+    else if (over_limit(p->run_restart_at, &p->run_nrestart, cfg->supervision.run_restarts, cfg->supervision.window, now))
+        snprintf(fatal, sizeof fatal, "actors needed more than %d restarts in %gs in this run (last: actor %d, %s): giving up",
+                 cfg->supervision.run_restarts, cfg->supervision.window, a->slot, cause);
+    (void)clean;
+    p->cb.on_exit(p->cb.arg, a->slot, pid, cause, fatal[0] == 0);
+    if (fatal[0]) { p->cb.on_fatal(p->cb.arg, fatal); return; }
+    double delay = cfg->supervision.backoff;
+    for (int i = 0; i < a->backoff_level && delay < MAX_BACKOFF; i++) delay *= 2;
+    if (delay > MAX_BACKOFF) delay = MAX_BACKOFF;
+    a->backoff_level++;
+    p->restarts_total++;
+    a->state = ACTOR_BACKOFF;
+    a->backoff = proc_timer_add(p->loop, delay, respawn, a);
+}
+
+static void on_grace(void *arg)
+{
+    actor_pool *p = arg;
+    p->grace = NULL;
+    for (int i = 0; i < p->n; i++)
+        if (p->a[i].state != ACTOR_DEAD && p->a[i].pid > 0) {
+            log_warn("actor %d (pid %d) did not stop within %gs: killing it", i, (int)p->a[i].pid, p->cfg->supervision.grace);
+            kill(p->a[i].pid, SIGKILL);
+        }
+}
+
+static void stopped_soon(void *arg)
+{
+    actor_pool *p = arg;
+    p->soon = NULL;
+    all_stopped_check(p);
+}
+
+void pool_stop(actor_pool *p)
+{
+    if (p->stopping) return;
+    p->stopping = 1;
+    for (int i = 0; i < p->n; i++) {
+        actor_slot *a = &p->a[i];
+        switch (a->state) {
+        case ACTOR_BACKOFF:
+            proc_timer_cancel(a->backoff);
+            a->backoff = NULL;
+            a->state = ACTOR_DEAD;
+            break;
+        case ACTOR_IDLE:
+            proc_peer_send(a->peer, MSG_STOP, NULL, 0);
+            a->state = ACTOR_STOPPING;
+            break;
+        case ACTOR_STARTING: case ACTOR_BUSY:
+            kill(a->pid, SIGTERM);
+            a->state = ACTOR_STOPPING;
+            break;
+        default: break;
+        }
+    }
+    p->grace = proc_timer_add(p->loop, p->cfg->supervision.grace, on_grace, p);
+    p->soon = proc_timer_add(p->loop, 0, stopped_soon, p);
+}
+
+void pool_kill_all(actor_pool *p)
+{
+    for (int i = 0; i < p->n; i++) {
+        actor_slot *a = &p->a[i];
+        if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->pid <= 0) continue;
+        kill(a->pid, SIGKILL);
+        int status;
+        while (waitpid(a->pid, &status, 0) < 0 && errno == EINTR) {}
+        a->state = ACTOR_DEAD;
+        a->pid = 0;
+    }
+}

@@ -1,0 +1,115 @@
+/* The runtime's side of run-state checkpoints (io/runstate.h): what goes
+ * into one (global model, outer momentum, every client's data position and
+ * kept optimizer state, sampler identity, norm reference, metrics offset)
+ * and, on --resume, putting it all back: kept states go back into the
+ * link's state slots, so actors find them exactly where a live run keeps
+ * them. */
+#include "supervisor/run.h"
+#include <stdlib.h>
+#include <string.h>
+#include "io/runstate.h"
+#include "actors/train.h"
+
+static int client_get(void *ud, int c, runstate_client *out, photon_err *err)
+{
+    run *r = ud;
+    memset(out, 0, sizeof *out);
+    out->data_pos = &r->client_pos[c];
+    if (!r->keep_state || r->client_state_gen[c] == 0) return 0;
+    const train_state_header *h = link_read(r->link, LINK_STATE, r->client_state_slot[c],
+                                            r->client_state_gen[c], NULL, NULL, err);
+    if (!h) return -1;
+    out->has_adam = true;
+    out->adam_m = (float *)(h + 1);
+    out->adam_v = out->adam_m + r->n;
+    out->adam_step = h->step;
+    return 0;
+}
+
+static int client_put(void *ud, int c, const runstate_client *in, photon_err *err)
+{
+    run *r = ud;
+    r->client_pos[c] = in->data_pos[0];
+    r->client_state_gen[c] = 0;
+    if (!in->has_adam) return 0;
+    if (!r->keep_state) { err_set(err, "the checkpoint keeps client %d's optimizer state, but optimizer_state = reset", c); return -1; }
+    size_t bytes = train_state_bytes(r->n);
+    train_state_header *h = link_write_begin(r->link, LINK_STATE, r->client_state_slot[c], bytes, err);
+    if (!h) return -1;
+    memset(h, 0, sizeof *h);
+    h->step = in->adam_step;
+    h->n = (int64_t)r->n;
+    float *m = (float *)(h + 1);
+    memcpy(m, in->adam_m, r->n * sizeof(float));
+    memcpy(m + r->n, in->adam_v, r->n * sizeof(float));
+    uint64_t gen = ++r->task_counter;
+    if (link_write_end(r->link, LINK_STATE, r->client_state_slot[c], gen, bytes, err) < 0) return -1;
+    r->client_state_gen[c] = gen;
+    return 0;
+}
+
+static void fill(run *r, runstate *rs, char **config_text)
+{
+    memset(rs, 0, sizeof *rs);
+    size_t len = 0;
+    FILE *mem = open_memstream(config_text, &len);
+    if (mem) { config_dump(r->cfg, mem); fclose(mem); }
+    rs->round = r->round;
+    rs->global_step = r->global_step;
+    rs->tokens_seen = r->tokens_seen;
+    rs->seed = r->cfg->run.seed;
+    rs->config = *config_text;
+    rs->model_cfg = r->gc;
+    rs->model = r->theta;
+    size_t nm = 0;
+    rs->outer_m = (float *)outer_opt_state(r->outer, &nm);
+    rs->outer_steps = outer_opt_steps(r->outer);
+    rs->metrics_offset = r->mx ? metrics_offset(r->mx) : 0;
+    rs->agg_reference = agg_reference(r->ag);
+    rs->sampler[0] = r->cfg->run.seed;
+    rs->sampler[1] = (uint64_t)r->n_clients;
+    rs->sampler[2] = (uint64_t)r->per_round;
+    if (r->smp) sampler_state(r->smp, rs->sampler);
+    rs->n_clients = r->n_clients;
+    rs->pos_words = 1;
+    rs->client_get = client_get;
+    rs->client_put = client_put;
+    rs->ud = r;
+}
+
+int checkpoint_write(run *r, int inject_failure, char *path, size_t n, photon_err *err)
+{
+    if (metrics_sync(r->mx, err) < 0) return -1;
+    runstate rs;
+    char *text = NULL;
+    fill(r, &rs, &text);
+    int rc = runstate_save(r->ckpt_dir, &rs, r->cfg->checkpoint.keep, inject_failure, path, n, err);
+    free(text);
+    return rc;
+}
+
+int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon_err *err)
+{
+    runstate rs;
+    char *text = NULL;
+    fill(r, &rs, &text);
+    free(text);
+    rs.config = NULL;
+    size_t nm = 0;
+    float *mom = NULL;
+    if (outer_opt_state(r->outer, &nm)) rs.outer_m = mom = xmalloc_aligned(nm * sizeof(float) + 64);
+    runstate_clean(r->ckpt_dir, false);
+    int rc = runstate_resume(r->ckpt_dir, &rs, path, n, err);
+    if (rc == 0) {
+        r->round = rs.round;
+        r->global_step = rs.global_step;
+        r->tokens_seen = rs.tokens_seen;
+        *metrics_off = rs.metrics_offset;
+        agg_set_reference(r->ag, rs.agg_reference);
+        outer_opt_set_steps(r->outer, rs.outer_steps);
+        if (mom && outer_opt_set_state(r->outer, mom, nm, err) < 0) rc = -1;
+    }
+    free((char *)rs.config);
+    free(mom);
+    return rc;
+}

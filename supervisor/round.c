@@ -1,0 +1,328 @@
+/* The round state machine.  A round samples K clients (sorted by id), puts
+ * one task per client on a queue, and hands tasks to idle actors in that
+ * order.  Updates are consumed strictly in client-id order (the aggregator's
+ * order, supervisor/aggregate.h): an update that arrives early stays in its
+ * actor's link slot ("held", the actor takes no new task) until every
+ * lower-id client has been added or has failed.  Since tasks are handed out
+ * in the same order, the update awaited next is the oldest in flight, so at
+ * most P updates are ever held and the sum is bitwise the same for any P.
+ *
+ *   per client:  QUEUED -> RUNNING -> ARRIVED -> DONE
+ *                              \-> (lost) -> QUEUED again (requeue) | FAILED
+ *   the round:   RUNNING until every client is DONE or FAILED, then
+ *                COMMITTED (>= min_clients accepted: outer step) or FAILED. */
+#include "supervisor/run.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "actors/train.h"
+
+typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
+
+typedef struct {
+    int client;
+    client_status st;
+    int slot;
+    uint64_t task_id;
+    int requeued;
+    msg_result res;
+} round_client;
+
+struct round_fsm {
+    run *r;
+    int active;
+    int k;
+    int *ids;
+    round_client *c;
+    double t0, overhead;
+    double loss_sum, loss_w;
+    int models_sent, updates_received;
+};
+
+round_fsm *round_new(run *r)
+{
+    round_fsm *rd = xcalloc(1, sizeof *rd);
+    rd->r = r;
+    rd->ids = xcalloc((size_t)r->n_clients, sizeof(int));
+    rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
+    return rd;
+}
+
+void round_free(round_fsm *rd)
+{
+    if (!rd) return;
+    free(rd->ids);
+    free(rd->c);
+    free(rd);
+}
+
+int round_active(const round_fsm *rd) { return rd->active; }
+
+static round_client *find(round_fsm *rd, int client)
+{
+    for (int i = 0; i < rd->k; i++) if (rd->c[i].client == client) return &rd->c[i];
+    return NULL;
+}
+
+static void task_event(run *r, const round_client *rc, const char *verdict, const char *cause)
+{
+    metrics_begin(r->mx, "task");
+    metrics_int(r->mx, "round", r->round + 1);
+    metrics_int(r->mx, "attempt", r->attempt);
+    metrics_int(r->mx, "client", rc->client);
+    metrics_int(r->mx, "actor", rc->slot);
+    metrics_str(r->mx, "verdict", verdict);
+    if (cause) metrics_str(r->mx, "cause", cause);
+    else {
+        metrics_num(r->mx, "loss", rc->res.loss);
+        metrics_num(r->mx, "last_loss", rc->res.last_loss);
+        metrics_num(r->mx, "update_norm", rc->res.update_norm);
+        metrics_int(r->mx, "samples", rc->res.samples);
+        metrics_int(r->mx, "tokens", rc->res.tokens);
+        metrics_num(r->mx, "seconds", rc->res.seconds);
+    }
+    metrics_end(r->mx);
+}
+
+/* Seeded fault injection ([faults], issue 6): whether this task is killed,
+ * stalls or sends a corrupted update is a pure function of (fault seed,
+ * round, attempt, client, retry), so a study is reproducible. */
+static void plan_faults(run *r, msg_task *t, int attempt, int retry)
+{
+    const photon_config *cfg = r->cfg;
+    const __typeof__(cfg->faults) *f = &cfg->faults;
+    photon_rng g;
+    rng_derive(&g, (f->seed ? f->seed : cfg->run.seed) ^ 0x6661756c74ULL, (uint64_t)t->round,
+               (uint64_t)attempt * 64 + (uint64_t)retry, (uint64_t)t->client);
+    double u_kill = rng_uniform(&g), u_stall = rng_uniform(&g), u_corrupt = rng_uniform(&g);
+    int first = attempt == 0 && retry == 0;
+    int kill = (first && f->kill_round == t->round && (f->kill_client < 0 || f->kill_client == t->client)) ||
+               (f->kill_prob > 0 && u_kill < f->kill_prob);
+    if (kill) {
+        t->fault_kill_step = f->kill_step >= 0 ? (f->kill_step < t->local_steps ? f->kill_step : t->local_steps - 1)
+                                               : (int32_t)rng_below(&g, (uint64_t)t->local_steps);
+        const char *how = f->kill_signal;
+        t->fault_kill_how = strcmp(how, "KILL") == 0 ? 0 : strcmp(how, "SEGV") == 0 ? 1 : strcmp(how, "ABRT") == 0 ? 2 : 3;
+    }
+    t->fault_stall = (first && f->stall_round == t->round && (f->stall_client < 0 || f->stall_client == t->client)) ||
+                     (f->stall_prob > 0 && u_stall < f->stall_prob);
+    if (strcmp(f->corrupt, "none") != 0 &&
+        ((first && f->corrupt_round == t->round && (f->corrupt_client < 0 || f->corrupt_client == t->client)) ||
+         (f->corrupt_prob > 0 && u_corrupt < f->corrupt_prob)))
+        t->fault_corrupt = strcmp(f->corrupt, "nan") == 0 ? 1 : strcmp(f->corrupt, "scale") == 0 ? 2 : 3;
+    if (t->fault_kill_step >= 0 || t->fault_stall || t->fault_corrupt) {
+        metrics_begin(r->mx, "fault");
+        metrics_int(r->mx, "round", t->round);
+        metrics_int(r->mx, "attempt", attempt);
+        metrics_int(r->mx, "client", t->client);
+        if (t->fault_kill_step >= 0) {
+            metrics_str(r->mx, "kind", "kill");
+            metrics_str(r->mx, "how", f->kill_signal);
+            metrics_int(r->mx, "step", t->fault_kill_step);
+        } else if (t->fault_stall) metrics_str(r->mx, "kind", "stall");
+        else { metrics_str(r->mx, "kind", "corrupt"); metrics_str(r->mx, "how", f->corrupt); }
+        metrics_end(r->mx);
+    }
+}
+
+static void dispatch(round_fsm *rd, int slot)
+{
+    run *r = rd->r;
+    const photon_config *cfg = r->cfg;
+    round_client *rc = NULL;
+    for (int i = 0; i < rd->k; i++) if (rd->c[i].st == CS_QUEUED) { rc = &rd->c[i]; break; }
+    if (!rc) return;
+    double t0 = time_mono();
+    msg_task t;
+    memset(&t, 0, sizeof t);
+    t.task_id = ++r->task_counter;
+    t.model_generation = r->model_gen;
+    t.data_seed = cfg->run.seed;
+    t.global_step = r->global_step;
+    t.client_pos = r->client_pos[rc->client];
+    t.kind = r->centralized ? TASK_CENTRALIZED : TASK_FEDERATED;
+    t.round = (int32_t)(r->round + 1);
+    t.client = rc->client;
+    t.local_steps = cfg->clients.local_steps;
+    t.n_clients = cfg->clients.count;
+    t.per_round = r->per_round;
+    t.keep_state = r->keep_state;
+    if (r->keep_state) {
+        t.state_in = r->client_state_slot[rc->client];
+        t.state_generation = r->client_state_gen[rc->client];
+        t.state_out = r->actor_state_slot[slot];
+    }
+    t.fault_kill_step = -1;
+    plan_faults(r, &t, r->attempt, rc->requeued);
+    if (pool_dispatch(r->pool, slot, &t) < 0) return;
+    rc->st = CS_RUNNING;
+    rc->slot = slot;
+    rc->task_id = t.task_id;
+    rd->models_sent++;
+    rd->overhead += time_mono() - t0;
+}
+
+/* Hands queued tasks to every actor that can take one. */
+static void pump(round_fsm *rd)
+{
+    run *r = rd->r;
+    for (int s = 0; s < r->n_actors && rd->active; s++)
+        if (pool_ready(r->pool, s)) dispatch(rd, s);
+}
+
+static void finish(round_fsm *rd)
+{
+    run *r = rd->r;
+    double t0 = time_mono();
+    agg_summary sum;
+    const float *mean = agg_finish(r->ag, &sum);
+    int need = r->cfg->aggregator.min_clients > 0 ? r->cfg->aggregator.min_clients : 1;
+    if (need > rd->k) need = rd->k;
+    int committed = mean && sum.accepted >= need;
+    if (committed) {
+        outer_opt_step(r->outer, r->theta, mean);
+    }
+    rd->overhead += time_mono() - t0;
+    rd->active = 0;
+    double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
+    r->bytes_moved += (double)(rd->models_sent + rd->updates_received) * (double)r->model_bytes;
+    run_round_done(r, committed, &sum, time_mono() - rd->t0, train_loss, rd->overhead);
+}
+
+static void check_done(round_fsm *rd)
+{
+    if (!rd->active) return;
+    for (int i = 0; i < rd->k; i++)
+        if (rd->c[i].st != CS_DONE && rd->c[i].st != CS_FAILED) return;
+    finish(rd);
+}
+
+/* Adds arrived updates in client-id order while the next one is there. */
+static void consume(round_fsm *rd)
+{
+    run *r = rd->r;
+    photon_err err;
+    for (;;) {
+        int c = agg_next(r->ag);
+        if (c < 0) break;
+        round_client *rc = find(rd, c);
+        if (!rc || rc->st != CS_ARRIVED) break;
+        double t0 = time_mono();
+        size_t bytes = 0;
+        const float *u = link_read(r->link, LINK_UPDATE, rc->slot, rc->task_id, &bytes, NULL, &err);
+        if (u && bytes != r->model_bytes) { err_set(&err, "update of %zu bytes, expected %zu", bytes, r->model_bytes); u = NULL; }
+        if (!u) {
+            log_warn("round %lld: update of client %d unreadable: %s", (long long)r->round + 1, c, err.msg);
+            agg_fail(r->ag, c, &err);
+            rc->st = CS_FAILED;
+            r->tasks_failed++;
+            task_event(r, rc, "unreadable", err.msg);
+        } else {
+            agg_record rec;
+            if (agg_add_norm(r->ag, c, u, rc->res.update_norm, &rec, &err) < 0) {
+                run_fail(r, "aggregation: %s", err.msg);
+                return;
+            }
+            rc->st = CS_DONE;
+            rd->updates_received++;
+            if (rec.verdict == AGG_ACCEPTED) {
+                r->tasks_done++;
+                r->client_pos[c] += (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round);
+                if (r->keep_state && rc->res.state_generation) {
+                    /* The client's new state is in the actor's out slot: swap
+                     * slots, so the old one becomes the actor's next out slot. */
+                    int old = r->client_state_slot[c];
+                    r->client_state_slot[c] = r->actor_state_slot[rc->slot];
+                    r->actor_state_slot[rc->slot] = old;
+                    r->client_state_gen[c] = rc->res.state_generation;
+                }
+                rd->loss_sum += rc->res.loss * (double)rc->res.samples;
+                rd->loss_w += (double)rc->res.samples;
+                r->tokens_seen += rc->res.tokens;
+            } else {
+                r->updates_rejected++;
+                log_warn("round %lld: update of client %d rejected: %s (norm %g)", (long long)r->round + 1, c,
+                         agg_verdict_name(rec.verdict), rec.norm);
+            }
+            task_event(r, rc, agg_verdict_name(rec.verdict), NULL);
+        }
+        rd->overhead += time_mono() - t0;
+        pool_release(r->pool, rc->slot);   /* may dispatch the next task */
+        if (!rd->active) return;
+    }
+    check_done(rd);
+}
+
+void round_start(round_fsm *rd)
+{
+    run *r = rd->r;
+    photon_err err;
+    rd->t0 = time_mono();
+    rd->overhead = 0;
+    rd->loss_sum = rd->loss_w = 0;
+    rd->models_sent = rd->updates_received = 0;
+    if (r->centralized) {
+        rd->k = 1;
+        rd->ids[0] = 0;
+    } else {
+        rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
+    }
+    double *samples = xmalloc((size_t)rd->k * sizeof(double));
+    double per_task = (double)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
+                      train_micro_batch(r->cfg);
+    for (int i = 0; i < rd->k; i++) {
+        memset(&rd->c[i], 0, sizeof rd->c[i]);
+        rd->c[i].client = rd->ids[i];
+        rd->c[i].st = CS_QUEUED;
+        rd->c[i].slot = -1;
+        samples[i] = per_task;
+    }
+    int rc = agg_begin(r->ag, rd->k, rd->ids, samples, r->cfg->aggregator.reject_norm, &err);
+    free(samples);
+    if (rc < 0) { run_fail(r, "aggregation: %s", err.msg); return; }
+    rd->active = 1;
+    pump(rd);
+}
+
+void round_on_idle(round_fsm *rd, int slot)
+{
+    if (rd->active && pool_ready(rd->r->pool, slot)) dispatch(rd, slot);
+}
+
+void round_on_result(round_fsm *rd, int slot, const msg_result *res)
+{
+    run *r = rd->r;
+    round_client *rc = rd->active ? find(rd, res->client) : NULL;
+    if (!rc || rc->st != CS_RUNNING || rc->task_id != res->task_id) {
+        /* A result of an earlier attempt: nothing waits for it. */
+        pool_release(r->pool, slot);
+        return;
+    }
+    rc->st = CS_ARRIVED;
+    rc->res = *res;
+    consume(rd);
+}
+
+void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause)
+{
+    (void)slot;
+    run *r = rd->r;
+    round_client *rc = rd->active ? find(rd, t->client) : NULL;
+    if (!rc || rc->st != CS_RUNNING || rc->task_id != t->task_id) return;
+    task_event(r, rc, "lost", cause);
+    if (r->cfg->aggregator.requeue && !rc->requeued) {
+        log_warn("round %lld: client %d's task lost (%s): queued again", (long long)r->round + 1, rc->client, cause);
+        rc->st = CS_QUEUED;
+        rc->requeued = 1;
+        rc->slot = -1;
+        pump(rd);
+        return;
+    }
+    log_warn("round %lld: client %d's task lost (%s): left out of the round", (long long)r->round + 1, rc->client, cause);
+    photon_err err;
+    agg_fail(r->ag, rc->client, &err);
+    rc->st = CS_FAILED;
+    r->tasks_failed++;
+    consume(rd);
+    if (rd->active) pump(rd);
+}

@@ -1,0 +1,114 @@
+/* The supervisor's run state, shared by its parts: supervisor.c (set-up,
+ * event wiring, shutdown), round.c (the round state machine), eval.c,
+ * checkpointer.c and progress.c.  Internal to supervisor/. */
+#ifndef PHOTON_RUN_H
+#define PHOTON_RUN_H
+#include <stdint.h>
+#include "io/config.h"
+#include "io/link.h"
+#include "io/proc.h"
+#include "io/metrics.h"
+#include "gpu/model.h"
+#include "actors/protocol.h"
+#include "supervisor/actor_pool.h"
+#include "supervisor/aggregate.h"
+#include "supervisor/outer_opt.h"
+#include "supervisor/sampler.h"
+
+typedef struct round_fsm round_fsm;
+typedef struct evaluator evaluator;
+typedef struct progress progress;
+
+typedef enum { RUN_STARTING, RUN_ROUNDS, RUN_STOPPING, RUN_DONE } run_phase;
+
+typedef struct run {
+    const photon_config *cfg;
+    char dir[1024];            /* run directory */
+    char run_id[48];           /* names the link's shm segments */
+    char ckpt_dir[1024];
+    gpt2_config gc;
+    size_t n;                  /* parameters */
+    size_t model_bytes;
+    int centralized;
+    int n_clients, per_round, n_actors;
+
+    float *theta;              /* the global model (supervisor's copy) */
+    uint64_t model_gen;        /* generation of the published model blob */
+
+    proc_loop *loop;
+    photon_link *link;
+    actor_pool *pool;
+    sampler *smp;
+    agg *ag;
+    outer_opt *outer;
+    metrics *mx;
+    evaluator *ev;
+    progress *pg;
+    round_fsm *rd;
+
+    /* Per-client run state: data position (micro-batches consumed), and
+     * with kept optimizer state the link slot holding it and its generation. */
+    int64_t *client_pos;
+    int keep_state;
+    int *client_state_slot;
+    uint64_t *client_state_gen;
+    int *actor_state_slot;     /* per actor: the slot it writes new state into */
+
+    int64_t round;             /* rounds completed */
+    int attempt;
+    int64_t global_step;
+    int64_t tokens_seen;
+    uint64_t task_counter;
+    double t_start;
+    double last_eval_loss, last_eval_ppl, first_eval_ppl;
+    double last_train_loss;
+    double bytes_moved, bytes_allreduce;
+    int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
+    double time_train, time_overhead;  /* summed over rounds */
+
+    run_phase phase;
+    int exit_code;
+    char fail_reason[600];
+    int interrupted;           /* SIGINT/SIGTERM arrived */
+    int resumed;
+    char last_ckpt[1024];
+} run;
+
+/* round.c */
+round_fsm *round_new(run *r);
+void round_free(round_fsm *rd);
+/* Starts round r->round (attempt r->attempt): samples, queues, dispatches. */
+void round_start(round_fsm *rd);
+int round_active(const round_fsm *rd);
+void round_on_idle(round_fsm *rd, int slot);
+void round_on_result(round_fsm *rd, int slot, const msg_result *res);
+void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause);
+
+/* supervisor.c: the round finished (committed or not); decides what next. */
+void run_round_done(run *r, int committed, const agg_summary *s, double round_seconds,
+                    double train_loss, double overhead_seconds);
+/* Fails the run with a reason (stops the actors, exit status 1). */
+void run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Publishes r->theta as the next model generation. */
+int run_publish(run *r, photon_err *err);
+
+/* eval.c: validation loss of r->theta; -1 with err (eval skipped) if no data. */
+evaluator *evaluator_new(const run *r, photon_err *err);
+void evaluator_free(evaluator *e);
+int evaluator_run(evaluator *e, const float *params, double *loss, photon_err *err);
+
+/* checkpointer.c: the run state after round r->round (io/runstate.h),
+ * keeping the last checkpoint.keep; the path written goes to path. */
+int checkpoint_write(run *r, int inject_failure, char *path, size_t n, photon_err *err);
+/* Loads the newest valid checkpoint into r (model, outer state, client
+ * positions and kept states into the link, counters): 0 loaded, 1 none
+ * there, -1 with err.  *metrics_off gets the metrics.jsonl length to cut
+ * back to. */
+int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon_err *err);
+
+/* progress.c: live line on a terminal, log lines otherwise. */
+progress *progress_new(int total_rounds);
+void progress_free(progress *p);
+void progress_round(progress *p, const run *r, double round_seconds, double tok_per_s);
+void progress_clear(progress *p);   /* before other output on the terminal */
+#endif

@@ -1,0 +1,470 @@
+/* The supervisor: runtime_main sets up a run (run directory, resolved
+ * config, prepared data, the global model, the shared-memory link, the actor
+ * pool), wires the libevent loop (SIGINT/SIGTERM/SIGCHLD, actor messages),
+ * drives rounds until the last one, evaluates and checkpoints between
+ * rounds, and tears everything down on every exit path: actors stopped and
+ * reaped, shm segments unlinked, summary.json written. */
+#include "supervisor/runtime.h"
+#include "supervisor/run.h"
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include "actors/train.h"
+#include "io/prepare.h"
+
+/* ---- pool and loop callbacks -------------------------------------------- */
+
+static void cb_idle(void *arg, int slot)
+{
+    run *r = arg;
+    if (r->phase == RUN_ROUNDS) round_on_idle(r->rd, slot);
+}
+
+static void cb_result(void *arg, int slot, const msg_result *res)
+{
+    run *r = arg;
+    if (r->phase == RUN_ROUNDS) round_on_result(r->rd, slot, res);
+}
+
+static void cb_task_lost(void *arg, int slot, const msg_task *t, const char *cause)
+{
+    run *r = arg;
+    if (r->phase == RUN_ROUNDS) round_on_task_lost(r->rd, slot, t, cause);
+}
+
+static void cb_exit(void *arg, int slot, pid_t pid, const char *cause, int restarting)
+{
+    run *r = arg;
+    metrics_begin(r->mx, "actor_exit");
+    metrics_int(r->mx, "actor", slot);
+    metrics_int(r->mx, "pid", pid);
+    metrics_int(r->mx, "round", r->round + 1);
+    metrics_str(r->mx, "cause", cause);
+    metrics_bool(r->mx, "restarting", restarting);
+    metrics_end(r->mx);
+}
+
+static void stop_actors(run *r)
+{
+    if (r->phase == RUN_STOPPING || r->phase == RUN_DONE) return;
+    r->phase = RUN_STOPPING;
+    pool_stop(r->pool);
+}
+
+void run_fail(run *r, const char *fmt, ...)
+{
+    if (r->exit_code == 0 || !r->fail_reason[0]) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(r->fail_reason, sizeof r->fail_reason, fmt, ap);
+        va_end(ap);
+        r->exit_code = PHOTON_EXIT_FAIL;
+    }
+    stop_actors(r);
+}
+
+static void cb_fatal(void *arg, const char *reason)
+{
+    run_fail(arg, "%s", reason);
+}
+
+static void cb_stopped(void *arg)
+{
+    run *r = arg;
+    r->phase = RUN_DONE;
+    proc_loop_exit(r->loop);
+}
+
+static void on_signal(int sig, void *arg)
+{
+    run *r = arg;
+    progress_clear(r->pg);
+    if (r->phase == RUN_STOPPING) {
+        log_warn("second %s: killing the actors now", proc_signal_name(sig));
+        pool_kill_all(r->pool);
+        r->phase = RUN_DONE;
+        proc_loop_exit(r->loop);
+        return;
+    }
+    log_warn("SIG%s: stopping the actors (again to kill them)", proc_signal_name(sig));
+    r->interrupted = sig;
+    if (!r->fail_reason[0]) snprintf(r->fail_reason, sizeof r->fail_reason, "interrupted by SIG%s", proc_signal_name(sig));
+    r->exit_code = PHOTON_EXIT_FAIL;
+    stop_actors(r);
+}
+
+static void on_child(pid_t pid, int status, void *arg)
+{
+    run *r = arg;
+    pool_child_exited(r->pool, pid, status);
+}
+
+/* ---- rounds ------------------------------------------------------------- */
+
+int run_publish(run *r, photon_err *err)
+{
+    float *dst = link_write_begin(r->link, LINK_MODEL, 0, r->model_bytes, err);
+    if (!dst) return -1;
+    memcpy(dst, r->theta, r->model_bytes);
+    return link_write_end(r->link, LINK_MODEL, 0, ++r->model_gen, r->model_bytes, err);
+}
+
+static void do_eval(run *r)
+{
+    if (!r->ev) return;
+    photon_err err;
+    double t0 = time_mono(), loss;
+    if (evaluator_run(r->ev, r->theta, &loss, &err) < 0) {
+        log_warn("evaluation skipped: %s", err.msg);
+        return;
+    }
+    r->last_eval_loss = loss;
+    r->last_eval_ppl = exp(loss);
+    if (!isfinite(r->first_eval_ppl)) r->first_eval_ppl = r->last_eval_ppl;
+    metrics_begin(r->mx, "eval");
+    metrics_int(r->mx, "round", r->round);
+    metrics_int(r->mx, "global_step", r->global_step);
+    metrics_int(r->mx, "tokens", r->tokens_seen);
+    metrics_num(r->mx, "loss", loss);
+    metrics_num(r->mx, "perplexity", r->last_eval_ppl);
+    metrics_num(r->mx, "seconds", time_mono() - t0);
+    metrics_end(r->mx);
+}
+
+/* A periodic checkpoint that fails is logged and the run goes on (the
+ * previous one stays valid); the final one must succeed.  The checkpoint
+ * event is written first, so the metrics offset saved in the checkpoint
+ * includes it and a resumed run's metrics.jsonl matches an uninterrupted
+ * run's. */
+static int do_checkpoint(run *r, int final)
+{
+    photon_err err;
+    double t0 = time_mono();
+    r->ckpt_writes++;
+    int inject = r->cfg->faults.ckpt_fail_write > 0 && r->ckpt_writes == r->cfg->faults.ckpt_fail_write;
+    if (inject) {
+        metrics_begin(r->mx, "fault");
+        metrics_int(r->mx, "round", r->round);
+        metrics_str(r->mx, "kind", "checkpoint_write");
+        metrics_end(r->mx);
+    }
+    metrics_begin(r->mx, "checkpoint");
+    metrics_int(r->mx, "round", r->round);
+    metrics_str(r->mx, "dir", r->ckpt_dir);
+    metrics_end(r->mx);
+    char path[1024];
+    if (checkpoint_write(r, inject, path, sizeof path, &err) < 0) {
+        metrics_begin(r->mx, "checkpoint_failed");
+        metrics_int(r->mx, "round", r->round);
+        metrics_str(r->mx, "error", err.msg);
+        metrics_end(r->mx);
+        if (final) { run_fail(r, "checkpoint after round %lld: %s", (long long)r->round, err.msg); return -1; }
+        log_warn("checkpoint after round %lld failed (the previous one stays): %s", (long long)r->round, err.msg);
+        return 0;
+    }
+    snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
+    r->ckpts++;
+    (void)t0;
+    return 0;
+}
+
+/* Starts the next round, unless the [faults] study kills the supervisor here. */
+static void start_round(run *r)
+{
+    if (r->cfg->faults.kill_supervisor_round > 0 && r->round + 1 == r->cfg->faults.kill_supervisor_round) {
+        metrics_begin(r->mx, "fault");
+        metrics_int(r->mx, "round", r->round + 1);
+        metrics_str(r->mx, "kind", "kill_supervisor");
+        metrics_end(r->mx);
+        progress_clear(r->pg);
+        log_warn("fault injection: killing the supervisor at the start of round %lld", (long long)r->round + 1);
+        raise(SIGKILL);
+    }
+    round_start(r->rd);
+}
+
+void run_round_done(run *r, int committed, const agg_summary *s, double secs, double train_loss, double overhead)
+{
+    const photon_config *cfg = r->cfg;
+    photon_err err;
+    comm_bytes cb = comm_round_bytes(r->n, sizeof(float), s->sampled, s->accepted + s->rejected,
+                                     r->centralized ? 1 : s->sampled, cfg->clients.local_steps);
+    if (committed) {
+        r->round++;
+        r->global_step += cfg->clients.local_steps;
+        r->attempt = 0;
+        r->last_train_loss = train_loss;
+        r->time_train += secs - overhead;
+        r->time_overhead += overhead;
+        r->bytes_allreduce += cb.allreduce_bytes;
+    }
+    metrics_begin(r->mx, "round");
+    metrics_int(r->mx, "round", committed ? r->round : r->round + 1);
+    metrics_int(r->mx, "attempt", r->attempt);
+    metrics_bool(r->mx, "committed", committed);
+    metrics_int(r->mx, "clients", s->sampled);
+    metrics_int(r->mx, "accepted", s->accepted);
+    metrics_int(r->mx, "rejected", s->rejected);
+    metrics_int(r->mx, "failed", s->failed);
+    metrics_num(r->mx, "loss", train_loss);
+    metrics_int(r->mx, "global_step", r->global_step);
+    metrics_int(r->mx, "tokens", r->tokens_seen);
+    metrics_num(r->mx, "seconds", secs);
+    metrics_num(r->mx, "overhead_seconds", overhead);
+    metrics_num(r->mx, "bytes_moved", cb.photon_bytes);
+    metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
+    metrics_end(r->mx);
+    if (!committed) {
+        r->attempt++;
+        if (r->attempt > cfg->aggregator.max_retries) {
+            run_fail(r, "round %lld failed %d times: %d of %d updates accepted, %d needed",
+                     (long long)r->round + 1, r->attempt, s->accepted, s->sampled,
+                     cfg->aggregator.min_clients > 0 ? cfg->aggregator.min_clients : 1);
+            return;
+        }
+        log_warn("round %lld: %d of %d updates accepted, fewer than min_clients: model unchanged, retrying (attempt %d)",
+                 (long long)r->round + 1, s->accepted, s->sampled, r->attempt);
+    } else {
+        double t0 = time_mono();
+        if (run_publish(r, &err) < 0) { run_fail(r, "publishing the model: %s", err.msg); return; }
+        r->time_overhead += time_mono() - t0;
+        int last = r->round >= cfg->run.rounds;
+        if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) do_eval(r);
+        if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
+            if (do_checkpoint(r, last) < 0) return;
+        double elapsed = time_mono() - r->t_start;
+        progress_round(r->pg, r, secs, elapsed > 0 ? (double)r->tokens_seen / elapsed : 0);
+        if (last) { progress_clear(r->pg); stop_actors(r); return; }
+    }
+    if (r->phase == RUN_ROUNDS) start_round(r);
+}
+
+/* ---- set-up and teardown ------------------------------------------------ */
+
+static int write_config(run *r, photon_err *err)
+{
+    char path[2048];
+    path_join(path, sizeof path, r->dir, "config.ini");
+    atomic_file *f = afile_open(path, err);
+    if (!f) return -1;
+    config_dump(r->cfg, afile_stream(f));
+    return afile_commit(f, err);
+}
+
+static int model_shape(run *r, photon_err *err)
+{
+    const photon_config *cfg = r->cfg;
+    gpt2_config *g = &r->gc;
+    g->n_layer = cfg->model.n_layer;
+    g->n_head = cfg->model.n_head;
+    g->d_model = cfg->model.d_model;
+    g->seq_len = cfg->model.seq_len;
+    g->vocab_size = cfg->model.vocab_size > 0 ? cfg->model.vocab_size : prepare_vocab_size(cfg, err);
+    if (g->vocab_size <= 0) return -1;
+    g->padded_vocab = gpt2_padded_vocab(g->vocab_size, cfg->model.pad_vocab);
+    if (gpt2_config_check(g, err) < 0) return -1;
+    r->n = gpt2_num_params(g);
+    r->model_bytes = r->n * sizeof(float);
+    return 0;
+}
+
+static int setup_link(run *r, photon_err *err)
+{
+    int stale = link_shm_remove_stale();
+    if (stale > 0) log_info("removed %d shared-memory segment(s) left by dead runs", stale);
+    link_plan plan = { .model_bytes = r->model_bytes, .update_slots = r->n_actors, .update_bytes = r->model_bytes };
+    if (r->keep_state) {
+        plan.state_slots = r->n_clients + r->n_actors;
+        plan.state_bytes = train_state_bytes(r->n);
+    }
+    char id[48];
+    link_shm_run_id(id, sizeof id);
+    r->link = link_shm_create(id, &plan, err);
+    if (!r->link) return -1;
+    r->client_state_slot = xcalloc((size_t)r->n_clients, sizeof(int));
+    r->client_state_gen = xcalloc((size_t)r->n_clients, sizeof(uint64_t));
+    r->actor_state_slot = xcalloc((size_t)r->n_actors, sizeof(int));
+    for (int c = 0; c < r->n_clients; c++) r->client_state_slot[c] = c;
+    for (int a = 0; a < r->n_actors; a++) r->actor_state_slot[a] = r->n_clients + a;
+    snprintf(r->run_id, sizeof r->run_id, "%s", id);
+    return 0;
+}
+
+static void write_summary(run *r, const char *status)
+{
+    char path[2048];
+    path_join(path, sizeof path, r->dir, "summary.json");
+    double wall = time_mono() - r->t_start;
+    summary *s = summary_create();
+    summary_str(s, "name", r->cfg->run.name);
+    summary_str(s, "mode", r->centralized ? "centralized" : "federated");
+    summary_str(s, "status", status);
+    if (r->fail_reason[0]) summary_str(s, "reason", r->fail_reason);
+    summary_int(s, "rounds", r->round);
+    summary_int(s, "rounds_planned", r->cfg->run.rounds);
+    summary_int(s, "global_step", r->global_step);
+    summary_int(s, "tokens", r->tokens_seen);
+    summary_int(s, "parameters", (int64_t)r->n);
+    summary_int(s, "clients", r->n_clients);
+    summary_int(s, "clients_per_round", r->per_round);
+    summary_int(s, "actors", r->n_actors);
+    summary_num(s, "final_train_loss", r->last_train_loss);
+    summary_num(s, "final_eval_loss", r->last_eval_loss);
+    summary_num(s, "final_perplexity", r->last_eval_ppl);
+    summary_num(s, "initial_perplexity", r->first_eval_ppl);
+    summary_num(s, "wall_seconds", wall);
+    summary_num(s, "tokens_per_s", wall > 0 ? (double)r->tokens_seen / wall : 0);
+    summary_num(s, "bytes_moved", r->bytes_moved);
+    summary_num(s, "allreduce_bytes", r->bytes_allreduce);
+    summary_num(s, "communication_reduction", r->bytes_moved > 0 ? r->bytes_allreduce / r->bytes_moved : 0);
+    summary_num(s, "round_overhead_fraction", r->time_train + r->time_overhead > 0 ? r->time_overhead / (r->time_train + r->time_overhead) : 0);
+    summary_int(s, "tasks_done", r->tasks_done);
+    summary_int(s, "tasks_failed", r->tasks_failed);
+    summary_int(s, "updates_rejected", r->updates_rejected);
+    summary_int(s, "actor_restarts", r->pool ? pool_restarts(r->pool) : 0);
+    summary_int(s, "checkpoints", r->ckpts);
+    /* Bit-exact identity of the final global model, for reproducibility checks. */
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hash64(r->theta, r->model_bytes, HASH64_INIT));
+    summary_str(s, "model_hash", hash);
+    if (r->last_ckpt[0]) summary_str(s, "checkpoint", r->last_ckpt);
+    photon_err err;
+    if (summary_write(s, path, &err) < 0) log_error("summary.json: %s", err.msg);
+    summary_free(s);
+}
+
+static void teardown(run *r)
+{
+    if (r->pool) { pool_kill_all(r->pool); pool_free(r->pool); }
+    if (r->loop) proc_loop_reap(r->loop);
+    round_free(r->rd);
+    link_close(r->link);   /* unlinks every segment */
+    evaluator_free(r->ev);
+    progress_free(r->pg);
+    if (r->mx) metrics_close(r->mx);
+    if (r->outer) outer_opt_free(r->outer);
+    if (r->ag) agg_free(r->ag);
+    if (r->smp) sampler_free(r->smp);
+    proc_loop_free(r->loop);
+    free(r->theta);
+    free(r->client_pos);
+    free(r->client_state_slot);
+    free(r->client_state_gen);
+    free(r->actor_state_slot);
+}
+
+/* Everything up to the first round; -1 with err. */
+static int setup(run *r, int resume, int *usage, photon_err *err)
+{
+    const photon_config *cfg = r->cfg;
+    config_run_dir(cfg, r->dir, sizeof r->dir);
+    if (cfg->checkpoint.dir[0]) snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s", cfg->checkpoint.dir);
+    else path_join(r->ckpt_dir, sizeof r->ckpt_dir, r->dir, "checkpoints");
+    if (mkdir_p(r->dir, err) < 0 || write_config(r, err) < 0) return -1;
+    r->centralized = cfg->run.mode == MODE_CENTRALIZED;
+    r->n_clients = cfg->clients.count;
+    /* per_round 0 = all clients; centralized runs one task per round whose
+     * global batch spans per_round clients' batches. */
+    r->per_round = cfg->clients.per_round > 0 && cfg->clients.per_round < r->n_clients ? cfg->clients.per_round : r->n_clients;
+    r->n_actors = r->centralized ? 1 : cfg->clients.actors;
+    if (!r->centralized && r->n_actors > r->per_round) r->n_actors = r->per_round;   /* more would idle */
+    if (r->n_actors < 1) r->n_actors = 1;
+    /* Centralized training keeps its optimizer state across rounds, like any
+     * single training run; it travels through the link as a kept state. */
+    r->keep_state = r->centralized || cfg->clients.optimizer_state == OPTSTATE_KEEP;
+    if (prepare_run(cfg, 1, err) < 0) { err_prefix(err, "preparing data"); return -1; }
+    if (model_shape(r, err) < 0) { *usage = 1; return -1; }
+    r->theta = xmalloc_aligned(r->model_bytes);
+    gpt2_init_params(&r->gc, r->theta, cfg->run.seed, cfg->model.init_std);
+    r->client_pos = xcalloc((size_t)r->n_clients, sizeof(int64_t));
+    if (setup_link(r, err) < 0) return -1;
+
+    int threads = cpu_threads(cfg->run.threads);
+    if (!r->centralized) r->smp = sampler_create(cfg->run.seed, r->n_clients, r->per_round);
+    r->ag = agg_create(r->n, threads);
+    /* Centralized: the one update is the step itself (θ − Δ = θ_local). */
+    r->outer = r->centralized ? outer_opt_create(STRAT_FEDAVG, 1.0, 0.0, r->n, threads, err)
+                              : outer_opt_create(cfg->aggregator.strategy, cfg->aggregator.server_lr,
+                                                 cfg->aggregator.momentum, r->n, threads, err);
+    if (!r->outer) { *usage = 1; return -1; }
+    int64_t moff = -1;
+    if (resume) {
+        char ck[1024];
+        int rc = checkpoint_resume(r, &moff, ck, sizeof ck, err);
+        if (rc < 0) return -1;
+        if (rc == 1) log_info("no checkpoint in %s: starting from the beginning", r->ckpt_dir);
+        else {
+            log_info("resuming after round %lld from %s", (long long)r->round, ck);
+            r->resumed = 1;
+            snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", ck);
+        }
+    }
+    char path[2048];
+    path_join(path, sizeof path, r->dir, "metrics.jsonl");
+    if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    if (cfg->eval.batches > 0) {
+        photon_err e2;
+        r->ev = evaluator_new(r, &e2);
+        if (!r->ev) log_warn("evaluation disabled: %s", e2.msg);
+    }
+    r->pg = progress_new(cfg->run.rounds);
+    r->rd = round_new(r);
+
+    if (!(r->loop = proc_loop_new(err))) return -1;
+    if (proc_loop_on_signal(r->loop, SIGINT, on_signal, r) < 0 ||
+        proc_loop_on_signal(r->loop, SIGTERM, on_signal, r) < 0 ||
+        proc_loop_on_child(r->loop, on_child, r) < 0) {
+        err_set(err, "cannot install signal handlers");
+        return -1;
+    }
+    if (run_publish(r, err) < 0) return -1;
+
+    actor_setup as;
+    memset(&as, 0, sizeof as);
+    as.cfg = *cfg;
+    as.model = r->gc;
+    as.plan = r->link->plan;
+    snprintf(as.run_id, sizeof as.run_id, "%s", r->run_id);
+    pool_callbacks cb = { .arg = r, .on_idle = cb_idle, .on_result = cb_result, .on_task_lost = cb_task_lost,
+                          .on_exit = cb_exit, .on_fatal = cb_fatal, .on_stopped = cb_stopped };
+    r->pool = pool_new(r->loop, &as, r->n_actors, cfg, &cb);
+    return pool_start(r->pool, err);
+}
+
+int runtime_main(const photon_config *cfg, int resume)
+{
+    run *r = xcalloc(1, sizeof *r);
+    r->cfg = cfg;
+    r->t_start = time_mono();
+    r->last_eval_loss = r->last_eval_ppl = r->first_eval_ppl = r->last_train_loss = NAN;
+    photon_err err;
+    int usage = 0;
+    int code;
+    if (setup(r, resume, &usage, &err) < 0) {
+        fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+        code = usage ? PHOTON_EXIT_USAGE : PHOTON_EXIT_FAIL;
+        teardown(r);
+        free(r);
+        return code;
+    }
+    log_info("run %s: %s, %d clients (%d per round), %d actor(s), %zu parameters, %d rounds -> %s",
+             cfg->run.name, r->centralized ? "centralized" : "federated", r->n_clients, r->per_round,
+             r->n_actors, r->n, cfg->run.rounds, r->dir);
+    if (!r->resumed) do_eval(r);   /* the starting point of the curve */
+    r->phase = RUN_ROUNDS;
+    if (r->round < cfg->run.rounds) start_round(r);
+    else stop_actors(r);
+    if (r->phase != RUN_DONE) proc_loop_run(r->loop);
+    progress_clear(r->pg);
+    const char *status = r->interrupted ? "interrupted" : r->exit_code ? "failed" : "completed";
+    write_summary(r, status);
+    code = r->exit_code;
+    if (code) fprintf(stderr, "photon-sim: error: %s\n", r->fail_reason);
+    else log_info("done: %lld rounds, validation perplexity %.3f, summary in %s/summary.json",
+                  (long long)r->round, r->last_eval_ppl, r->dir);
+    teardown(r);
+    free(r);
+    return code;
+}

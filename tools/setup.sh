@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# First of the two README commands: installs the Debian packages photon-sim
+# needs that are missing (apt-get, through sudo when not root), configures and
+# builds into build/, and with --run starts experiments/quickstart.ini.
+#   tools/setup.sh [--run] [--no-install] [CMAKE_ARGS...]   e.g. -DPHOTON_CUDA=OFF
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+run=0 install=1
+cmake_args=()
+for a in "$@"; do
+    case $a in
+        --run) run=1 ;;
+        --no-install) install=0 ;;
+        -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) cmake_args+=("$a") ;;
+    esac
+done
+
+# Build tools and libraries, plus what the tests use (PyTorch fixtures, diff).
+packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev
+          libopenblas-dev python3 python3-torch python3-numpy diffutils gzip)
+
+if [ "$install" = 1 ]; then
+    if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then
+        missing=()
+        for p in "${packages[@]}"; do
+            dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+        done
+        if [ "${#missing[@]}" -gt 0 ]; then
+            sudo=()
+            if [ "$(id -u)" != 0 ]; then
+                command -v sudo >/dev/null || { echo "setup.sh: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+                sudo=(sudo)
+            fi
+            echo "setup.sh: installing ${missing[*]}"
+            "${sudo[@]}" apt-get update -q
+            "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+        fi
+    else
+        echo "setup.sh: not a Debian-like system; install these yourself: ${packages[*]}" >&2
+    fi
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release ${cmake_args[@]+"${cmake_args[@]}"}
+cmake --build build -j "$jobs"
+echo "setup.sh: built build/photon-sim"
+
+if [ "$run" = 1 ]; then
+    exec build/photon-sim experiments/quickstart.ini
+fi

@@ -62,6 +62,7 @@ struct matmul_ctx {
     void *workspace;
     size_t workspace_size;
     int epilogues;      /* 0: plain GEMMs + separate bias/GELU kernels (A/B switch) */
+    struct lt_cache *cache;   /* heuristic results per GEMM shape (matmul.cu) */
 };
 bool matmul_ctx_init(matmul_ctx *m, cudaStream_t s, char *err, size_t n);
 void matmul_ctx_free(matmul_ctx *m);

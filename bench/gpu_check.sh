@@ -42,10 +42,14 @@ if has bench; then
     done
     echo "== A/B: cuBLASLt epilogues off (bias + GELU as separate kernels)"
     PHOTON_CUDA_EPILOGUES=0 run "$PHOTON_SIM" bench --backend cuda --model 125m --batch "$BATCH" --seq 1024 --steps 20
+    echo "== A/B: flash attention on"
+    PHOTON_CUDA_ATTENTION=flash run "$PHOTON_SIM" bench --backend cuda --model 125m --batch "$BATCH" --seq 1024 --steps 20
 fi
 if has compare; then
     echo "== photon-sim vs PyTorch"
     run bash bench/compare_gpu.sh "$BATCH" 1024
+    echo "== photon-sim (flash attention) vs PyTorch"
+    PHOTON_CUDA_ATTENTION=flash run bash bench/compare_gpu.sh "$BATCH" 1024
 fi
 if has share; then
     echo "== actors sharing one GPU"

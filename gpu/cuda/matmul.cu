@@ -45,6 +45,8 @@ bool matmul_ctx_init(matmul_ctx *m, cudaStream_t s, char *err, size_t n)
     if (!m->cache) { snprintf(err, n, "CUDA backend: out of host memory"); return false; }
     const char *e = getenv("PHOTON_CUDA_EPILOGUES");
     m->epilogues = !(e && strcmp(e, "0") == 0);
+    const char *a = getenv("PHOTON_CUDA_ATTENTION");
+    m->flash = a && strcmp(a, "flash") == 0;
     return true;
 }
 

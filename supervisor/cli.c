@@ -16,10 +16,12 @@ static const help_entry helps[] = {
       "  --resume                 continue from the newest valid checkpoint of the run\n"
       "  --dry-run                print the resolved configuration and exit\n"
       "See `photon-sim config-reference` for every key." },
-    { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...]",
+    { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...] [--if-stale]",
       "Tokenizes the [data] sources (training a BPE tokenizer when tokenizer = train),\n"
       "partitions documents into per-client shards (llm.c format) plus a validation\n"
-      "shard, and writes a manifest so later runs know whether the data is current." },
+      "shard, and writes a manifest so later runs know whether the data is current.\n"
+      "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
+      "See docs/DATA.md." },
     { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
       "Evaluates a checkpoint on a token shard: windows of seq_len+1 tokens, window w\n"
       "starting at token w*seq_len; averages the cross-entropy over the first\n"
@@ -50,7 +52,9 @@ static const help_entry helps[] = {
       "(or --tokenizer DIR) is found." },
     { "encode", "photon-sim encode --tokenizer DIR [--eot] < TEXT",
       "Reads all of standard input as one text and prints its token ids, space\n"
-      "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token." },
+      "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"
+      "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
+      "      a text source (read into memory first); prints one JSON line with MB/s" },
     { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE",
       "Runs a remote actor host that connects to a supervisor over TCP and proves it\n"
       "holds the run's key." },

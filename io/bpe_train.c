@@ -126,6 +126,7 @@ typedef struct {
     uint32_t *pmap; size_t pmask;         /* (a,b) -> pair index + 1 */
     hentry *heap; size_t hn, hcap;
     uint32_t *stamp; uint32_t epoch;      /* dedupes touched pairs per merge */
+    int64_t *delta;                       /* count change of a touched pair in this merge */
     uint32_t *touched; size_t ntouched;
 } trainer;
 
@@ -168,6 +169,7 @@ static uint32_t pair_get(trainer *t, uint32_t a, uint32_t b)
         t->pcap = t->pcap ? t->pcap * 2 : 1 << 16;
         t->pairs = xrealloc(t->pairs, t->pcap * sizeof *t->pairs);
         t->stamp = xrealloc(t->stamp, t->pcap * sizeof *t->stamp);
+        t->delta = xrealloc(t->delta, t->pcap * sizeof *t->delta);
         t->touched = xrealloc(t->touched, t->pcap * sizeof *t->touched);
     }
     uint32_t idx = (uint32_t)t->np++;
@@ -227,11 +229,14 @@ static hentry hpop(trainer *t)
     return top;
 }
 
-static void touch(trainer *t, uint32_t p)
+static void touch(trainer *t, uint32_t p, int64_t d)
 {
-    if (t->stamp[p] == t->epoch) return;
-    t->stamp[p] = t->epoch;
-    t->touched[t->ntouched++] = p;
+    if (t->stamp[p] != t->epoch) {
+        t->stamp[p] = t->epoch;
+        t->delta[p] = 0;
+        t->touched[t->ntouched++] = p;
+    }
+    t->delta[p] += d;
 }
 
 /* Adds (sign +1) or removes (-1) the pairs of word w. */
@@ -242,7 +247,8 @@ static void word_pairs(trainer *t, size_t w, int sign)
     for (uint32_t i = 0; i + 1 < t->wlen[w]; i++) {
         uint32_t p = pair_get(t, s[i], s[i + 1]);
         t->pairs[p].count += d;
-        if (sign > 0) { vec_push(&t->pairs[p].words, (uint32_t)w); touch(t, p); }
+        touch(t, p, d);
+        if (sign > 0) vec_push(&t->pairs[p].words, (uint32_t)w);
     }
 }
 
@@ -315,7 +321,7 @@ static void trainer_free(trainer *t)
     for (size_t w = 0; w < t->nw; w++) free(t->wsym[w]);
     for (size_t p = 0; p < t->np; p++) free(t->pairs[p].words.w);
     free(t->wsym); free(t->wlen); free(t->wcount);
-    free(t->pairs); free(t->pmap); free(t->heap); free(t->stamp); free(t->touched);
+    free(t->pairs); free(t->pmap); free(t->heap); free(t->stamp); free(t->delta); free(t->touched);
     free(t->tp); free(t->toff); free(t->tlen);
 }
 
@@ -350,7 +356,7 @@ int bpe_train(const bpe_counter *c, int vocab_size, const char *dir, photon_err 
     pmap_grow(&t);
     t.epoch = 1;
     for (w = 0; w < t.nw; w++) word_pairs(&t, w, +1);
-    for (size_t i = 0; i < t.ntouched; i++) hpush(&t, t.touched[i]);
+    for (size_t i = 0; i < t.ntouched; i++) if (t.pairs[t.touched[i]].count > 0) hpush(&t, t.touched[i]);
 
     int nmerges = 0;
     uint32_t (*merges)[2] = xmalloc((size_t)vocab_size * sizeof *merges);
@@ -396,8 +402,10 @@ int bpe_train(const bpe_counter *c, int vocab_size, const char *dir, photon_err 
             word_pairs(&t, wi, +1);
         }
         free(list.w);
+        /* only pairs that gained need a fresh heap entry: the entries of pairs
+         * that lost are re-queued with their true count when they surface */
         for (size_t i = 0; i < t.ntouched; i++)
-            if (t.pairs[t.touched[i]].count > 0) hpush(&t, t.touched[i]);
+            if (t.delta[t.touched[i]] > 0 && t.pairs[t.touched[i]].count > 0) hpush(&t, t.touched[i]);
     }
     free(nsym);
     int rc = write_files(&t, (const uint32_t (*)[2])merges, nmerges, dir, err);

@@ -53,6 +53,35 @@ static double gamma_draw(photon_rng *r, double a)
     }
 }
 
+/* Deals docs[0..n), in their (shuffled) order, over the clients in
+ * list[0..nl): each to the client with the fewest tokens so far, lowest id
+ * on ties (a min-heap on (load, id)).  With documents of equal size this is
+ * round robin; with real documents it evens out their lengths. */
+static void deal(const int64_t *docs, int64_t n, const int *list, int nl, const int64_t *w, int32_t *client)
+{
+    typedef struct { int64_t load; int id; } slot;
+    slot *h = xmalloc((size_t)nl * sizeof *h);
+    for (int i = 0; i < nl; i++) h[i] = (slot){ 0, list[i] };   /* list is sorted: already a heap */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t d = docs[i];
+        client[d] = h[0].id;
+        h[0].load += w ? w[d] : 1;
+        /* sift the root down */
+        slot x = h[0];
+        int j = 0;
+        for (;;) {
+            int c = 2 * j + 1;
+            if (c >= nl) break;
+            if (c + 1 < nl && (h[c + 1].load < h[c].load || (h[c + 1].load == h[c].load && h[c + 1].id < h[c].id))) c++;
+            if (h[c].load > x.load || (h[c].load == x.load && h[c].id > x.id)) break;
+            h[j] = h[c];
+            j = c;
+        }
+        h[j] = x;
+    }
+    free(h);
+}
+
 /* Parses "0-1+4" into a client mask; returns the number of clients set. */
 static int parse_clients(const char *s, int nclients, char *mask)
 {
@@ -71,7 +100,8 @@ static int parse_clients(const char *s, int nclients, char *mask)
 }
 
 static int by_source(const partition_spec *p, int ns, const char *const *names, const int64_t *ndocs,
-                     const int64_t *first, int32_t *client, int64_t *order, int64_t *nused, photon_err *err)
+                     const int64_t *w, const int64_t *first, int32_t *client, int64_t *order, int64_t *nused,
+                     photon_err *err)
 {
     int n = p->nclients;
     char *mask = xcalloc((size_t)ns * (size_t)n, 1);
@@ -103,7 +133,7 @@ static int by_source(const partition_spec *p, int ns, const char *const *names, 
         photon_rng r;
         rng_derive(&r, p->seed, TAG_SHUFFLE, (uint64_t)s, 0);
         shuffle(docs, ndocs[s], &r);
-        for (int64_t d = 0; d < ndocs[s]; d++) client[docs[d]] = list[d % nl];
+        deal(docs, ndocs[s], list, nl, w, client);
         *nused += ndocs[s];
     }
     rc = 0;
@@ -167,7 +197,7 @@ static void dirichlet(const partition_spec *p, int ns, const int64_t *ndocs, con
 }
 
 int partition_docs(const partition_spec *p, int ns, const char *const *names, const int64_t *ndocs,
-                   int32_t *client, int64_t *order, int64_t *nused, photon_err *err)
+                   const int64_t *w, int32_t *client, int64_t *order, int64_t *nused, photon_err *err)
 {
     int64_t total = 0, *first = xmalloc((size_t)ns * sizeof *first);
     for (int s = 0; s < ns; s++) { first[s] = total; total += ndocs[s]; }
@@ -178,10 +208,13 @@ int partition_docs(const partition_spec *p, int ns, const char *const *names, co
         photon_rng r;
         rng_derive(&r, p->seed, TAG_SHUFFLE, UINT64_MAX, 0);
         shuffle(order, total, &r);
-        for (int64_t i = 0; i < total; i++) client[order[i]] = (int32_t)(i % p->nclients);
+        int *all = xmalloc((size_t)p->nclients * sizeof *all);
+        for (int k = 0; k < p->nclients; k++) all[k] = k;
+        deal(order, total, all, p->nclients, w, client);
+        free(all);
         *nused = total;
     } else if (p->kind == PART_BY_SOURCE) {
-        rc = by_source(p, ns, names, ndocs, first, client, order, nused, err);
+        rc = by_source(p, ns, names, ndocs, w, first, client, order, nused, err);
     } else {
         dirichlet(p, ns, ndocs, first, client, order, nused);
     }

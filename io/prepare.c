@@ -366,7 +366,10 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     order = xmalloc((size_t)docs.nd * sizeof *order);
     int64_t nused;
     partition_spec ps = { c->data.partition, c->clients.count, c->run.seed, c->data.alpha, &c->data.assign };
-    int prc = partition_docs(&ps, ns, names, nd, client, order, &nused, err);
+    int64_t *dtok = xmalloc((size_t)docs.nd * sizeof *dtok);
+    for (int64_t d = 0; d < docs.nd; d++) dtok[d] = toks.off[d + 1] - toks.off[d];
+    int prc = partition_docs(&ps, ns, names, nd, dtok, client, order, &nused, err);
+    free(dtok);
     free(names);
     free(nd);
     if (prc) goto out;

@@ -1,105 +1,115 @@
-/* Checkpoints of a run (DESIGN §5) through io/checkpoint.h:
- * <checkpoint dir>/round-NNNNNN.h5 holding /model, the outer optimizer's
- * momentum (/outer_optimizer), each client's data position and kept
- * optimizer state (/clients/<id>/...), and the sampler's identity
- * (/sampler).  After a successful write only the newest `keep` remain. */
+/* The runtime's side of run-state checkpoints (io/runstate.h): what goes
+ * into one (global model, outer momentum, every client's data position and
+ * kept optimizer state, sampler identity, norm reference, metrics offset)
+ * and, on --resume, putting it all back: kept states go back into the
+ * link's state slots, so actors find them exactly where a live run keeps
+ * them. */
 #include "supervisor/run.h"
-#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include "io/checkpoint.h"
+#include "io/runstate.h"
 #include "actors/train.h"
 
-void checkpoint_path(const run *r, int64_t n, char *out, size_t len)
+static int client_get(void *ud, int c, runstate_client *out, photon_err *err)
 {
-    char name[64];
-    snprintf(name, sizeof name, "round-%06lld.h5", (long long)n);
-    path_join(out, len, r->ckpt_dir, name);
-}
-
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
-/* Removes all but the newest `keep` round-*.h5 files. */
-static void prune(const run *r)
-{
-    int keep = r->cfg->checkpoint.keep;
-    if (keep <= 0) return;
-    DIR *d = opendir(r->ckpt_dir);
-    if (!d) return;
-    char **names = NULL;
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (strncmp(e->d_name, "round-", 6) != 0 || l < 4 || strcmp(e->d_name + l - 3, ".h5") != 0) continue;
-        if (n == cap) { cap = cap ? cap * 2 : 16; names = xrealloc(names, (size_t)cap * sizeof *names); }
-        names[n++] = xstrdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);   /* zero-padded: name order is round order */
-    for (int i = 0; i < n; i++) {
-        if (i < n - keep) {
-            char p[2048];
-            path_join(p, sizeof p, r->ckpt_dir, names[i]);
-            unlink(p);
-        }
-        free(names[i]);
-    }
-    free(names);
-}
-
-static int put_clients(run *r, ckpt_writer *w, photon_err *err)
-{
-    char path[128];
-    for (int c = 0; c < r->n_clients; c++) {
-        snprintf(path, sizeof path, "/clients/%d/data_position", c);
-        if (ckpt_put_i64(w, path, &r->client_pos[c], 1, err) < 0) return -1;
-        if (!r->keep_state || r->client_state_gen[c] == 0) continue;
-        const train_state_header *h = link_read(r->link, LINK_STATE, r->client_state_slot[c],
-                                                r->client_state_gen[c], NULL, NULL, err);
-        if (!h) return -1;
-        const float *m = (const float *)(h + 1);
-        snprintf(path, sizeof path, "/clients/%d/adam_m", c);
-        if (ckpt_put_params(w, path, &r->gc, m, err) < 0) return -1;
-        snprintf(path, sizeof path, "/clients/%d/adam_v", c);
-        if (ckpt_put_params(w, path, &r->gc, m + r->n, err) < 0) return -1;
-        snprintf(path, sizeof path, "/clients/%d/adam_step", c);
-        if (ckpt_put_i64(w, path, &h->step, 1, err) < 0) return -1;
-    }
+    run *r = ud;
+    memset(out, 0, sizeof *out);
+    out->data_pos = &r->client_pos[c];
+    if (!r->keep_state || r->client_state_gen[c] == 0) return 0;
+    const train_state_header *h = link_read(r->link, LINK_STATE, r->client_state_slot[c],
+                                            r->client_state_gen[c], NULL, NULL, err);
+    if (!h) return -1;
+    out->has_adam = true;
+    out->adam_m = (float *)(h + 1);
+    out->adam_v = out->adam_m + r->n;
+    out->adam_step = h->step;
     return 0;
 }
 
-int checkpoint_write(run *r, photon_err *err)
+static int client_put(void *ud, int c, const runstate_client *in, photon_err *err)
 {
-    if (mkdir_p(r->ckpt_dir, err) < 0) return -1;
-    char path[2048];
-    checkpoint_path(r, r->round, path, sizeof path);
-    char *text = NULL;
+    run *r = ud;
+    r->client_pos[c] = in->data_pos[0];
+    r->client_state_gen[c] = 0;
+    if (!in->has_adam) return 0;
+    if (!r->keep_state) { err_set(err, "the checkpoint keeps client %d's optimizer state, but optimizer_state = reset", c); return -1; }
+    size_t bytes = train_state_bytes(r->n);
+    train_state_header *h = link_write_begin(r->link, LINK_STATE, r->client_state_slot[c], bytes, err);
+    if (!h) return -1;
+    memset(h, 0, sizeof *h);
+    h->step = in->adam_step;
+    h->n = (int64_t)r->n;
+    float *m = (float *)(h + 1);
+    memcpy(m, in->adam_m, r->n * sizeof(float));
+    memcpy(m + r->n, in->adam_v, r->n * sizeof(float));
+    uint64_t gen = ++r->task_counter;
+    if (link_write_end(r->link, LINK_STATE, r->client_state_slot[c], gen, bytes, err) < 0) return -1;
+    r->client_state_gen[c] = gen;
+    return 0;
+}
+
+static void fill(run *r, runstate *rs, char **config_text)
+{
+    memset(rs, 0, sizeof *rs);
     size_t len = 0;
-    FILE *mem = open_memstream(&text, &len);
-    if (!mem) { err_set(err, "out of memory"); return -1; }
-    config_dump(r->cfg, mem);
-    fclose(mem);
-    ckpt_meta meta = { .round = r->round, .global_step = r->global_step, .tokens_seen = r->tokens_seen,
-                       .seed = r->cfg->run.seed, .config = text };
-    ckpt_writer *w = ckpt_create(path, &meta, err);
-    free(text);
-    if (!w) return -1;
+    FILE *mem = open_memstream(config_text, &len);
+    if (mem) { config_dump(r->cfg, mem); fclose(mem); }
+    rs->round = r->round;
+    rs->global_step = r->global_step;
+    rs->tokens_seen = r->tokens_seen;
+    rs->seed = r->cfg->run.seed;
+    rs->config = *config_text;
+    rs->model_cfg = r->gc;
+    rs->model = r->theta;
     size_t nm = 0;
-    const float *mom = outer_opt_state(r->outer, &nm);
-    uint64_t smp[3] = { r->cfg->run.seed, (uint64_t)r->n_clients, (uint64_t)r->per_round };
-    if (r->smp) sampler_state(r->smp, smp);
-    int64_t steps = outer_opt_steps(r->outer);
-    if (ckpt_put_params(w, "/model", &r->gc, r->theta, err) < 0 ||
-        (mom && ckpt_put_params(w, "/outer_optimizer", &r->gc, mom, err) < 0) ||
-        ckpt_put_i64(w, "/outer_optimizer_steps", &steps, 1, err) < 0 ||
-        ckpt_put_u64(w, "/sampler/state", smp, 3, err) < 0 ||
-        put_clients(r, w, err) < 0) {
-        ckpt_abort(w);
-        return -1;
+    rs->outer_m = (float *)outer_opt_state(r->outer, &nm);
+    rs->outer_steps = outer_opt_steps(r->outer);
+    rs->metrics_offset = r->mx ? metrics_offset(r->mx) : 0;
+    rs->agg_reference = agg_reference(r->ag);
+    rs->sampler[0] = r->cfg->run.seed;
+    rs->sampler[1] = (uint64_t)r->n_clients;
+    rs->sampler[2] = (uint64_t)r->per_round;
+    if (r->smp) sampler_state(r->smp, rs->sampler);
+    rs->n_clients = r->n_clients;
+    rs->pos_words = 1;
+    rs->client_get = client_get;
+    rs->client_put = client_put;
+    rs->ud = r;
+}
+
+int checkpoint_write(run *r, int inject_failure, char *path, size_t n, photon_err *err)
+{
+    if (metrics_sync(r->mx, err) < 0) return -1;
+    runstate rs;
+    char *text = NULL;
+    fill(r, &rs, &text);
+    int rc = runstate_save(r->ckpt_dir, &rs, r->cfg->checkpoint.keep, inject_failure, path, n, err);
+    free(text);
+    return rc;
+}
+
+int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon_err *err)
+{
+    runstate rs;
+    char *text = NULL;
+    fill(r, &rs, &text);
+    free(text);
+    rs.config = NULL;
+    size_t nm = 0;
+    float *mom = NULL;
+    if (outer_opt_state(r->outer, &nm)) rs.outer_m = mom = xmalloc_aligned(nm * sizeof(float) + 64);
+    runstate_clean(r->ckpt_dir, false);
+    int rc = runstate_resume(r->ckpt_dir, &rs, path, n, err);
+    if (rc == 0) {
+        r->round = rs.round;
+        r->global_step = rs.global_step;
+        r->tokens_seen = rs.tokens_seen;
+        *metrics_off = rs.metrics_offset;
+        agg_set_reference(r->ag, rs.agg_reference);
+        outer_opt_set_steps(r->outer, rs.outer_steps);
+        if (mom && outer_opt_set_state(r->outer, mom, nm, err) < 0) rc = -1;
     }
-    if (ckpt_commit(w, err) < 0) return -1;
-    prune(r);
-    return 0;
+    free((char *)rs.config);
+    free(mom);
+    return rc;
 }

@@ -70,6 +70,8 @@ typedef struct run {
     int exit_code;
     char fail_reason[600];
     int interrupted;           /* SIGINT/SIGTERM arrived */
+    int resumed;
+    char last_ckpt[1024];
 } run;
 
 /* round.c */
@@ -95,11 +97,14 @@ evaluator *evaluator_new(const run *r, photon_err *err);
 void evaluator_free(evaluator *e);
 int evaluator_run(evaluator *e, const float *params, double *loss, photon_err *err);
 
-/* checkpointer.c: model and run state after round r->round; keeps the
- * last checkpoint.keep files. */
-int checkpoint_write(run *r, photon_err *err);
-/* Path of the checkpoint after round n. */
-void checkpoint_path(const run *r, int64_t n, char *out, size_t len);
+/* checkpointer.c: the run state after round r->round (io/runstate.h),
+ * keeping the last checkpoint.keep; the path written goes to path. */
+int checkpoint_write(run *r, int inject_failure, char *path, size_t n, photon_err *err);
+/* Loads the newest valid checkpoint into r (model, outer state, client
+ * positions and kept states into the link, counters): 0 loaded, 1 none
+ * there, -1 with err.  *metrics_off gets the metrics.jsonl length to cut
+ * back to. */
+int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon_err *err);
 
 /* progress.c: live line on a terminal, log lines otherwise. */
 progress *progress_new(int total_rounds);

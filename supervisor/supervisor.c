@@ -134,23 +134,29 @@ static void do_eval(run *r)
 }
 
 /* A periodic checkpoint that fails is logged and the run goes on (the
- * previous one stays valid); the final one must succeed. */
+ * previous one stays valid); the final one must succeed.  The checkpoint
+ * event is written first, so the metrics offset saved in the checkpoint
+ * includes it and a resumed run's metrics.jsonl matches an uninterrupted
+ * run's. */
 static int do_checkpoint(run *r, int final)
 {
     photon_err err;
     double t0 = time_mono();
     r->ckpt_writes++;
-    if (r->cfg->faults.ckpt_fail_write > 0 && r->ckpt_writes == r->cfg->faults.ckpt_fail_write) {
+    int inject = r->cfg->faults.ckpt_fail_write > 0 && r->ckpt_writes == r->cfg->faults.ckpt_fail_write;
+    if (inject) {
         metrics_begin(r->mx, "fault");
         metrics_int(r->mx, "round", r->round);
         metrics_str(r->mx, "kind", "checkpoint_write");
         metrics_end(r->mx);
-        seam_arm(SEAM_WRITE, 1);
     }
-    int rc = checkpoint_write(r, &err);
-    seam_arm(SEAM_WRITE, 0);
-    if (rc < 0) {
-        metrics_begin(r->mx, "checkpoint");
+    metrics_begin(r->mx, "checkpoint");
+    metrics_int(r->mx, "round", r->round);
+    metrics_str(r->mx, "dir", r->ckpt_dir);
+    metrics_end(r->mx);
+    char path[1024];
+    if (checkpoint_write(r, inject, path, sizeof path, &err) < 0) {
+        metrics_begin(r->mx, "checkpoint_failed");
         metrics_int(r->mx, "round", r->round);
         metrics_str(r->mx, "error", err.msg);
         metrics_end(r->mx);
@@ -158,14 +164,9 @@ static int do_checkpoint(run *r, int final)
         log_warn("checkpoint after round %lld failed (the previous one stays): %s", (long long)r->round, err.msg);
         return 0;
     }
-    char path[2048];
-    checkpoint_path(r, r->round, path, sizeof path);
+    snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
     r->ckpts++;
-    metrics_begin(r->mx, "checkpoint");
-    metrics_int(r->mx, "round", r->round);
-    metrics_str(r->mx, "path", path);
-    metrics_num(r->mx, "seconds", time_mono() - t0);
-    metrics_end(r->mx);
+    (void)t0;
     return 0;
 }
 
@@ -328,11 +329,7 @@ static void write_summary(run *r, const char *status)
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hash64(r->theta, r->model_bytes, HASH64_INIT));
     summary_str(s, "model_hash", hash);
-    if (r->ckpts > 0) {
-        char ck[2048];
-        checkpoint_path(r, r->round, ck, sizeof ck);
-        summary_str(s, "checkpoint", ck);
-    }
+    if (r->last_ckpt[0]) summary_str(s, "checkpoint", r->last_ckpt);
     photon_err err;
     if (summary_write(s, path, &err) < 0) log_error("summary.json: %s", err.msg);
     summary_free(s);
@@ -359,7 +356,7 @@ static void teardown(run *r)
 }
 
 /* Everything up to the first round; -1 with err. */
-static int setup(run *r, int *usage, photon_err *err)
+static int setup(run *r, int resume, int *usage, photon_err *err)
 {
     const photon_config *cfg = r->cfg;
     config_run_dir(cfg, r->dir, sizeof r->dir);
@@ -384,9 +381,6 @@ static int setup(run *r, int *usage, photon_err *err)
     r->client_pos = xcalloc((size_t)r->n_clients, sizeof(int64_t));
     if (setup_link(r, err) < 0) return -1;
 
-    char path[2048];
-    path_join(path, sizeof path, r->dir, "metrics.jsonl");
-    if (!(r->mx = metrics_open(path, -1, err))) return -1;
     int threads = cpu_threads(cfg->run.threads);
     if (!r->centralized) r->smp = sampler_create(cfg->run.seed, r->n_clients, r->per_round);
     r->ag = agg_create(r->n, threads);
@@ -395,6 +389,21 @@ static int setup(run *r, int *usage, photon_err *err)
                               : outer_opt_create(cfg->aggregator.strategy, cfg->aggregator.server_lr,
                                                  cfg->aggregator.momentum, r->n, threads, err);
     if (!r->outer) { *usage = 1; return -1; }
+    int64_t moff = -1;
+    if (resume) {
+        char ck[1024];
+        int rc = checkpoint_resume(r, &moff, ck, sizeof ck, err);
+        if (rc < 0) return -1;
+        if (rc == 1) log_info("no checkpoint in %s: starting from the beginning", r->ckpt_dir);
+        else {
+            log_info("resuming after round %lld from %s", (long long)r->round, ck);
+            r->resumed = 1;
+            snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", ck);
+        }
+    }
+    char path[2048];
+    path_join(path, sizeof path, r->dir, "metrics.jsonl");
+    if (!(r->mx = metrics_open(path, moff, err))) return -1;
     if (cfg->eval.batches > 0) {
         photon_err e2;
         r->ev = evaluator_new(r, &e2);
@@ -426,10 +435,6 @@ static int setup(run *r, int *usage, photon_err *err)
 
 int runtime_main(const photon_config *cfg, int resume)
 {
-    if (resume) {
-        fprintf(stderr, "photon-sim: error: --resume is not built in this version yet (run-state checkpoints are)\n");
-        return PHOTON_EXIT_FAIL;
-    }
     run *r = xcalloc(1, sizeof *r);
     r->cfg = cfg;
     r->t_start = time_mono();
@@ -437,7 +442,7 @@ int runtime_main(const photon_config *cfg, int resume)
     photon_err err;
     int usage = 0;
     int code;
-    if (setup(r, &usage, &err) < 0) {
+    if (setup(r, resume, &usage, &err) < 0) {
         fprintf(stderr, "photon-sim: error: %s\n", err.msg);
         code = usage ? PHOTON_EXIT_USAGE : PHOTON_EXIT_FAIL;
         teardown(r);
@@ -447,9 +452,9 @@ int runtime_main(const photon_config *cfg, int resume)
     log_info("run %s: %s, %d clients (%d per round), %d actor(s), %zu parameters, %d rounds -> %s",
              cfg->run.name, r->centralized ? "centralized" : "federated", r->n_clients, r->per_round,
              r->n_actors, r->n, cfg->run.rounds, r->dir);
-    do_eval(r);   /* the starting point of the curve */
+    if (!r->resumed) do_eval(r);   /* the starting point of the curve */
     r->phase = RUN_ROUNDS;
-    if (cfg->run.rounds > 0) start_round(r);
+    if (r->round < cfg->run.rounds) start_round(r);
     else stop_actors(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);
     progress_clear(r->pg);

@@ -9,10 +9,14 @@ blocks, Conv1D weights x @ W + b, causal attention, GELU tanh, tied LM head),
 and computes the mean cross-entropy over the first batches x batch eval
 windows of an llm.c token shard (window w starts at token w*seq_len, holds
 seq_len+1 tokens).  That loss must match the one `photon-sim eval` printed.
+With --generate, it decodes greedily from the given prompt ids with the same
+PyTorch model, turns the ids into text with DIR/vocab.json (GPT-2 byte-level
+decoding written here) and compares with `photon-sim sample --temperature 0`.
 When Hugging Face transformers is installed, GPT2LMHeadModel.from_pretrained
-must load DIR and give the same logits.
+must load DIR and give the same logits (and the same greedy text).
 
-usage: hf_reference.py DIR --shard SHARD.bin --batches N --batch B --expect-loss X
+usage: hf_reference.py DIR [--shard SHARD.bin --batches N --batch B --expect-loss X]
+                           [--prompt-ids "ID ..." --generate N --expect-text FILE]
 Exit 0 on agreement, 1 on a mismatch, 77 when torch is not installed.
 Run it with Debian's python3 (/usr/bin/python3, python3-torch).
 """
@@ -125,29 +129,26 @@ def read_shard(path):
         return np.frombuffer(f.read(), dtype=dt)[:n].astype(np.int64)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("dir")
-    ap.add_argument("--shard", required=True)
-    ap.add_argument("--batches", type=int, required=True)
-    ap.add_argument("--batch", type=int, required=True)
-    ap.add_argument("--expect-loss", type=float, required=True)
-    ap.add_argument("--tol", type=float, default=1e-4, help="relative tolerance on the loss")
-    a = ap.parse_args()
+def bytes_to_unicode():
+    """GPT-2's reversible map from bytes to printable unicode characters."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + \
+        list(range(ord("\xae"), ord("\xff") + 1))
+    cs, n = bs[:], 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs]))
 
-    with open(a.dir + "/config.json") as f:
-        cfg = json.load(f)
-    check_config(cfg)
-    st = load_safetensors(a.dir + "/model.safetensors")
-    want = expected_shapes(cfg)
-    if set(st) != set(want):
-        fail("tensor names differ: missing %s, unexpected %s" %
-             (sorted(set(want) - set(st)), sorted(set(st) - set(want))))
-    for k, shape in want.items():
-        if list(st[k].shape) != shape:
-            fail("%s has shape %s, expected %s" % (k, list(st[k].shape), shape))
-    w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in st.items()}
 
+def decode(vocab_json, ids):
+    inv = {v: k for k, v in vocab_json.items()}
+    byte_of = {c: b for b, c in bytes_to_unicode().items()}
+    return bytes(byte_of[ch] for i in ids for ch in inv[i])
+
+
+def check_loss(w, cfg, a):
     T = cfg["n_positions"]
     tokens = read_shard(a.shard)
     nwin = a.batches * a.batch
@@ -166,6 +167,67 @@ def main():
     print("torch loss %.7f photon-sim loss %.7f relative difference %.2e" % (loss, a.expect_loss, rel))
     if not rel <= a.tol:
         fail("eval loss differs from the PyTorch reference by %.2e (tolerance %g)" % (rel, a.tol))
+    return tokens[:T]
+
+
+def greedy(w, cfg, ids, n):
+    T = cfg["n_positions"]
+    ids = list(ids)
+    with torch.no_grad():
+        for _ in range(n):
+            ctx = torch.tensor([ids[-T:]], dtype=torch.long)
+            ids.append(int(gpt2_logits(w, cfg, ctx)[0, -1].argmax()))
+    return ids
+
+
+def check_generate(w, cfg, a):
+    with open(a.dir + "/vocab.json", encoding="utf-8") as f:
+        vocab = json.load(f)
+    prompt = [int(x) for x in a.prompt_ids.split()]
+    ids = greedy(w, cfg, prompt, a.generate)
+    text = decode(vocab, ids)
+    with open(a.expect_text, "rb") as f:
+        want = f.read()
+    if want.endswith(b"\n"):
+        want = want[:-1]
+    print("torch greedy text %r" % text.decode("utf-8", "replace"))
+    if text != want:
+        fail("greedy text differs: photon-sim sample printed %r" % want.decode("utf-8", "replace"))
+    return prompt, ids
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("dir")
+    ap.add_argument("--shard")
+    ap.add_argument("--batches", type=int)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--expect-loss", type=float)
+    ap.add_argument("--tol", type=float, default=1e-4, help="relative tolerance on the loss")
+    ap.add_argument("--prompt-ids")
+    ap.add_argument("--generate", type=int, default=0)
+    ap.add_argument("--expect-text")
+    a = ap.parse_args()
+
+    with open(a.dir + "/config.json") as f:
+        cfg = json.load(f)
+    check_config(cfg)
+    st = load_safetensors(a.dir + "/model.safetensors")
+    want = expected_shapes(cfg)
+    if set(st) != set(want):
+        fail("tensor names differ: missing %s, unexpected %s" %
+             (sorted(set(want) - set(st)), sorted(set(st) - set(want))))
+    for k, shape in want.items():
+        if list(st[k].shape) != shape:
+            fail("%s has shape %s, expected %s" % (k, list(st[k].shape), shape))
+    w = {k: torch.from_numpy(v.astype(np.float64)) for k, v in st.items()}
+
+    probe = None
+    if a.shard:
+        probe = check_loss(w, cfg, a)
+    gen = check_generate(w, cfg, a) if a.generate else None
+    if probe is None:
+        probe = np.arange(min(cfg["n_positions"], cfg["vocab_size"]), dtype=np.int64)
 
     try:
         from transformers import GPT2LMHeadModel
@@ -174,13 +236,20 @@ def main():
         return 0
     model = GPT2LMHeadModel.from_pretrained(a.dir).eval()
     with torch.no_grad():
-        idx = torch.from_numpy(tokens[:T].reshape(1, T))
+        idx = torch.from_numpy(probe.reshape(1, -1))
         hf = model(idx).logits.double()
         ref = gpt2_logits(w, cfg, idx)
     diff = (hf - ref).abs().max().item()
     print("transformers GPT2LMHeadModel logits max abs difference %.2e" % diff)
     if diff > 1e-3:
         fail("transformers logits differ from the reference by %.2e" % diff)
+    if gen:
+        prompt, ids = gen
+        out = model.generate(torch.tensor([prompt]), max_new_tokens=a.generate, do_sample=False,
+                             pad_token_id=0, attention_mask=torch.ones(1, len(prompt), dtype=torch.long))
+        if out[0].tolist() != ids:
+            fail("transformers greedy ids %s differ from the reference %s" % (out[0].tolist(), ids))
+        print("transformers greedy generation agrees")
     return 0
 
 

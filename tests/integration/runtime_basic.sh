@@ -9,7 +9,7 @@ write_tiny_ini "$tmp/x.ini"
 sup=$!
 wait $sup || { cat "$tmp/out.txt"; fail "run exited with $?"; }
 run=$tmp/run
-for f in config.ini metrics.jsonl summary.json checkpoints/round-000002.h5 checkpoints/round-000003.h5; do
+for f in config.ini metrics.jsonl summary.json checkpoints/ckpt-00000002.h5 checkpoints/ckpt-00000003.h5; do
     [ -s "$run/$f" ] || fail "missing $f"
 done
 grep -q '^\[clients\]' "$run/config.ini" || fail "config.ini is not the resolved config"

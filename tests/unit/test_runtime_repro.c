@@ -43,7 +43,7 @@ static int run(const char *name, const char *sets)
 static float *final_model(const char *name, size_t *n)
 {
     char path[2048];
-    snprintf(path, sizeof path, "%s/%s/checkpoints/round-000003.h5", tmp, name);
+    snprintf(path, sizeof path, "%s/%s/checkpoints/ckpt-00000003.h5", tmp, name);
     photon_err err;
     ckpt_meta meta;
     ckpt_reader *r = ckpt_open(path, &meta, &err);

@@ -135,7 +135,7 @@ static void test_partition(void)
     int32_t client[150], client2[150];
     int64_t order[150], order2[150], nused;
     partition_spec p = { PART_IID, 4, 7, 0.5, NULL };
-    CHECK(partition_docs(&p, 3, names, nd, client, order, &nused, &err) == 0);
+    CHECK(partition_docs(&p, 3, names, nd, NULL, client, order, &nused, &err) == 0);
     CHECK_EQ_INT(nused, 150);
     int per[8] = { 0 }, seen[150] = { 0 };
     for (int i = 0; i < 150; i++) { per[client[order[i]]]++; seen[order[i]]++; }
@@ -143,15 +143,27 @@ static void test_partition(void)
     for (int i = 0; i < 150; i++) once &= seen[i] == 1;
     CHECK(once);
     CHECK(per[0] == 38 && per[1] == 38 && per[2] == 37 && per[3] == 37);
-    CHECK(partition_docs(&p, 3, names, nd, client2, order2, &nused, &err) == 0);
+    CHECK(partition_docs(&p, 3, names, nd, NULL, client2, order2, &nused, &err) == 0);
     CHECK(memcmp(order, order2, sizeof order) == 0 && memcmp(client, client2, sizeof client) == 0);
     p.seed = 8;
-    partition_docs(&p, 3, names, nd, client2, order2, &nused, &err);
+    partition_docs(&p, 3, names, nd, NULL, client2, order2, &nused, &err);
     CHECK(memcmp(order, order2, sizeof order) != 0);
+    /* token-balanced dealing: one huge document leaves its client fewer others */
+    int64_t w[150];
+    for (int i = 0; i < 150; i++) w[i] = i == 149 ? 1000 : 10;
+    CHECK(partition_docs(&p, 3, names, nd, w, client, order, &nused, &err) == 0);
+    int64_t load[4] = { 0 };
+    int docs_of_big = 0;
+    for (int i = 0; i < 150; i++) load[client[i]] += w[i];
+    for (int i = 0; i < 150; i++) docs_of_big += client[i] == client[149];
+    CHECK_MSG(docs_of_big < 10, "the client of the huge document holds %d documents", docs_of_big);
+    int64_t lo = load[0], hi = load[0];
+    for (int k = 1; k < 4; k++) { lo = load[k] < lo ? load[k] : lo; hi = load[k] > hi ? load[k] : hi; }
+    CHECK_MSG(hi - lo <= 1000, "token loads %lld..%lld", (long long)lo, (long long)hi);
 
     cfg_list assign = { 3, { "wiki=0-1", "c4=2+3", "books=4" } };
     partition_spec q = { PART_BY_SOURCE, 5, 7, 0.5, &assign };
-    CHECK(partition_docs(&q, 3, names, nd, client, order, &nused, &err) == 0);
+    CHECK(partition_docs(&q, 3, names, nd, NULL, client, order, &nused, &err) == 0);
     int ok = 1;
     for (int d = 0; d < 150; d++) {
         int s = d < 100 ? 0 : d < 140 ? 1 : 2;
@@ -162,13 +174,13 @@ static void test_partition(void)
     cfg_list gap = { 2, { "wiki=0-1", "c4=2" } };
     q.assign = &gap;
     q.nclients = 4;
-    CHECK(partition_docs(&q, 3, names, nd, client, order, &nused, &err) < 0);
+    CHECK(partition_docs(&q, 3, names, nd, NULL, client, order, &nused, &err) < 0);
     CHECK_CONTAINS(err.msg, "client 3 gets no documents");
     /* no assign: sources and clients paired round robin */
     cfg_list none = { 0 };
     q.assign = &none;
     q.nclients = 6;
-    CHECK(partition_docs(&q, 3, names, nd, client, order, &nused, &err) == 0);
+    CHECK(partition_docs(&q, 3, names, nd, NULL, client, order, &nused, &err) == 0);
     CHECK(client[0] == 0 || client[0] == 3);
     CHECK(client[149] == 2 || client[149] == 5);
 
@@ -179,7 +191,7 @@ static void test_partition(void)
     double skew[2];
     for (int a = 0; a < 2; a++) {
         partition_spec r = { PART_DIRICHLET, 4, 3, a ? 100.0 : 0.05, NULL };
-        CHECK(partition_docs(&r, 3, names, big, cl, ord, &nused, &err) == 0);
+        CHECK(partition_docs(&r, 3, names, big, NULL, cl, ord, &nused, &err) == 0);
         CHECK_EQ_INT(nused, 9000);
         int64_t mix[4][3] = { { 0 } }, cnt[4] = { 0 };
         char *used = xcalloc(9000, 1);

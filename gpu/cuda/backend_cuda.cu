@@ -221,9 +221,9 @@ static void cm_adamw_step(photon_model *m, const adamw_params *p)
 static void cm_get_opt_state(photon_model *m, float *mom1, float *mom2, int64_t *step)
 {
     cuda_model *cm = CM(m);
-    copy_sync(cm, mom1, cm->m, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
-    copy_sync(cm, mom2, cm->v, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
-    *step = cm->step;
+    if (mom1) copy_sync(cm, mom1, cm->m, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
+    if (mom2) copy_sync(cm, mom2, cm->v, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
+    if (step) *step = cm->step;
 }
 
 static void cm_set_opt_state(photon_model *m, const float *mom1, const float *mom2, int64_t step)

@@ -55,11 +55,13 @@ typedef struct run {
     int *actor_state_slot;     /* per actor: the slot it writes new state into */
 
     int64_t round;             /* rounds completed */
+    int64_t first_round, first_tokens; /* where this process started (resume) */
     int attempt;
     int64_t global_step;
     int64_t tokens_seen;
     uint64_t task_counter;
-    double t_start;
+    double t_start;            /* run start (before data preparation) */
+    double t_rounds;           /* first round's start: rates and ETA count from here */
     double last_eval_loss, last_eval_ppl, first_eval_ppl;
     double last_train_loss;
     double bytes_moved, bytes_allreduce;

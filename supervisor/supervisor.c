@@ -234,8 +234,8 @@ void run_round_done(run *r, int committed, const agg_summary *s, double secs, do
         if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) do_eval(r);
         if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
             if (do_checkpoint(r, last) < 0) return;
-        double elapsed = time_mono() - r->t_start;
-        progress_round(r->pg, r, secs, elapsed > 0 ? (double)r->tokens_seen / elapsed : 0);
+        double elapsed = time_mono() - r->t_rounds;
+        progress_round(r->pg, r, secs, elapsed > 0 ? (double)(r->tokens_seen - r->first_tokens) / elapsed : 0);
         if (last) { progress_clear(r->pg); stop_actors(r); return; }
     }
     if (r->phase == RUN_ROUNDS) start_round(r);
@@ -315,7 +315,9 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "final_perplexity", r->last_eval_ppl);
     summary_num(s, "initial_perplexity", r->first_eval_ppl);
     summary_num(s, "wall_seconds", wall);
-    summary_num(s, "tokens_per_s", wall > 0 ? (double)r->tokens_seen / wall : 0);
+    double train_wall = r->t_rounds > 0 ? time_mono() - r->t_rounds : 0;
+    summary_num(s, "training_seconds", train_wall);
+    summary_num(s, "tokens_per_s", train_wall > 0 ? (double)(r->tokens_seen - r->first_tokens) / train_wall : 0);
     summary_num(s, "bytes_moved", r->bytes_moved);
     summary_num(s, "allreduce_bytes", r->bytes_allreduce);
     summary_num(s, "communication_reduction", r->bytes_moved > 0 ? r->bytes_allreduce / r->bytes_moved : 0);
@@ -454,6 +456,9 @@ int runtime_main(const photon_config *cfg, int resume)
              r->n_actors, r->n, cfg->run.rounds, r->dir);
     if (!r->resumed) do_eval(r);   /* the starting point of the curve */
     r->phase = RUN_ROUNDS;
+    r->t_rounds = time_mono();
+    r->first_round = r->round;
+    r->first_tokens = r->tokens_seen;
     if (r->round < cfg->run.rounds) start_round(r);
     else stop_actors(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);

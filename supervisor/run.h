@@ -14,6 +14,7 @@
 #include "supervisor/aggregate.h"
 #include "supervisor/outer_opt.h"
 #include "supervisor/sampler.h"
+#include "supervisor/faults.h"
 
 typedef struct round_fsm round_fsm;
 typedef struct evaluator evaluator;
@@ -43,6 +44,7 @@ typedef struct run {
     outer_opt *outer;
     metrics *mx;
     evaluator *ev;
+    fault_plan *faults;
     progress *pg;
     round_fsm *rd;
 

@@ -143,13 +143,8 @@ static int do_checkpoint(run *r, int final)
     photon_err err;
     double t0 = time_mono();
     r->ckpt_writes++;
-    int inject = r->cfg->faults.ckpt_fail_write > 0 && r->ckpt_writes == r->cfg->faults.ckpt_fail_write;
-    if (inject) {
-        metrics_begin(r->mx, "fault");
-        metrics_int(r->mx, "round", r->round);
-        metrics_str(r->mx, "kind", "checkpoint_write");
-        metrics_end(r->mx);
-    }
+    int inject = faults_ckpt_write_fails(r->faults, r->ckpt_writes);
+    if (inject) faults_log_event(r->mx, "ckpt_write", r->round, "injected I/O error");
     metrics_begin(r->mx, "checkpoint");
     metrics_int(r->mx, "round", r->round);
     metrics_str(r->mx, "dir", r->ckpt_dir);
@@ -173,11 +168,8 @@ static int do_checkpoint(run *r, int final)
 /* Starts the next round, unless the [faults] study kills the supervisor here. */
 static void start_round(run *r)
 {
-    if (r->cfg->faults.kill_supervisor_round > 0 && r->round + 1 == r->cfg->faults.kill_supervisor_round) {
-        metrics_begin(r->mx, "fault");
-        metrics_int(r->mx, "round", r->round + 1);
-        metrics_str(r->mx, "kind", "kill_supervisor");
-        metrics_end(r->mx);
+    if (faults_kill_supervisor(r->faults, r->round + 1)) {
+        faults_log_event(r->mx, "kill_supervisor", r->round + 1, "SIGKILL");
         progress_clear(r->pg);
         log_warn("fault injection: killing the supervisor at the start of round %lld", (long long)r->round + 1);
         raise(SIGKILL);
@@ -347,6 +339,7 @@ static void teardown(run *r)
     progress_free(r->pg);
     if (r->mx) metrics_close(r->mx);
     if (r->outer) outer_opt_free(r->outer);
+    faults_free(r->faults);
     if (r->ag) agg_free(r->ag);
     if (r->smp) sampler_free(r->smp);
     proc_loop_free(r->loop);
@@ -406,6 +399,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");
     if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    r->faults = faults_create(cfg, r->resumed);
     if (cfg->eval.batches > 0) {
         photon_err e2;
         r->ev = evaluator_new(r, &e2);

@@ -158,9 +158,9 @@ int cmd_export_hf(int argc, char **argv)
         return PHOTON_EXIT_FAIL;
     }
     int rc = PHOTON_EXIT_FAIL, eot = -1;
-    char tokdir[1024] = "", path[1200];
+    char tokdir[4096] = "", path[4200];
     photon_err terr = { "" };
-    if (cmd_find_tokenizer(tok_opt, m.config, tokdir, sizeof tokdir, &terr) == 0) {
+    if (cmd_find_tokenizer(tok_opt, pos[0], m.config, tokdir, sizeof tokdir, &terr) == 0) {
         tokenizer *t = tok_load(tokdir, &terr);
         if (t) {
             eot = tok_eot(t);

@@ -77,9 +77,9 @@ int cmd_sample(int argc, char **argv)
     uint32_t *ids = NULL;
     cand *scratch = NULL;
     int rc = PHOTON_EXIT_FAIL;
-    char tokdir[1024];
+    char tokdir[4096];
     if (cmd_load_params(pos[0], &c, &params, &m, &err) < 0) goto fail;
-    if (cmd_find_tokenizer(tok_opt, m.config, tokdir, sizeof tokdir, &err) < 0) goto fail;
+    if (cmd_find_tokenizer(tok_opt, pos[0], m.config, tokdir, sizeof tokdir, &err) < 0) goto fail;
     if (!(tok = tok_load(tokdir, &err))) goto fail;
     int tv = tok_vocab_size(tok);
     if (tv > c.vocab_size) {

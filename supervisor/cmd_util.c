@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/config.h"
+#include "io/prepare.h"
 
 static const cmd_opt *find_opt(const cmd_opt *opts, int nopts, const char *name)
 {
@@ -148,14 +149,15 @@ static int tok_key_handler(void *ud, const char *section, const char *name, cons
 
 static int has_tokenizer(const char *dir)
 {
-    char p[1100];
-    snprintf(p, sizeof p, "%s/encoder.json", dir);
+    char p[4200];
+    path_join(p, sizeof p, dir, "encoder.json");
     if (!file_exists(p)) return 0;
-    snprintf(p, sizeof p, "%s/vocab.bpe", dir);
+    path_join(p, sizeof p, dir, "vocab.bpe");
     return file_exists(p);
 }
 
-int cmd_find_tokenizer(const char *explicit_dir, const char *config_text, char *dir, size_t n, photon_err *err)
+int cmd_find_tokenizer(const char *explicit_dir, const char *ckpt_path, const char *config_text,
+                       char *dir, size_t n, photon_err *err)
 {
     if (explicit_dir) {
         if (!has_tokenizer(explicit_dir)) {
@@ -167,22 +169,28 @@ int cmd_find_tokenizer(const char *explicit_dir, const char *config_text, char *
     }
     photon_config *cfg = xmalloc(sizeof *cfg);
     config_defaults(cfg);
-    cfg->data.tokenizer[0] = '\0';
     tok_keys k = { cfg };
     if (!config_text || ini_parse_string(config_text, tok_key_handler, &k) != 0) {
         free(cfg);
         err_set(err, "the checkpoint records no readable configuration: pass --tokenizer DIR");
         return -1;
     }
-    /* Candidates: the tokenizer [data] names (a directory unless "train"). */
-    const char *cand = strcmp(cfg->data.tokenizer, "train") ? cfg->data.tokenizer : "";
-    if (cand[0] && has_tokenizer(cand)) {
-        snprintf(dir, n, "%s", cand);
-        free(cfg);
-        return 0;
-    }
-    err_set(err, "the checkpoint's tokenizer was not found (its configuration names '%s'): pass --tokenizer DIR",
-            cfg->data.tokenizer);
+    /* 1: where the run's configuration says (relative paths: to the CWD);
+     * 2: a trained tokenizer next to the checkpoint, for a run directory
+     *    <run>/checkpoints/ckpt.h5 looked at from elsewhere. */
+    char cand[2][4096], d1[4096], d2[4096];
+    prepare_tokenizer_dir(cfg, cand[0], sizeof cand[0]);
+    path_dirname(ckpt_path, d1, sizeof d1);
+    path_dirname(d1, d2, sizeof d2);
+    cand[1][0] = '\0';
+    if (strcmp(cfg->data.tokenizer, "train") == 0) path_join(cand[1], sizeof cand[1], d2, "data/tokenizer");
     free(cfg);
+    for (int i = 0; i < 2; i++)
+        if (cand[i][0] && has_tokenizer(cand[i])) {
+            snprintf(dir, n, "%s", cand[i]);
+            return 0;
+        }
+    err_set(err, "the checkpoint's tokenizer was not found (looked in %s%s%s): pass --tokenizer DIR",
+            cand[0][0] ? cand[0] : "(none configured)", cand[1][0] ? " and " : "", cand[1]);
     return -1;
 }

@@ -33,7 +33,10 @@ photon_model *cmd_model_from(const gpt2_config *c, const float *params, int B, i
                              const char *backend, int threads, photon_err *err);
 
 /* The tokenizer directory for a checkpoint: explicit if given, else the one
- * its recorded configuration used (the prepared tokenizer, or [data]
- * tokenizer).  Returns 0 with dir filled, or -1 with err saying what to pass. */
-int cmd_find_tokenizer(const char *explicit_dir, const char *config_text, char *dir, size_t n, photon_err *err);
+ * its recorded configuration used (prepare_tokenizer_dir: [data] tokenizer,
+ * or the prepared one when it was trained, also looked for next to the
+ * checkpoint's run directory).  0 with dir filled, or -1 with err saying
+ * what to pass. */
+int cmd_find_tokenizer(const char *explicit_dir, const char *ckpt_path, const char *config_text,
+                       char *dir, size_t n, photon_err *err);
 #endif

@@ -49,7 +49,9 @@ static photon_model *cm_create(const gpt2_config *c, int B, int T, const backend
     int ndev = cuda_device_count();
     int dev = o ? o->device : 0;
     if (ndev == 0) { err_set(err, "CUDA backend: no GPU is visible (no driver or no device)"); return NULL; }
-    if (dev < 0 || dev >= ndev) { err_set(err, "CUDA backend: GPU %d requested but only %d visible", dev, ndev); return NULL; }
+    if (dev < 0) { err_set(err, "CUDA backend: GPU ordinal %d is negative", dev); return NULL; }
+    /* The runtime passes the actor slot: actor i runs on GPU i mod G (cuda_api.h). */
+    dev = cuda_device_for_actor(dev, ndev);
     int bf16 = o ? o->bf16 : 1;
 
     cuda_model *cm = (cuda_model *)calloc(1, sizeof *cm);
@@ -221,9 +223,9 @@ static void cm_adamw_step(photon_model *m, const adamw_params *p)
 static void cm_get_opt_state(photon_model *m, float *mom1, float *mom2, int64_t *step)
 {
     cuda_model *cm = CM(m);
-    copy_sync(cm, mom1, cm->m, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
-    copy_sync(cm, mom2, cm->v, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
-    *step = cm->step;
+    if (mom1) copy_sync(cm, mom1, cm->m, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
+    if (mom2) copy_sync(cm, mom2, cm->v, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
+    if (step) *step = cm->step;
 }
 
 static void cm_set_opt_state(photon_model *m, const float *mom1, const float *mom2, int64_t step)
@@ -259,6 +261,20 @@ extern "C" const backend_ops *backend_cuda_ops(void) { return &cuda_ops; }
 
 extern "C" size_t cuda_model_allocated(photon_model *m) { return CM(m)->allocated; }
 extern "C" size_t cuda_model_peak_used(photon_model *m) { return CM(m)->peak_used; }
+extern "C" int cuda_bench_figures_get(photon_model *m, double flops_per_s, cuda_bench_figures *f)
+{
+    cuda_model *cm = CM(m);
+    memset(f, 0, sizeof *f);
+    cuda_model_sync(m);
+    sample_peak(cm);
+    if (cuda_device_name(cm->dev, f->gpu, sizeof f->gpu) != 0) return -1;
+    f->bf16_tflops = cuda_measure_bf16_tflops(cm->dev, 0);
+    f->mfu = f->bf16_tflops > 0 ? flops_per_s / (f->bf16_tflops * 1e12) : 0.0;
+    f->peak_used = cm->peak_used;
+    f->allocated = cm->allocated;
+    return f->bf16_tflops > 0 ? 0 : -1;
+}
+
 extern "C" void cuda_model_sync(photon_model *m)
 {
     cudaCheck(cudaSetDevice(CM(m)->dev));

@@ -254,6 +254,27 @@ static void test_sample(void)
     CHECK_EQ_INT(th_run(out, sizeof out, "%s sample --threads 1 %s --prompt hi --tokenizer %s", bin, ckpt, dir), 1);
     CHECK_CONTAINS(out, "no encoder.json");
 
+    /* A trained tokenizer is found in the run directory the checkpoint sits in,
+     * even when the recorded out_dir (relative) does not lead there. */
+    char tdir[700], tckpt[700], tconf[400];
+    snprintf(tdir, sizeof tdir, "%s/run/data/tokenizer", dir);
+    CHECK_EQ_INT(th_run(out, sizeof out, "mkdir -p %s %s/run/checkpoints && cp %s/data/tokenizer/gpt2/encoder.json %s/data/tokenizer/gpt2/vocab.bpe %s",
+                        tdir, dir, th_source_dir(), th_source_dir(), tdir), 0);
+    snprintf(tckpt, sizeof tckpt, "%s/run/checkpoints/ckpt-000001.h5", dir);
+    snprintf(tconf, sizeof tconf, "[run]\nname = s\nout_dir = elsewhere/run\n\n[data]\ntokenizer = train\n");
+    p = random_params(&c, 3);
+    CHECK_EQ_INT(write_model(tckpt, &c, p, tconf), 0);
+    free(p);
+    rc = th_run(out, sizeof out, "(cd / && %s sample --threads 1 %s --prompt 'Hello world' --tokens 12 --seed 5 2>/dev/null)", bin, tckpt);
+    CHECK_EQ_INT(rc, 0);
+    CHECK_MSG(strncmp(out, "Hello world", 11) == 0, "trained tokenizer found next to the checkpoint: %s", out);
+    snprintf(tconf, sizeof tconf, "[data]\ntokenizer = train\n");
+    CHECK_EQ_INT(write_model(tckpt, &c, (p = random_params(&c, 3)), tconf), 0);
+    free(p);
+    CHECK_EQ_INT(th_run(out, sizeof out, "rm -r %s/run/data && %s sample --threads 1 %s --prompt hi", dir, bin, tckpt), 1);
+    CHECK_CONTAINS(out, "tokenizer was not found");
+    CHECK_CONTAINS(out, "pass --tokenizer DIR");
+
     /* A tokenizer larger than the model's vocabulary is refused. */
     gpt2_config small = { .n_layer = 1, .n_head = 1, .d_model = 8, .seq_len = 8, .vocab_size = 100, .padded_vocab = 100 };
     p = random_params(&small, 4);

@@ -52,10 +52,17 @@ if(NOT PHOTON_CUDA STREQUAL "OFF")
   find_library(NCCL_LIBRARY nccl HINTS ${_nccl_hint})
   find_path(NCCL_INCLUDE_DIR nccl.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include /usr/include)
   if(CMAKE_CUDA_COMPILER AND CUDAToolkit_FOUND AND TARGET CUDA::cublasLt AND NCCL_LIBRARY AND NCCL_INCLUDE_DIR)
+    # Hopper (H100/H200), the GPUs the paper's runs target; set before
+    # enable_language, which would otherwise fill in nvcc's default (sm_75 for
+    # CUDA 13) and build kernels that cannot use bf16 tensor-core WMMA.
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures (90 = Hopper)")
+    endif()
     enable_language(CUDA)
     set(PHOTON_HAVE_CUDA ON)
-    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "52")
-      set(CMAKE_CUDA_ARCHITECTURES 90)   # Hopper (H100/H200), the GPUs the paper's runs target
+    if(CMAKE_CUDA_ARCHITECTURES STREQUAL "52" OR CMAKE_CUDA_ARCHITECTURES STREQUAL "75")
+      # a build dir configured before the line above kept nvcc's default
+      set(CMAKE_CUDA_ARCHITECTURES 90 CACHE STRING "CUDA architectures (90 = Hopper)" FORCE)
     endif()
     set(CMAKE_CUDA_STANDARD 17)
     message(STATUS "photon-sim: CUDA backend ON (CUDA ${CUDAToolkit_VERSION}, NCCL ${NCCL_LIBRARY})")

@@ -2,8 +2,9 @@
  * Loading: encoder.json maps byte strings (written through GPT-2's
  * byte->unicode alphabet) to ids; vocab.bpe lists merges by rank.
  * Encoding: pretokenize.c splits the text into words; each word is looked up
- * whole in the vocabulary, then in a per-caller word cache, and only then
- * merged pair by pair.  Merging uses a pair->(rank, id) open-addressing table;
+ * whole in the vocabulary, then in a per-caller word cache (2-way set
+ * associative with LRU, fixed-size slots, so frequent words stay and nothing
+ * is ever flushed), and only then merged pair by pair.  Merging uses a pair->(rank, id) open-addressing table;
  * short words merge in place in small arrays, long ones (digit runs, rows of
  * '=') with a linked list and a heap so that they stay O(n log n). */
 #include "io/tokenizer.h"
@@ -17,19 +18,22 @@
 #define NONE 0xFFFFFFFFu
 #define EOT_TEXT "<|endoftext|>"
 #define SMALL_WORD 128            /* longer words take the heap path */
-#define CACHE_SLOTS (1u << 16)    /* per-caller word cache, cleared when half full */
-#define CACHE_POOL (1u << 22)
+#define CACHE_SLOTS (1u << 16)    /* per-caller word cache: 2-way sets, 6 MB */
+#define CACHE_KEY 32              /* longer words, or words of more ids, are not cached */
+#define CACHE_IDS 12
 
 typedef struct { uint32_t tag, id; } vslot;                 /* bytes -> id */
 typedef struct { uint64_t key; uint32_t rank, id; } mslot;  /* (a,b) -> merge */
-typedef struct { uint64_t h; uint32_t koff, klen, voff, vlen; } cslot;
+typedef struct {
+    uint64_t h;
+    uint8_t klen, nids;           /* nids 0 = empty */
+    uint8_t key[CACHE_KEY];
+    uint32_t ids[CACHE_IDS];
+} cslot;
 
 typedef struct wcache {
     struct wcache *next;
     cslot *tab;
-    size_t used;
-    uint8_t *kp; size_t kn;
-    uint32_t *vp; size_t vn;
     /* scratch for merging */
     uint32_t *sym, *rk, *mid;
     int32_t *nxt, *prv;
@@ -69,15 +73,19 @@ static inline uint64_t hbytes(const uint8_t *p, size_t n)
 
 static inline size_t mhash(uint64_t key) { return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> 20); }
 
-static uint32_t vocab_find(const tokenizer *t, const uint8_t *p, size_t n)
+static uint32_t vocab_find_h(const tokenizer *t, const uint8_t *p, size_t n, uint64_t h)
 {
-    uint64_t h = hbytes(p, n);
     uint32_t tag = (uint32_t)(h >> 32);
     for (size_t i = h & t->vmask;; i = (i + 1) & t->vmask) {
         const vslot *s = &t->vmap[i];
         if (s->id == NONE) return NONE;
         if (s->tag == tag && t->len[s->id] == n && memcmp(t->pool + t->off[s->id], p, n) == 0) return s->id;
     }
+}
+
+static uint32_t vocab_find(const tokenizer *t, const uint8_t *p, size_t n)
+{
+    return vocab_find_h(t, p, n, hbytes(p, n));
 }
 
 static void vocab_insert(tokenizer *t, uint32_t id)
@@ -296,7 +304,7 @@ tokenizer *tok_load(const char *dir, photon_err *err)
 
 static void cache_free(wcache *c)
 {
-    free(c->tab); free(c->kp); free(c->vp);
+    free(c->tab);
     free(c->sym); free(c->rk); free(c->mid); free(c->nxt); free(c->prv); free(c->heap);
     free(c);
 }
@@ -481,8 +489,6 @@ static wcache *cache_get(const tokenizer *tc)
     if (!c) {
         c = xcalloc(1, sizeof *c);
         c->tab = xcalloc(CACHE_SLOTS, sizeof *c->tab);
-        c->kp = xmalloc(CACHE_POOL);
-        c->vp = xmalloc(CACHE_POOL * sizeof *c->vp);
         scratch_reserve(c, SMALL_WORD * 2);
     }
     return c;
@@ -513,34 +519,31 @@ static void encode_word(const tokenizer *t, wcache *c, const uint8_t *w, size_t 
                         uint32_t **ids, size_t *len, size_t *cap)
 {
     if (n == 1) { out_push(ids, len, cap, &t->byte_id[w[0]], 1); return; }
-    uint32_t id = t->whole_ok ? vocab_find(t, w, n) : NONE;
-    if (id != NONE) { out_push(ids, len, cap, &id, 1); return; }
     uint64_t h = hbytes(w, n);
-    size_t slot = h & (CACHE_SLOTS - 1);
-    for (;; slot = (slot + 1) & (CACHE_SLOTS - 1)) {
-        cslot *s = &c->tab[slot];
-        if (s->vlen == 0) break;
-        if (s->h == h && s->klen == n && memcmp(c->kp + s->koff, w, n) == 0) {
-            out_push(ids, len, cap, c->vp + s->voff, s->vlen);
-            return;
+    uint32_t id = t->whole_ok ? vocab_find_h(t, w, n, h) : NONE;
+    if (id != NONE) { out_push(ids, len, cap, &id, 1); return; }
+    int cacheable = n <= CACHE_KEY;
+    cslot *set = &c->tab[h & (CACHE_SLOTS - 2)];
+    if (cacheable) {
+        for (int way = 0; way < 2; way++) {
+            cslot *s = &set[way];
+            if (s->nids && s->h == h && s->klen == n && memcmp(s->key, w, n) == 0) {
+                out_push(ids, len, cap, s->ids, s->nids);
+                if (way) { cslot tmp = set[0]; set[0] = set[1]; set[1] = tmp; }   /* most recent first */
+                return;
+            }
         }
     }
     scratch_reserve(c, n);
     size_t m = n <= SMALL_WORD ? bpe_small(t, c, w, n) : bpe_large(t, c, w, n);
     out_push(ids, len, cap, c->sym, m);
-    if (n > CACHE_POOL / 64) return;   /* do not let one huge word flush the cache */
-    if (c->used >= CACHE_SLOTS / 2 || c->kn + n > CACHE_POOL || c->vn + m > CACHE_POOL) {
-        memset(c->tab, 0, CACHE_SLOTS * sizeof *c->tab);
-        c->used = c->kn = c->vn = 0;
-        slot = h & (CACHE_SLOTS - 1);
-    }
-    while (c->tab[slot].vlen) slot = (slot + 1) & (CACHE_SLOTS - 1);
-    memcpy(c->kp + c->kn, w, n);
-    memcpy(c->vp + c->vn, c->sym, m * sizeof *c->sym);
-    c->tab[slot] = (cslot){ h, (uint32_t)c->kn, (uint32_t)n, (uint32_t)c->vn, (uint32_t)m };
-    c->kn += n;
-    c->vn += m;
-    c->used++;
+    if (!cacheable || m > CACHE_IDS) return;
+    set[1] = set[0];   /* evict the least recently used way */
+    set[0].h = h;
+    set[0].klen = (uint8_t)n;
+    set[0].nids = (uint8_t)m;
+    memcpy(set[0].key, w, n);
+    memcpy(set[0].ids, c->sym, m * sizeof *c->sym);
 }
 
 static void encode_span(const tokenizer *t, wcache *c, const uint8_t *s, size_t n,

@@ -8,6 +8,8 @@
  * Backward: datt = dy v^T, dv = att^T dy, dscores = att (datt - rowsum(att datt)) / sqrt(HS),
  *           dq = dscores k, dk = dscores^T q. */
 #include <math.h>
+#include <type_traits>
+#include "gpu/cuda/flash_attention.h"
 #include "gpu/cuda/kernels.h"
 
 /* qkv (B,T,3,NH,HS) -> q, k, v each (B,NH,T,HS); one thread per element of q. */
@@ -109,6 +111,14 @@ void attention_forward(matmul_ctx *m, T *out, T *att, T *qkvr, T *vaccum, T *sco
     T *q = qkvr, *k = qkvr + n, *v = qkvr + 2 * n;
     permute_kernel<<<ceil_div((long)n, 256), 256, 0, s>>>(q, k, v, qkv, B, Tn, NH, HS);
     cudaCheckLaunch();
+    if constexpr (std::is_same<T, bf16>::value) {
+        if (m->flash && flash_attention_supported(C, NH, Tn)) {
+            flash_attention_forward(vaccum, (float *)att, q, k, v, B, NH, Tn, s);
+            unpermute_kernel<T, false><<<ceil_div((long)n, 256), 256, 0, s>>>(vaccum, out, B, Tn, NH, HS);
+            cudaCheckLaunch();
+            return;
+        }
+    }
     long tt = (long)Tn * Tn, th = (long)Tn * HS;
     /* scores (row-major T x T) = q k^T  <=>  column-major scores^T = k q^T */
     bgemm<T>(m, true, false, Tn, Tn, HS, k, HS, th, q, HS, th, scores, Tn, tt, nb);
@@ -122,7 +132,7 @@ void attention_forward(matmul_ctx *m, T *out, T *att, T *qkvr, T *vaccum, T *sco
 
 template <typename T>
 void attention_backward(matmul_ctx *m, T *dqkv, T *dqkvr, T *dvaccum, T *scores, T *qkvr, const T *dout,
-                        const T *qkv, const T *att, int B, int Tn, int C, int NH, cudaStream_t s)
+                        const T *out, const T *qkv, const T *att, int B, int Tn, int C, int NH, cudaStream_t s)
 {
     int HS = C / NH, nb = B * NH;
     size_t n = (size_t)B * Tn * C;
@@ -133,6 +143,17 @@ void attention_backward(matmul_ctx *m, T *dqkv, T *dqkvr, T *dvaccum, T *scores,
     cudaCheckLaunch();
     unpermute_kernel<T, true><<<ceil_div((long)n, 256), 256, 0, s>>>(dvaccum, const_cast<T *>(dout), B, Tn, NH, HS);
     cudaCheckLaunch();
+    if constexpr (std::is_same<T, bf16>::value) {
+        if (m->flash && flash_attention_supported(C, NH, Tn)) {
+            flash_attention_backward(dq, dk, dv, (float *)scores, q, k, v, dvaccum, dout, out, (const float *)att, B,
+                                     NH, Tn, s);
+            permute_backward_kernel<<<ceil_div((long)n, 256), 256, 0, s>>>(dqkv, dq, dk, dv, B, Tn, NH, HS);
+            cudaCheckLaunch();
+            return;
+        }
+    } else {
+        (void)out;
+    }
     /* datt (T x T) = dy v^T  <=>  datt^T = v dy^T */
     bgemm<T>(m, true, false, Tn, Tn, HS, v, HS, th, dvaccum, HS, th, scores, Tn, tt, nb);
     /* dv (T x HS) = att^T dy  <=>  dv^T = dy^T att */
@@ -150,7 +171,7 @@ void attention_backward(matmul_ctx *m, T *dqkv, T *dqkvr, T *dvaccum, T *scores,
 #define INST(T) \
     template void attention_forward<T>(matmul_ctx *, T *, T *, T *, T *, T *, const T *, int, int, int, int, \
                                        cudaStream_t); \
-    template void attention_backward<T>(matmul_ctx *, T *, T *, T *, T *, T *, const T *, const T *, const T *, int, \
-                                        int, int, int, cudaStream_t);
+    template void attention_backward<T>(matmul_ctx *, T *, T *, T *, T *, T *, const T *, const T *, const T *, \
+                                        const T *, int, int, int, int, cudaStream_t);
 INST(float)
 INST(bf16)

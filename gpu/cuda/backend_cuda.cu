@@ -49,7 +49,9 @@ static photon_model *cm_create(const gpt2_config *c, int B, int T, const backend
     int ndev = cuda_device_count();
     int dev = o ? o->device : 0;
     if (ndev == 0) { err_set(err, "CUDA backend: no GPU is visible (no driver or no device)"); return NULL; }
-    if (dev < 0 || dev >= ndev) { err_set(err, "CUDA backend: GPU %d requested but only %d visible", dev, ndev); return NULL; }
+    if (dev < 0) { err_set(err, "CUDA backend: GPU ordinal %d is negative", dev); return NULL; }
+    /* The runtime passes the actor slot: actor i runs on GPU i mod G (cuda_api.h). */
+    dev = cuda_device_for_actor(dev, ndev);
     int bf16 = o ? o->bf16 : 1;
 
     cuda_model *cm = (cuda_model *)calloc(1, sizeof *cm);
@@ -221,9 +223,9 @@ static void cm_adamw_step(photon_model *m, const adamw_params *p)
 static void cm_get_opt_state(photon_model *m, float *mom1, float *mom2, int64_t *step)
 {
     cuda_model *cm = CM(m);
-    copy_sync(cm, mom1, cm->m, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
-    copy_sync(cm, mom2, cm->v, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
-    *step = cm->step;
+    if (mom1) copy_sync(cm, mom1, cm->m, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
+    if (mom2) copy_sync(cm, mom2, cm->v, cm->P * sizeof(float), cudaMemcpyDeviceToHost);
+    if (step) *step = cm->step;
 }
 
 static void cm_set_opt_state(photon_model *m, const float *mom1, const float *mom2, int64_t step)

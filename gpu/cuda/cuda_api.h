@@ -4,8 +4,8 @@
  *
  * Placement: actor i runs on GPU (i mod G), G = cuda_device_count(); several
  * actors may share a GPU (each has its own context and stream; memory is
- * checked per model at create).  The runtime passes the ordinal in
- * backend_opts.device; cuda_device_for_actor computes it. */
+ * checked per model at create).  The runtime passes the actor slot in
+ * backend_opts.device and create takes it modulo G (cuda_device_for_actor). */
 #ifndef PHOTON_CUDA_API_H
 #define PHOTON_CUDA_API_H
 #include <stddef.h>

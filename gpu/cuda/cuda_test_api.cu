@@ -165,7 +165,7 @@ template <typename T> int att_run(float *out, float *att, float *dqkv, const flo
         attention_forward(&mm, o.d, a.d, qkvr.d, vacc.d, sc.d, q.d, B, Tn, C, NH, 0);
         if (dqkv) {
             dbuf<T> d(n, dout), dq(3 * n), dqr(3 * n);
-            attention_backward(&mm, dq.d, dqr.d, vacc.d, sc.d, qkvr.d, d.d, q.d, a.d, B, Tn, C, NH, 0);
+            attention_backward(&mm, dq.d, dqr.d, vacc.d, sc.d, qkvr.d, d.d, o.d, q.d, a.d, B, Tn, C, NH, 0);
             done();
             dq.down(dqkv);
         }

@@ -62,6 +62,8 @@ struct matmul_ctx {
     void *workspace;
     size_t workspace_size;
     int epilogues;      /* 0: plain GEMMs + separate bias/GELU kernels (A/B switch) */
+    struct lt_cache *cache;   /* heuristic results per GEMM shape (matmul.cu) */
+    int flash;                /* PHOTON_CUDA_ATTENTION=flash: flash_attention.cu in bf16 where it applies */
 };
 bool matmul_ctx_init(matmul_ctx *m, cudaStream_t s, char *err, size_t n);
 void matmul_ctx_free(matmul_ctx *m);
@@ -77,14 +79,15 @@ template <typename T> void matmul_backward(matmul_ctx *m, T *dinp, float *dw, fl
 
 /* ---- attention.cu: causal self-attention via cuBLAS batched GEMMs --------
  * qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) softmax probabilities kept for
- * backward.  Scratch: qkvr (3*B*T*C), vaccum (B*T*C), scores (B*NH*T*T). */
+ * backward (with flash attention: the per-row log-sum-exp, (B,NH,T) fp32, in
+ * the same buffer).  Scratch: qkvr (3*B*T*C), vaccum (B*T*C), scores (B*NH*T*T). */
 template <typename T> void attention_forward(matmul_ctx *m, T *out, T *att, T *qkvr, T *vaccum, T *scores,
                                              const T *qkv, int B, int Tn, int C, int NH, cudaStream_t s);
-/* dqkv (B,T,3C) overwritten.  Scratch: dqkvr (3BTC), dvaccum (BTC), scores
- * (B*NH*T*T), qkvr (3BTC, recomputed from qkv). */
+/* dqkv (B,T,3C) overwritten; out is the forward's output.  Scratch: dqkvr
+ * (3BTC), dvaccum (BTC), scores (B*NH*T*T), qkvr (3BTC, recomputed from qkv). */
 template <typename T> void attention_backward(matmul_ctx *m, T *dqkv, T *dqkvr, T *dvaccum, T *scores, T *qkvr,
-                                              const T *dout, const T *qkv, const T *att, int B, int Tn, int C,
-                                              int NH, cudaStream_t s);
+                                              const T *dout, const T *out, const T *qkv, const T *att, int B, int Tn,
+                                              int C, int NH, cudaStream_t s);
 
 /* ---- classifier.cu: fused softmax + cross-entropy ------------------------
  * For each row of logits (N, Vp): losses[row] = logsumexp(logits[:V]) -

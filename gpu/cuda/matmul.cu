@@ -7,11 +7,28 @@
  *   dW        dW^T (IC,OC)  += inp^T (IC,N) x dout (N,OC)       op(B)=T, fp32 D
  * Compute is always fp32 (CUBLAS_COMPUTE_32F: no TF32 in fp32 mode, so the
  * fp32 backend matches the CPU reference to ~1e-6). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "gpu/cuda/kernels.h"
 
 #define WORKSPACE_BYTES (32u << 20)
+#define CACHE_SLOTS 64   /* distinct GEMMs of one model: ~20 shapes x epilogues */
+
+/* One cached heuristic answer: the key is everything the heuristic sees. */
+struct lt_key {
+    int ta, tb, M, N, K, lda, ldb, ldd, at, bt, dt, ep, has_bias, has_aux, ldaux;
+    uint32_t al_a, al_b, al_d;
+};
+struct lt_entry {
+    lt_key key;
+    int found;                        /* 0: Lt has no algorithm (use the fallback) */
+    cublasLtMatmulAlgo_t algo;
+};
+struct lt_cache {
+    int n;
+    lt_entry e[CACHE_SLOTS];
+};
 
 bool matmul_ctx_init(matmul_ctx *m, cudaStream_t s, char *err, size_t n)
 {
@@ -24,13 +41,18 @@ bool matmul_ctx_init(matmul_ctx *m, cudaStream_t s, char *err, size_t n)
     if (!CUDA_OK(cudaMalloc(&m->workspace, m->workspace_size), err, n)) return false;
     /* cuBLAS picks its own workspace otherwise, which would allocate lazily. */
     if (!CUBLAS_OK(cublasSetWorkspace(m->blas, m->workspace, m->workspace_size), err, n)) return false;
+    m->cache = (lt_cache *)calloc(1, sizeof(lt_cache));
+    if (!m->cache) { snprintf(err, n, "CUDA backend: out of host memory"); return false; }
     const char *e = getenv("PHOTON_CUDA_EPILOGUES");
     m->epilogues = !(e && strcmp(e, "0") == 0);
+    const char *a = getenv("PHOTON_CUDA_ATTENTION");
+    m->flash = a && strcmp(a, "flash") == 0;
     return true;
 }
 
 void matmul_ctx_free(matmul_ctx *m)
 {
+    free(m->cache);
     if (m->workspace) cudaFree(m->workspace);
     if (m->lt) cublasLtDestroy(m->lt);
     if (m->blas) cublasDestroy(m->blas);
@@ -82,16 +104,33 @@ static bool lt_matmul(matmul_ctx *m, cudaStream_t s, bool ta, bool tb, int M, in
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &al_b, sizeof al_b));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &al_d, sizeof al_d));
     cublasCheck(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &al_d, sizeof al_d));
-    cublasLtMatmulHeuristicResult_t heur;
-    int found = 0;
-    bool ok = cublasLtMatmulAlgoGetHeuristic(m->lt, desc, la, lb, ld, ld, pref, 1, &heur, &found) ==
-                  CUBLAS_STATUS_SUCCESS && found > 0;
+    lt_key key;
+    memset(&key, 0, sizeof key);   /* padding too: keys are compared with memcmp */
+    key.ta = ta; key.tb = tb; key.M = M; key.N = Nn; key.K = K; key.lda = lda; key.ldb = ldb; key.ldd = ldd;
+    key.at = at; key.bt = bt; key.dt = dt; key.ep = (int)ep; key.has_bias = bias != nullptr;
+    key.has_aux = aux != nullptr; key.ldaux = ldaux; key.al_a = al_a; key.al_b = al_b; key.al_d = al_d;
+    lt_entry *hit = nullptr;
+    for (int i = 0; m->cache && i < m->cache->n && !hit; i++)
+        if (memcmp(&m->cache->e[i].key, &key, sizeof key) == 0) hit = &m->cache->e[i];
+    lt_entry fresh;
+    if (!hit) {
+        cublasLtMatmulHeuristicResult_t heur;
+        int found = 0;
+        fresh.key = key;
+        fresh.found = cublasLtMatmulAlgoGetHeuristic(m->lt, desc, la, lb, ld, ld, pref, 1, &heur, &found) ==
+                          CUBLAS_STATUS_SUCCESS && found > 0;
+        if (fresh.found) fresh.algo = heur.algo;
+        hit = &fresh;
+        if (m->cache && m->cache->n < CACHE_SLOTS) m->cache->e[m->cache->n++] = fresh;
+    }
+    bool ok = hit->found != 0;
     if (ok) {
         float alpha = 1.0f;
-        cublasStatus_t st = cublasLtMatmul(m->lt, desc, &alpha, A, la, Bm, lb, &beta, D, ld, D, ld, &heur.algo,
+        cublasStatus_t st = cublasLtMatmul(m->lt, desc, &alpha, A, la, Bm, lb, &beta, D, ld, D, ld, &hit->algo,
                                            m->workspace, m->workspace_size, s);
         if (st != CUBLAS_STATUS_NOT_SUPPORTED) cublasCheck(st);
         ok = st == CUBLAS_STATUS_SUCCESS;
+        if (!ok) hit->found = 0;   /* remember: go straight to the fallback next time */
     }
     cublasLtMatmulPreferenceDestroy(pref);
     cublasLtMatrixLayoutDestroy(ld);

@@ -91,7 +91,7 @@ template <typename T> struct graph {
             matmul_backward(mm, dbtc, g(T_ATTPROJW, l), g(T_ATTPROJB, l), a.colsum, dres, act(a.atty, l, NC),
                             p(T_ATTPROJW, l), N, C, C, s);
             attention_backward(mm, dqkv, (T *)a.dqkvr, (T *)a.vaccum, (T *)a.scores, (T *)a.qkvr, dbtc,
-                               act(a.qkv, l, 3 * NC), act(a.att, l, TTmax), B, Tn, C, NH, s);
+                               act(a.atty, l, NC), act(a.qkv, l, 3 * NC), act(a.att, l, TTmax), B, Tn, C, NH, s);
             matmul_backward(mm, dbtc, g(T_QKVW, l), g(T_QKVB, l), a.colsum, dqkv, act(a.ln1, l, NC), p(T_QKVW, l),
                             N, C, 3 * C, s);
             layernorm_backward(dres, g(T_LN1W, l), g(T_LN1B, l), a.colsum, dbtc, residual, p(T_LN1W, l),

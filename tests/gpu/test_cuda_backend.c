@@ -3,7 +3,9 @@
  * every gradient tensor, gradient accumulation, the clipped norm, logits_at,
  * 10 AdamW steps within 1% loss of the CPU, parameter/optimizer-state round
  * trips, bitwise-reproducible steps, and a clear error when the model does
- * not fit in GPU memory.  fp32 and bf16 modes.  Skips (77) without a GPU. */
+ * not fit in GPU memory.  fp32, bf16, and bf16 with flash attention (head
+ * size 64, sequence 96: a full and a partial 64-row tile).  Skips (77)
+ * without a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include "harness.h"
@@ -13,7 +15,7 @@
 #include "gpu/cuda/cuda_api.h"
 
 #define B 4
-#define T 64
+#define T 96
 
 static gpt2_config cfg;
 static gpt2_layout lay;
@@ -78,8 +80,8 @@ static void one_step(int bf16)
     CHECK_CLOSE(gpu->ops->clip_grad(gpu, 0.0f), ng * 0.5f, 1e-5 * ng);
     if (!bf16) {   /* logits at a position, padded entries -inf */
         float *oc = malloc(cfg.padded_vocab * sizeof(float)), *og = malloc(cfg.padded_vocab * sizeof(float));
-        cpu->ops->logits_at(cpu, tokens, 37, oc);
-        gpu->ops->logits_at(gpu, tokens, 37, og);
+        cpu->ops->logits_at(cpu, tokens, 77, oc);
+        gpu->ops->logits_at(gpu, tokens, 77, og);
         CHECK(rel_err(og, oc, cfg.vocab_size) <= 1e-5);
         CHECK(isinf(og[cfg.padded_vocab - 1]) && og[cfg.padded_vocab - 1] < 0);
         free(oc);
@@ -161,17 +163,20 @@ static void too_big(void)
 int main(void)
 {
     if (cuda_device_count() == 0) { printf("skipped: no GPU visible\n"); return 77; }
-    cfg = (gpt2_config){ 2, 4, 64, T, 250, gpt2_padded_vocab(250, 128) };
+    cfg = (gpt2_config){ 2, 2, 128, T, 250, gpt2_padded_vocab(250, 128) };
     gpt2_layout_init(&lay, &cfg);
     params0 = malloc(lay.total * sizeof(float));
     gpt2_init_params(&cfg, params0, 1234, 0.02);
     photon_rng r;
     rng_seed(&r, 99);
     for (int i = 0; i < B * (T + 1); i++) tokens[i] = (uint32_t)rng_below(&r, cfg.vocab_size);
-    for (int bf16 = 0; bf16 <= 1; bf16++) {
-        printf("== %s\n", bf16 ? "bf16" : "fp32");
+    for (int mode = 0; mode <= 2; mode++) {
+        int bf16 = mode > 0;
+        if (mode == 2) setenv("PHOTON_CUDA_ATTENTION", "flash", 1);
+        printf("== %s\n", mode == 0 ? "fp32" : mode == 1 ? "bf16" : "bf16 + flash attention");
         one_step(bf16);
         ten_steps(bf16);
+        unsetenv("PHOTON_CUDA_ATTENTION");
     }
     RUN(too_big);
     free(params0);

@@ -87,9 +87,10 @@ int runstate_resume(const char *dir, runstate *rs, char *out_path, size_t out_n,
 /* Loads one given checkpoint file (after ckpt_verify). */
 int runstate_load(const char *path, runstate *rs, photon_err *err);
 
-/* Removes temporary files that interrupted writes left in dir
- * ("ckpt-*.h5.tmp.<pid>" whose process is gone, or every one when
- * all_pids).  Returns how many were removed. */
+/* Removes temporary files that interrupted writes left in dir: any
+ * "<name>.tmp.<pid>" (the naming of ckpt_create and afile_open) whose
+ * process is gone, or every one when all_pids.  Use it on the checkpoint
+ * directory and the run directory at start-up.  Returns how many. */
 int runstate_clean(const char *dir, bool all_pids);
 
 /* Completed rounds of the checkpoints in dir, newest first (at most max). */

@@ -261,6 +261,20 @@ extern "C" const backend_ops *backend_cuda_ops(void) { return &cuda_ops; }
 
 extern "C" size_t cuda_model_allocated(photon_model *m) { return CM(m)->allocated; }
 extern "C" size_t cuda_model_peak_used(photon_model *m) { return CM(m)->peak_used; }
+extern "C" int cuda_bench_figures_get(photon_model *m, double flops_per_s, cuda_bench_figures *f)
+{
+    cuda_model *cm = CM(m);
+    memset(f, 0, sizeof *f);
+    cuda_model_sync(m);
+    sample_peak(cm);
+    if (cuda_device_name(cm->dev, f->gpu, sizeof f->gpu) != 0) return -1;
+    f->bf16_tflops = cuda_measure_bf16_tflops(cm->dev, 0);
+    f->mfu = f->bf16_tflops > 0 ? flops_per_s / (f->bf16_tflops * 1e12) : 0.0;
+    f->peak_used = cm->peak_used;
+    f->allocated = cm->allocated;
+    return f->bf16_tflops > 0 ? 0 : -1;
+}
+
 extern "C" void cuda_model_sync(photon_model *m)
 {
     cudaCheck(cudaSetDevice(CM(m)->dev));

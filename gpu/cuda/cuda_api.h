@@ -39,6 +39,18 @@ size_t cuda_model_peak_used(photon_model *m);
 double cuda_measure_bf16_tflops(int dev, int n);
 /* Waits for the model's stream (for timing from the host). */
 void cuda_model_sync(photon_model *m);
+
+/* The GPU figures `photon-sim bench` prints next to tokens/s. */
+typedef struct {
+    char gpu[256];        /* device name */
+    double bf16_tflops;   /* measured cuBLAS bf16 rate (cuda_measure_bf16_tflops) */
+    double mfu;           /* achieved model FLOP/s / that rate */
+    size_t peak_used;     /* cuda_model_peak_used: device-wide bytes in use at the peak */
+    size_t allocated;     /* bytes this model holds */
+} cuda_bench_figures;
+/* Waits for m's stream, measures the matmul rate on m's GPU and fills f;
+ * flops_per_s is the model's achieved training FLOP/s.  -1 on failure. */
+int cuda_bench_figures_get(photon_model *m, double flops_per_s, cuda_bench_figures *f);
 #ifdef __cplusplus
 }
 #endif

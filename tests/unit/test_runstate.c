@@ -229,8 +229,14 @@ static void test_injected_failure_and_clean(void)
     path_join(p2, sizeof p2, dir, name);
     th_write_file(dir, "ckpt-00000005.h5.tmp.999999999", "x");
     th_write_file(dir, name, "x");
-    CHECK_EQ_INT(runstate_clean(dir, false), 1);
+    th_write_file(dir, "summary.json.tmp.999999998", "x");     /* afile_open's naming */
+    th_write_file(dir, "notes.tmp.txt", "x");                  /* not a temp file */
+    CHECK_EQ_INT(runstate_clean(dir, false), 2);
     CHECK(!file_exists(p1) && file_exists(p2));
+    char keep[1024];
+    path_join(keep, sizeof keep, dir, "notes.tmp.txt");
+    CHECK(file_exists(keep));
+    unlink(keep);
     CHECK_EQ_INT(runstate_clean(dir, true), 1);
     CHECK(!file_exists(p2));
     /* a save after resuming from an older checkpoint drops the abandoned future */

@@ -11,20 +11,16 @@
 #include "io/prepare.h"
 #include <errno.h>
 #include <inttypes.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "io/bpe_train.h"
 #include "io/manifest.h"
 #include "io/partition.h"
-#include "io/progress.h"
+#include "io/prepare_text.h"
 #include "io/shard.h"
-#include "io/textsrc.h"
 #include "io/tokenizer.h"
 
-#define PREPARE_FORMAT 1      /* bump when the output for the same inputs changes */
-#define CHUNK_DOCS 512
+#define PREPARE_FORMAT 2      /* bump when the output for the same inputs changes */
 
 /* ---- paths ------------------------------------------------------------ */
 
@@ -156,123 +152,6 @@ int prepare_vocab_size(const photon_config *c, photon_err *err)
     return v;
 }
 
-/* ---- documents and tokens --------------------------------------------- */
-
-typedef struct {
-    char *text; size_t n, cap;
-    int64_t *off; int64_t nd, dcap;     /* off[d] .. off[d+1] */
-} docstore;
-
-typedef struct {
-    uint32_t *tok; size_t n, cap;
-    int64_t *off;                        /* nd + 1 offsets, EOT included */
-} tokstore;
-
-static void docs_add(docstore *d, const char *s, size_t n)
-{
-    if (d->n + n > d->cap) {
-        d->cap = (d->n + n) * 2 > (1u << 24) ? (d->n + n) * 2 : (1u << 24);
-        d->text = xrealloc(d->text, d->cap);
-    }
-    memcpy(d->text + d->n, s, n);
-    d->n += n;
-    if (d->nd + 2 > d->dcap) {
-        d->dcap = d->dcap ? d->dcap * 2 : 4096;
-        d->off = xrealloc(d->off, (size_t)d->dcap * sizeof *d->off);
-    }
-    if (d->nd == 0) d->off[0] = 0;
-    d->off[++d->nd] = (int64_t)d->n;
-}
-
-/* Reads sources into d; per-source document counts into src[i].docs. */
-static int read_sources(const photon_config *c, const cfg_list *l, man_source *src, docstore *d, const char *what, photon_err *err)
-{
-    progress pr;
-    progress_start(&pr, what, 0);
-    size_t done = 0;
-    for (int i = 0; i < l->n; i++) {
-        textsrc *s = textsrc_open(src[i].path, err);
-        if (!s) return -1;
-        const char *text;
-        size_t n;
-        int rc = 0;
-        int64_t before = d->nd;
-        while ((c->data.max_docs == 0 || d->nd - before < c->data.max_docs) && (rc = textsrc_next(s, &text, &n, err)) == 1) {
-            docs_add(d, text, n);
-            progress_update(&pr, done + textsrc_bytes(s));
-        }
-        done += textsrc_bytes(s);
-        textsrc_close(s);
-        if (rc < 0) return -1;
-        src[i].docs = d->nd - before;
-        if (src[i].docs == 0) {
-            err_set(err, "%s: no documents in this text source (empty file, or only blank lines/empty texts)", src[i].path);
-            return -1;
-        }
-    }
-    progress_end(&pr, done);
-    return 0;
-}
-
-static void tokenize_docs(const tokenizer *t, const docstore *d, tokstore *out, int threads)
-{
-    uint32_t *ids[CHUNK_DOCS] = { 0 };
-    size_t len[CHUNK_DOCS], cap[CHUNK_DOCS] = { 0 };
-    uint32_t eot = (uint32_t)tok_eot(t);
-    out->off = xmalloc((size_t)(d->nd + 1) * sizeof *out->off);
-    out->off[0] = 0;
-    progress pr;
-    progress_start(&pr, "tokenizing", d->n);
-    for (int64_t c0 = 0; c0 < d->nd; c0 += CHUNK_DOCS) {
-        int64_t m = d->nd - c0 < CHUNK_DOCS ? d->nd - c0 : CHUNK_DOCS;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-        for (int64_t i = 0; i < m; i++) {
-            int64_t doc = c0 + i;
-            len[i] = 0;
-            tok_encode(t, d->text + d->off[doc], (size_t)(d->off[doc + 1] - d->off[doc]), &ids[i], &len[i], &cap[i]);
-        }
-        for (int64_t i = 0; i < m; i++) {
-            size_t need = out->n + len[i] + 1;
-            if (need > out->cap) {
-                out->cap = need * 2 > (1u << 22) ? need * 2 : (1u << 22);
-                out->tok = xrealloc(out->tok, out->cap * sizeof *out->tok);
-            }
-            memcpy(out->tok + out->n, ids[i], len[i] * sizeof *ids[i]);
-            out->n += len[i];
-            out->tok[out->n++] = eot;   /* documents end with EOT */
-            out->off[c0 + i + 1] = (int64_t)out->n;
-        }
-        progress_update(&pr, (size_t)d->off[c0 + m]);
-    }
-    progress_end(&pr, d->n);
-    for (int i = 0; i < CHUNK_DOCS; i++) free(ids[i]);
-}
-
-static int train_tokenizer(const photon_config *c, const docstore *d, const char *dir, int threads, photon_err *err)
-{
-    double t0 = time_mono();
-    bpe_counter **part = xcalloc((size_t)threads, sizeof *part);
-    progress pr;
-    progress_start(&pr, "counting words for BPE", d->n);
-#pragma omp parallel num_threads(threads)
-    {
-        int me = omp_get_thread_num();
-        part[me] = bpe_counter_new();
-#pragma omp for schedule(dynamic, 64)
-        for (int64_t i = 0; i < d->nd; i++)
-            bpe_counter_add(part[me], d->text + d->off[i], (size_t)(d->off[i + 1] - d->off[i]));
-    }
-    for (int i = 1; i < threads; i++) if (part[i]) { bpe_counter_merge(part[0], part[i]); bpe_counter_free(part[i]); }
-    progress_end(&pr, d->n);
-    double t1 = time_mono();
-    int v = bpe_train(part[0], c->data.tokenizer_vocab, dir, err);
-    log_info("trained a %d-token byte-level BPE on %.1f MB (%zu distinct words) in %.1f s (counting %.1f s, merging %.1f s)",
-             v, d->n / 1e6, bpe_counter_words(part[0]), time_mono() - t0, t1 - t0, time_mono() - t1);
-    bpe_counter_free(part[0]);
-    free(part);
-    return v < 0 ? -1 : 0;
-}
-
 /* ---- writing ---------------------------------------------------------- */
 
 static int write_clients(const photon_config *c, const tokstore *ts, const int32_t *client, const int64_t *order,
@@ -314,8 +193,6 @@ static int write_clients(const photon_config *c, const tokstore *ts, const int32
     return rc;
 }
 
-static void docstore_free(docstore *d) { free(d->text); free(d->off); memset(d, 0, sizeof *d); }
-static void tokstore_free(tokstore *t) { free(t->tok); free(t->off); memset(t, 0, sizeof *t); }
 
 int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
 {
@@ -331,7 +208,6 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     if (unlink(mpath) != 0 && errno != ENOENT) { err_set(err, "%s: cannot remove: %s", mpath, strerror(errno)); return -1; }
 
     man_source *src = xcalloc((size_t)ns, sizeof *src), *val = xcalloc((size_t)nv + 1, sizeof *val);
-    docstore docs = { 0 }, vdocs = { 0 };
     tokstore toks = { 0 }, vtoks = { 0 };
     tokenizer *t = NULL;
     int32_t *client = NULL;
@@ -342,32 +218,26 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     if (describe_sources(&c->data.sources, src, err) || describe_sources(&c->data.validation, val, err) ||
         fingerprint(c, src, val, &inputs, err))
         goto out;
-    if (read_sources(c, &c->data.sources, src, &docs, "reading sources", err)) goto out;
-    log_info("read %" PRId64 " documents (%.1f MB) from %d source%s", docs.nd, docs.n / 1e6, ns, ns == 1 ? "" : "s");
-    if (trains_tokenizer(c) && train_tokenizer(c, &docs, tdir, threads, err)) goto out;
+    if (trains_tokenizer(c) && prep_train(&c->data.sources, c->data.max_docs, src, c->data.tokenizer_vocab, tdir, threads, err))
+        goto out;
     if (!(t = tok_load(tdir, err))) goto out;
     if (tok_eot(t) < 0) { err_set(err, "%s: the tokenizer has no <|endoftext|> token to end documents with", tdir); goto out; }
     int wide = tok_vocab_size(t) > 65535;
     double tt = time_mono();
-    tokenize_docs(t, &docs, &toks, threads);
-    log_info("tokenized %.1f MB into %zu tokens on %d thread%s at %.1f MB/s", docs.n / 1e6, toks.n, threads,
-             threads == 1 ? "" : "s", docs.n / 1e6 / (time_mono() - tt + 1e-9));
-    int64_t first = 0;
-    for (int s = 0; s < ns; s++) {
-        src[s].tokens = toks.off[first + src[s].docs] - toks.off[first];
-        first += src[s].docs;
-    }
+    if (prep_tokenize(&c->data.sources, c->data.max_docs, src, t, threads, &toks, "reading and tokenizing", err)) goto out;
+    log_info("read and tokenized %" PRId64 " documents from %d source%s into %zu tokens on %d thread%s in %.1f s",
+             toks.nd, ns, ns == 1 ? "" : "s", toks.n, threads, threads == 1 ? "" : "s", time_mono() - tt);
 
     /* partition and write the client shards */
     const char **names = xmalloc((size_t)ns * sizeof *names);
     int64_t *nd = xmalloc((size_t)ns * sizeof *nd);
     for (int s = 0; s < ns; s++) { names[s] = src[s].name; nd[s] = src[s].docs; }
-    client = xmalloc((size_t)docs.nd * sizeof *client);
-    order = xmalloc((size_t)docs.nd * sizeof *order);
+    client = xmalloc((size_t)toks.nd * sizeof *client);
+    order = xmalloc((size_t)toks.nd * sizeof *order);
     int64_t nused;
     partition_spec ps = { c->data.partition, c->clients.count, c->run.seed, c->data.alpha, &c->data.assign };
-    int64_t *dtok = xmalloc((size_t)docs.nd * sizeof *dtok);
-    for (int64_t d = 0; d < docs.nd; d++) dtok[d] = toks.off[d + 1] - toks.off[d];
+    int64_t *dtok = xmalloc((size_t)toks.nd * sizeof *dtok);
+    for (int64_t d = 0; d < toks.nd; d++) dtok[d] = toks.off[d + 1] - toks.off[d];
     int prc = partition_docs(&ps, ns, names, nd, dtok, client, order, &nused, err);
     free(dtok);
     free(names);
@@ -376,7 +246,7 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     m.nclients = c->clients.count;
     if (write_clients(c, &toks, client, order, nused, wide, &m, err)) goto out;
     csd = xcalloc((size_t)m.nclients * (size_t)ns, sizeof *csd);
-    for (int64_t d = 0, s = 0, end = src[0].docs; d < docs.nd; d++) {
+    for (int64_t d = 0, s = 0, end = src[0].docs; d < toks.nd; d++) {
         while (d >= end) end += src[++s].docs;
         if (client[d] >= 0) csd[(size_t)client[d] * ns + s]++;
     }
@@ -385,15 +255,9 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     char vpath[4096];
     prepare_val_shard(c, vpath, sizeof vpath);
     if (nv) {
-        if (read_sources(c, &c->data.validation, val, &vdocs, "reading validation sources", err)) goto out;
-        tokenize_docs(t, &vdocs, &vtoks, threads);
-        for (int i = 0, f = 0; i < nv; i++) {
-            partition_source_name(c->data.validation.item[i], val[i].name, sizeof val[i].name);
-            val[i].tokens = vtoks.off[f + val[i].docs] - vtoks.off[f];
-            f += (int)val[i].docs;
-        }
+        if (prep_tokenize(&c->data.validation, c->data.max_docs, val, t, threads, &vtoks, "validation", err)) goto out;
         if (shard_write(vpath, vtoks.tok, vtoks.n, wide, err)) goto out;
-        m.val_docs = vdocs.nd;
+        m.val_docs = vtoks.nd;
         m.val_tokens = (int64_t)vtoks.n;
     } else if (file_exists(vpath)) {
         unlink(vpath);   /* a validation shard of other inputs must not be mistaken for this one's */
@@ -423,8 +287,6 @@ out:
     free(client);
     free(order);
     tok_free(t);
-    docstore_free(&docs);
-    docstore_free(&vdocs);
     tokstore_free(&toks);
     tokstore_free(&vtoks);
     free(src);

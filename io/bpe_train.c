@@ -265,18 +265,18 @@ static uint32_t add_token(trainer *t, const uint8_t *bytes, size_t n)
     return (uint32_t)t->ntok++;
 }
 
-static void write_piece(FILE *f, const trainer *t, uint32_t id)
+/* The token's bytes in GPT-2's byte alphabet, as a NUL-terminated UTF-8
+ * string (every mapped code point is below U+0800, so 2 bytes at most). */
+static char *piece_text(const trainer *t, uint32_t id)
 {
-    char buf[1024];
-    size_t k = 0;
+    char *out = xmalloc(2 * (size_t)t->tlen[id] + 1), *p = out;
     for (uint32_t i = 0; i < t->tlen[id]; i++) {
         uint32_t cp = bu_byte_to_cp(t->tp[t->toff[id] + i]);
-        if (k + 4 >= sizeof buf) { buf[k] = 0; fputs(buf, f); k = 0; }
-        if (cp < 0x80) buf[k++] = (char)cp;
-        else { buf[k++] = (char)(0xC0 | (cp >> 6)); buf[k++] = (char)(0x80 | (cp & 63)); }
+        if (cp < 0x80) *p++ = (char)cp;
+        else { *p++ = (char)(0xC0 | (cp >> 6)); *p++ = (char)(0x80 | (cp & 63)); }
     }
-    buf[k] = 0;
-    fputs(buf, f);
+    *p = 0;
+    return out;
 }
 
 static int write_files(const trainer *t, const uint32_t (*merges)[2], int nmerges, const char *dir, photon_err *err)
@@ -289,10 +289,10 @@ static int write_files(const trainer *t, const uint32_t (*merges)[2], int nmerge
     FILE *f = afile_stream(a);
     fputs("#version: 0.2\n", f);
     for (int i = 0; i < nmerges; i++) {
-        write_piece(f, t, merges[i][0]);
-        fputc(' ', f);
-        write_piece(f, t, merges[i][1]);
-        fputc('\n', f);
+        char *a = piece_text(t, merges[i][0]), *b = piece_text(t, merges[i][1]);
+        fprintf(f, "%s %s\n", a, b);
+        free(a);
+        free(b);
     }
     if (afile_commit(a, err)) return -1;
     path_join(path, sizeof path, dir, "encoder.json");
@@ -301,12 +301,8 @@ static int write_files(const trainer *t, const uint32_t (*merges)[2], int nmerge
     f = afile_stream(a);
     fputc('{', f);
     for (int id = 0; id < t->ntok; id++) {
-        /* the piece in GPT-2's alphabet never contains a NUL, so json_write_string can take it */
-        char *tmp;
-        size_t len;
-        FILE *m = open_memstream(&tmp, &len);
-        write_piece(m, t, (uint32_t)id);
-        fclose(m);
+        /* GPT-2's alphabet has no NUL, so the piece is a C string for json_write_string */
+        char *tmp = piece_text(t, (uint32_t)id);
         if (id) fputs(", ", f);
         json_write_string(f, tmp);
         fprintf(f, ": %d", id);

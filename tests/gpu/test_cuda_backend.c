@@ -74,10 +74,11 @@ static void one_step(int bf16)
     gpu->ops->zero_grad(gpu);
     gpu->ops->forward_backward(gpu, tokens, 1.0f);
     float nc = cpu->ops->clip_grad(cpu, 0.0f), ng = gpu->ops->clip_grad(gpu, 0.0f);
-    CHECK_CLOSE(ng, nc, (bf16 ? 3e-2 : 1e-4) * nc);
-    float ng2 = gpu->ops->clip_grad(gpu, ng * 0.5f);
-    CHECK_CLOSE(ng2, ng, 1e-6 * ng);
-    CHECK_CLOSE(gpu->ops->clip_grad(gpu, 0.0f), ng * 0.5f, 1e-5 * ng);
+    CHECK_CLOSE(ng / nc, 1.0, bf16 ? 3e-2 : 1e-4);
+    float ng2 = gpu->ops->clip_grad(gpu, ng * 0.5f);   /* returns the norm before clipping */
+    CHECK_CLOSE(ng2 / ng, 1.0, 1e-6);
+    double clipped = 0.5 * ng * ng / (ng + 1e-6);   /* torch's coefficient max / (norm + 1e-6) */
+    CHECK_CLOSE(gpu->ops->clip_grad(gpu, 0.0f) / clipped, 1.0, 1e-5);
     if (!bf16) {   /* logits at a position, padded entries -inf */
         float *oc = malloc(cfg.padded_vocab * sizeof(float)), *og = malloc(cfg.padded_vocab * sizeof(float));
         cpu->ops->logits_at(cpu, tokens, 77, oc);

@@ -25,6 +25,8 @@ struct agg {
     double *norms;                /* accepted norms of this round (scratch) */
     int n_norms;
     double *sorted;               /* median scratch */
+    int finished;                 /* agg_finish ran for this round */
+    agg_summary last;             /* its summary, for a repeated call */
 };
 
 agg *agg_create(size_t n_params, int threads)
@@ -159,6 +161,7 @@ int agg_begin(agg *a, int n, const int *clients, const double *samples,
     a->reject_norm = reject_norm > 0 ? reject_norm : 0;
     a->have_sum = 0;
     a->n_norms = 0;
+    a->finished = 0;
     return 0;
 }
 
@@ -205,8 +208,10 @@ static int add_update(agg *a, int client, const float *update, const double *kno
     }
     agg_record *r = &a->rec[a->next];
     r->first_bad = -1;
-    r->norm = known_norm ? (isfinite(*known_norm) ? *known_norm : NAN)
-                         : agg_norm(update, a->n, a->threads, &r->first_bad);
+    if (known_norm && !(*known_norm < 0))   /* NaN and Inf included: non-finite */
+        r->norm = isfinite(*known_norm) ? *known_norm : NAN;
+    else                                     /* none given, or < 0: unknown */
+        r->norm = agg_norm(update, a->n, a->threads, &r->first_bad);
     r->ref_norm = 0;
     if (isnan(r->norm)) {
         r->verdict = AGG_REJECT_NONFINITE;
@@ -246,6 +251,11 @@ int agg_add_norm(agg *a, int client, const float *update, double norm,
 
 const float *agg_finish(agg *a, agg_summary *s)
 {
+    if (a->finished) {   /* a repeated call must not rescale again */
+        if (s) *s = a->last;
+        return a->have_sum ? a->sum : NULL;
+    }
+    a->finished = 1;
     agg_summary z = { .sampled = a->k };
     for (int i = 0; i < a->k; i++) {
         agg_record *r = &a->rec[i];
@@ -257,6 +267,7 @@ const float *agg_finish(agg *a, agg_summary *s)
     a->next = a->k;
     memcpy(a->sorted, a->norms, (size_t)a->n_norms * sizeof(double));
     z.median_norm = median_inplace(a->sorted, a->n_norms);
+    a->last = z;
     if (s) *s = z;
     if (!a->have_sum) return NULL;
     a->reference = z.median_norm;

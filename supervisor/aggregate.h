@@ -78,7 +78,8 @@ int agg_next(const agg *a);
  * call breaks the order or names a client not in the round. */
 int agg_add(agg *a, int client, const float *update, agg_record *rec, photon_err *err);
 /* The same with the update's L2 norm already known (the actor computes it
- * with agg_norm while the update is hot in its cache; NAN = non-finite), so
+ * with agg_norm while the update is hot in its cache; NaN or Inf = non-
+ * finite; a negative norm means unknown and is computed here), so
  * the supervisor makes one pass over the update instead of two.  The norm
  * is trusted: use agg_add when the producer of the buffer is not. */
 int agg_add_norm(agg *a, int client, const float *update, double norm,

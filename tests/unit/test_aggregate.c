@@ -231,11 +231,16 @@ static void test_known_norm(void)
     CHECK(r.verdict == AGG_ACCEPTED && r.norm == sqrt(80.0));
     CHECK(agg_add_norm(a, 1, u1, NAN, &r, &e) == 0);
     CHECK(r.verdict == AGG_REJECT_NONFINITE);
-    CHECK(agg_add_norm(a, 2, u2, sqrt(20.0), &r, &e) == 0);
-    const float *d = agg_finish(a, NULL);
+    CHECK(agg_add_norm(a, 2, u2, -1, &r, &e) == 0);     /* unknown: computed */
+    CHECK(r.norm == sqrt(20.0));
+    agg_summary s1, s2;
+    const float *d = agg_finish(a, &s1);
     /* (1/4 [4,8] + 1/2 [2,4]) * 4/3 = [2,4] * 4/3 */
     CHECK_CLOSE(d[0], 8.0 / 3, 1e-6);
     CHECK_CLOSE(d[1], 16.0 / 3, 1e-6);
+    d = agg_finish(a, &s2);                               /* no second rescale */
+    CHECK_CLOSE(d[0], 8.0 / 3, 1e-6);
+    CHECK(memcmp(&s1, &s2, sizeof s1) == 0);
     agg_free(a);
 }
 

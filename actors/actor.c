@@ -27,16 +27,6 @@ static void send_fail(actor *a, uint64_t task_id, int config_error, const char *
     proc_peer_send(a->peer, MSG_FAIL, &f, sizeof f);
 }
 
-static void corrupt_update(float *d, size_t n, int how)
-{
-    if (how == 1) d[n / 2] = NAN;                         /* nan */
-    else if (how == 2) for (size_t i = 0; i < n; i++) d[i] *= 1e6f;  /* scale */
-    else if (how == 3) {                                  /* flipped bits */
-        uint32_t *u = (uint32_t *)d;
-        for (size_t i = 0; i < n; i += 97) u[i] ^= 0x40000000u;
-    }
-}
-
 static void run_task(actor *a, const msg_task *t)
 {
     photon_err err;
@@ -56,13 +46,12 @@ static void run_task(actor *a, const msg_task *t)
     }
     float *delta = link_write_begin(a->link, LINK_UPDATE, a->setup->slot, nparams * sizeof(float), &err);
     if (!delta) { send_fail(a, t->task_id, 0, err.msg); return; }
-    if (t->fault_stall) for (;;) pause();   /* injected hang: the supervisor's timeout must catch it */
     msg_result r;
     if (trainer_run(a->tr, t, global, delta, state_in, state_out, &r, &err) < 0) {
         send_fail(a, t->task_id, 1, err.msg);
         return;
     }
-    if (t->fault_corrupt) corrupt_update(delta, nparams, t->fault_corrupt);
+    if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
     /* The norm of the update as sent (NAN if not finite), with the
      * aggregator's own deterministic function, so the supervisor can check
      * and add the update in one pass over it. */

@@ -13,11 +13,15 @@
 #ifndef PHOTON_PROTOCOL_H
 #define PHOTON_PROTOCOL_H
 #include <stdint.h>
+#include "supervisor/faults.h"
+#include "supervisor/restart_policy.h"
 
 enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6 };
 
-/* Actor exit codes: tell "do not restart" from "transient" (issue 6). */
-enum { ACTOR_EXIT_OK = 0, ACTOR_EXIT_TRANSIENT = 1, ACTOR_EXIT_CONFIG = 3 };
+/* Actor exit codes (supervisor/restart_policy.h): ACTOR_EXIT_CONFIG (3)
+ * means "bad configuration or unusable device: do not restart". */
+#define ACTOR_EXIT_OK 0
+#define ACTOR_EXIT_TRANSIENT 1
 
 enum { TASK_FEDERATED = 0, TASK_CENTRALIZED = 1 };
 
@@ -39,9 +43,7 @@ typedef struct {
     int32_t state_in;          /* LINK_STATE slot holding the client's state (if state_generation) */
     int32_t state_out;         /* LINK_STATE slot to write the new state to (the actor's own) */
     int32_t n_clients, per_round; /* centralized: the global batch spans per_round micro-batches over n_clients shards */
-    /* fault injection (issue 6): step at which to die (-1 none), how */
-    int32_t fault_kill_step, fault_kill_how;
-    int32_t fault_stall, fault_corrupt;
+    fault_task fault;          /* injected fault (supervisor/faults.h); kind FAULT_NONE mostly */
 } msg_task;
 
 typedef struct {

@@ -8,7 +8,6 @@
  * position i div N), so with one client both modes read the same batches. */
 #include "actors/train.h"
 #include <math.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -95,16 +94,12 @@ static loader *client_loader(trainer *t, int c, photon_err *err)
     return t->loaders[c];
 }
 
+/* An injected kill or stall at this local step (supervisor/faults.h). */
 static void maybe_inject_fault(const msg_task *task, int step)
 {
-    if (task->fault_kill_step < 0 || step != task->fault_kill_step) return;
-    fflush(NULL);
-    switch (task->fault_kill_how) {
-    case 0: raise(SIGKILL); break;
-    case 1: raise(SIGSEGV); break;
-    case 2: abort();
-    default: _exit(ACTOR_EXIT_TRANSIENT);
-    }
+    if (task->fault.step != step) return;
+    if (task->fault.kind == FAULT_KILL) { fflush(NULL); faults_fire_kill(&task->fault); }
+    if (task->fault.kind == FAULT_STALL) faults_stall();
 }
 
 int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,

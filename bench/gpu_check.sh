@@ -32,8 +32,16 @@ fi
 export PHOTON_SIM=$root/build-gpu/photon-sim
 if has test; then
     echo "== GPU tests"
-    (cd build-gpu && run ctest -L gpu --output-on-failure -V) | grep -vE '^[0-9]+: Test command|^[0-9]+: Environment|^[0-9]+: Working'
+    # A GPU that nvidia-smi sees but the runtime does not (old driver) must not pass as "skipped".
+    if command -v nvidia-smi >/dev/null && nvidia-smi -L | grep -q GPU; then
+        build-gpu/tests/test_cuda_ref | grep -E 'GPU|runtime'
+        if build-gpu/tests/test_cuda_ref | grep -q 'no usable GPU'; then echo "!! nvidia-smi lists a GPU but CUDA cannot use it"; fail=1; fi
+    fi
+    (cd build-gpu && ctest -L gpu --output-on-failure -V > ../build-gpu/ctest_gpu.log 2>&1) || { echo "!! GPU tests failed"; fail=1; }
+    grep -vE '^[0-9]+: (Test command|Environment|Working)' build-gpu/ctest_gpu.log
+    grep -q 'Skipped' build-gpu/ctest_gpu.log && { echo "!! GPU tests were skipped on a GPU machine"; fail=1; }
     (cd build-gpu && run ctest -R 'test_cuda|test_model' --output-on-failure)
+    [ -n "${OUT:-}" ] && cp build-gpu/ctest_gpu.log "$OUT/" 2>/dev/null
 fi
 if has bench; then
     echo "== photon-sim bench, GPT-2 125m, seq 1024"

@@ -2,6 +2,7 @@
  * state machine, supervision (restarts with backoff and limits, timeouts)
  * and the shutdown sequence. */
 #include "supervisor/actor_pool.h"
+#include "supervisor/restart_policy.h"
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -25,9 +26,7 @@ typedef struct {
     char lost_reason[200];
     char cause[256];       /* why we killed it (timeout, lost channel), or its last FAIL */
     int config_error;      /* it reported a configuration error: do not restart */
-    int backoff_level;
-    double *restart_at;    /* ring of restart times */
-    int nrestart;
+    int timed_out, lost_channel;
 } actor_slot;
 
 struct actor_pool {
@@ -40,8 +39,8 @@ struct actor_pool {
     char exe[PATH_MAX];
     int stopping, stopped;
     proc_timer *grace, *soon;
-    double *run_restart_at;
-    int run_nrestart, restarts_total;
+    restart_policy *rp;
+    int restarts_total;
 };
 
 const char *actor_state_name(actor_state s)
@@ -63,14 +62,13 @@ actor_pool *pool_new(proc_loop *loop, const actor_setup *setup, int n, const pho
     p->cb = *cb;
     p->n = n;
     p->a = xcalloc((size_t)n, sizeof *p->a);
-    int ring = cfg->supervision.restarts + 1;
     for (int i = 0; i < n; i++) {
         p->a[i].pool = p;
         p->a[i].slot = i;
         p->a[i].state = ACTOR_DEAD;
-        p->a[i].restart_at = xcalloc((size_t)ring, sizeof(double));
     }
-    p->run_restart_at = xcalloc((size_t)cfg->supervision.run_restarts + 1, sizeof(double));
+    p->rp = rp_create(n, cfg->supervision.restarts, cfg->supervision.window, cfg->supervision.run_restarts,
+                      cfg->supervision.backoff, MAX_BACKOFF);
     /* The actor binary: ourselves, unless a test runs the pool from another program. */
     const char *env = getenv("PHOTON_ACTOR_EXE");
     if (env && *env) snprintf(p->exe, sizeof p->exe, "%s", env);
@@ -90,11 +88,10 @@ void pool_free(actor_pool *p)
         proc_timer_cancel(a->backoff);
         proc_timer_cancel(a->lost);
         proc_peer_free(a->peer);
-        free(a->restart_at);
     }
     proc_timer_cancel(p->grace);
     proc_timer_cancel(p->soon);
-    free(p->run_restart_at);
+    rp_free(p->rp);
     free(p->a);
     free(p);
 }
@@ -111,6 +108,7 @@ static int spawn(actor_slot *a, photon_err *err)
     a->held = 0;
     a->has_task = 0;
     a->cause[0] = 0;
+    a->timed_out = a->lost_channel = 0;
     char name[32];
     snprintf(name, sizeof name, "actor %d", a->slot);
     a->peer = proc_peer_new(p->loop, fd, name, on_msg, on_close, a);
@@ -146,6 +144,7 @@ static void on_timeout(void *arg)
     actor_slot *a = arg;
     a->timeout = NULL;
     if (a->state != ACTOR_BUSY) return;
+    a->timed_out = 1;
     snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
              a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
     log_warn("actor %d (pid %d) %s: killing it", a->slot, (int)a->pid, a->cause);
@@ -212,7 +211,7 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
         a->has_task = 0;
         a->held = 1;
         a->state = ACTOR_IDLE;
-        a->backoff_level = 0;
+        rp_on_healthy(p->rp, a->slot);
         p->cb.on_result(p->cb.arg, a->slot, &r);
         break;
     }
@@ -244,6 +243,7 @@ static void on_lost(void *arg)
     actor_slot *a = arg;
     a->lost = NULL;
     if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
+    a->lost_channel = 1;
     if (!a->cause[0]) snprintf(a->cause, sizeof a->cause, "lost control channel: %s", a->lost_reason);
     kill(a->pid, SIGKILL);   /* SIGCHLD does the rest */
 }
@@ -267,17 +267,6 @@ static void respawn(void *arg)
     photon_err err;
     if (a->pool->stopping) { a->state = ACTOR_DEAD; return; }
     if (spawn(a, &err) < 0) a->pool->cb.on_fatal(a->pool->cb.arg, err.msg);
-}
-
-/* Counts restarts inside the window (a ring of the last limit+1 times). */
-static int over_limit(double *ring, int *count, int limit, double window, double now)
-{
-    int cap = limit + 1;
-    ring[*count % cap] = now;
-    (*count)++;
-    if (*count <= limit) return 0;
-    double oldest = ring[*count % cap];   /* the restart limit+1 ago */
-    return window <= 0 || now - oldest <= window;
 }
 
 static void all_stopped_check(actor_pool *p)
@@ -315,32 +304,27 @@ void pool_child_exited(actor_pool *p, pid_t pid, int status)
         snprintf(lost, sizeof lost, "actor %d died: %s", a->slot, cause);
         lose_task(a, lost);
     }
-    int clean = WIFEXITED(status) && WEXITSTATUS(status) == ACTOR_EXIT_OK;
     if (p->stopping || was == ACTOR_STOPPING) {
         p->cb.on_exit(p->cb.arg, a->slot, pid, cause, 0);
         all_stopped_check(p);
         return;
     }
     log_warn("actor %d (pid %d) exited: %s", a->slot, (int)pid, cause);
-    int config = a->config_error || (WIFEXITED(status) && WEXITSTATUS(status) == ACTOR_EXIT_CONFIG);
-    const photon_config *cfg = p->cfg;
-    double now = time_mono();
-    char fatal[600] = "";
-    if (config)
-        snprintf(fatal, sizeof fatal, "actor %d failed with a configuration error, not restarting: %s", a->slot, cause);
-    else if (over_limit(a->restart_at, &a->nrestart, cfg->supervision.restarts, cfg->supervision.window, now))
-        snprintf(fatal, sizeof fatal, "actor %d needed more than %d restarts in %gs (last: %s): giving up",
-                 a->slot, cfg->supervision.restarts, cfg->supervision.window, cause);
-    else if (over_limit(p->run_restart_at, &p->run_nrestart, cfg->supervision.run_restarts, cfg->supervision.window, now))
-        snprintf(fatal, sizeof fatal, "actors needed more than %d restarts in %gs in this run (last: actor %d, %s): giving up",
-                 cfg->supervision.run_restarts, cfg->supervision.window, a->slot, cause);
-    (void)clean;
-    p->cb.on_exit(p->cb.arg, a->slot, pid, cause, fatal[0] == 0);
-    if (fatal[0]) { p->cb.on_fatal(p->cb.arg, fatal); return; }
-    double delay = cfg->supervision.backoff;
-    for (int i = 0; i < a->backoff_level && delay < MAX_BACKOFF; i++) delay *= 2;
-    if (delay > MAX_BACKOFF) delay = MAX_BACKOFF;
-    a->backoff_level++;
+    /* The supervision policy (supervisor/restart_policy.h) decides. */
+    actor_exit e = actor_exit_from_status(status);
+    if (a->timed_out) e.kind = ACTOR_TIMEOUT;
+    else if (a->lost_channel) e.kind = ACTOR_LOST;
+    if (a->config_error) { e.kind = ACTOR_EXITED; e.code = ACTOR_EXIT_CONFIG; }
+    double delay = 0;
+    char why[300] = "";
+    rp_action act = rp_on_exit(p->rp, a->slot, &e, time_mono(), &delay, why, sizeof why);
+    p->cb.on_exit(p->cb.arg, a->slot, pid, cause, act == RP_RESTART);
+    if (act != RP_RESTART) {
+        char fatal[800];
+        snprintf(fatal, sizeof fatal, "actor %d: %s (last exit: %s)", a->slot, why[0] ? why : rp_action_name(act), cause);
+        p->cb.on_fatal(p->cb.arg, fatal);
+        return;
+    }
     p->restarts_total++;
     a->state = ACTOR_BACKOFF;
     a->backoff = proc_timer_add(p->loop, delay, respawn, a);

@@ -48,8 +48,9 @@ static void fmt_eta(char *out, size_t n, double s)
 
 void progress_round(progress *p, const run *r, double round_seconds, double tok_per_s)
 {
-    double elapsed = time_mono() - r->t_start;
-    double eta = r->round > 0 ? elapsed / (double)r->round * (double)(p->total - r->round) : NAN;
+    double elapsed = time_mono() - r->t_rounds;
+    int64_t done = r->round - r->first_round;
+    double eta = done > 0 ? elapsed / (double)done * (double)(p->total - r->round) : NAN;
     char etas[32], ppl[32];
     fmt_eta(etas, sizeof etas, eta);
     if (isfinite(r->last_eval_ppl)) snprintf(ppl, sizeof ppl, "%.2f", r->last_eval_ppl);

@@ -84,47 +84,6 @@ static void task_event(run *r, const round_client *rc, const char *verdict, cons
     metrics_end(r->mx);
 }
 
-/* Seeded fault injection ([faults], issue 6): whether this task is killed,
- * stalls or sends a corrupted update is a pure function of (fault seed,
- * round, attempt, client, retry), so a study is reproducible. */
-static void plan_faults(run *r, msg_task *t, int attempt, int retry)
-{
-    const photon_config *cfg = r->cfg;
-    const __typeof__(cfg->faults) *f = &cfg->faults;
-    photon_rng g;
-    rng_derive(&g, (f->seed ? f->seed : cfg->run.seed) ^ 0x6661756c74ULL, (uint64_t)t->round,
-               (uint64_t)attempt * 64 + (uint64_t)retry, (uint64_t)t->client);
-    double u_kill = rng_uniform(&g), u_stall = rng_uniform(&g), u_corrupt = rng_uniform(&g);
-    int first = attempt == 0 && retry == 0;
-    int kill = (first && f->kill_round == t->round && (f->kill_client < 0 || f->kill_client == t->client)) ||
-               (f->kill_prob > 0 && u_kill < f->kill_prob);
-    if (kill) {
-        t->fault_kill_step = f->kill_step >= 0 ? (f->kill_step < t->local_steps ? f->kill_step : t->local_steps - 1)
-                                               : (int32_t)rng_below(&g, (uint64_t)t->local_steps);
-        const char *how = f->kill_signal;
-        t->fault_kill_how = strcmp(how, "KILL") == 0 ? 0 : strcmp(how, "SEGV") == 0 ? 1 : strcmp(how, "ABRT") == 0 ? 2 : 3;
-    }
-    t->fault_stall = (first && f->stall_round == t->round && (f->stall_client < 0 || f->stall_client == t->client)) ||
-                     (f->stall_prob > 0 && u_stall < f->stall_prob);
-    if (strcmp(f->corrupt, "none") != 0 &&
-        ((first && f->corrupt_round == t->round && (f->corrupt_client < 0 || f->corrupt_client == t->client)) ||
-         (f->corrupt_prob > 0 && u_corrupt < f->corrupt_prob)))
-        t->fault_corrupt = strcmp(f->corrupt, "nan") == 0 ? 1 : strcmp(f->corrupt, "scale") == 0 ? 2 : 3;
-    if (t->fault_kill_step >= 0 || t->fault_stall || t->fault_corrupt) {
-        metrics_begin(r->mx, "fault");
-        metrics_int(r->mx, "round", t->round);
-        metrics_int(r->mx, "attempt", attempt);
-        metrics_int(r->mx, "client", t->client);
-        if (t->fault_kill_step >= 0) {
-            metrics_str(r->mx, "kind", "kill");
-            metrics_str(r->mx, "how", f->kill_signal);
-            metrics_int(r->mx, "step", t->fault_kill_step);
-        } else if (t->fault_stall) metrics_str(r->mx, "kind", "stall");
-        else { metrics_str(r->mx, "kind", "corrupt"); metrics_str(r->mx, "how", f->corrupt); }
-        metrics_end(r->mx);
-    }
-}
-
 static void dispatch(round_fsm *rd, int slot)
 {
     run *r = rd->r;
@@ -152,8 +111,13 @@ static void dispatch(round_fsm *rd, int slot)
         t.state_generation = r->client_state_gen[rc->client];
         t.state_out = r->actor_state_slot[slot];
     }
-    t.fault_kill_step = -1;
-    plan_faults(r, &t, r->attempt, rc->requeued);
+    /* Seeded fault injection (supervisor/faults.h): decided here, carried out by the actor. */
+    if (faults_active(r->faults)) {
+        fault_where w = { .round = t.round, .attempt = r->attempt, .try_ = rc->requeued, .client = rc->client,
+                          .local_steps = t.local_steps, .sample = rd->ids, .k = rd->k };
+        faults_task(r->faults, &w, &t.fault);
+        if (t.fault.kind != FAULT_NONE) faults_log_task(r->mx, &w, &t.fault);
+    }
     if (pool_dispatch(r->pool, slot, &t) < 0) return;
     rc->st = CS_RUNNING;
     rc->slot = slot;

@@ -14,6 +14,7 @@
 #include "supervisor/aggregate.h"
 #include "supervisor/outer_opt.h"
 #include "supervisor/sampler.h"
+#include "supervisor/faults.h"
 
 typedef struct round_fsm round_fsm;
 typedef struct evaluator evaluator;
@@ -43,6 +44,7 @@ typedef struct run {
     outer_opt *outer;
     metrics *mx;
     evaluator *ev;
+    fault_plan *faults;
     progress *pg;
     round_fsm *rd;
 
@@ -55,11 +57,13 @@ typedef struct run {
     int *actor_state_slot;     /* per actor: the slot it writes new state into */
 
     int64_t round;             /* rounds completed */
+    int64_t first_round, first_tokens; /* where this process started (resume) */
     int attempt;
     int64_t global_step;
     int64_t tokens_seen;
     uint64_t task_counter;
-    double t_start;
+    double t_start;            /* run start (before data preparation) */
+    double t_rounds;           /* first round's start: rates and ETA count from here */
     double last_eval_loss, last_eval_ppl, first_eval_ppl;
     double last_train_loss;
     double bytes_moved, bytes_allreduce;

@@ -143,13 +143,8 @@ static int do_checkpoint(run *r, int final)
     photon_err err;
     double t0 = time_mono();
     r->ckpt_writes++;
-    int inject = r->cfg->faults.ckpt_fail_write > 0 && r->ckpt_writes == r->cfg->faults.ckpt_fail_write;
-    if (inject) {
-        metrics_begin(r->mx, "fault");
-        metrics_int(r->mx, "round", r->round);
-        metrics_str(r->mx, "kind", "checkpoint_write");
-        metrics_end(r->mx);
-    }
+    int inject = faults_ckpt_write_fails(r->faults, r->ckpt_writes);
+    if (inject) faults_log_event(r->mx, "ckpt_write", r->round, "injected I/O error");
     metrics_begin(r->mx, "checkpoint");
     metrics_int(r->mx, "round", r->round);
     metrics_str(r->mx, "dir", r->ckpt_dir);
@@ -173,11 +168,8 @@ static int do_checkpoint(run *r, int final)
 /* Starts the next round, unless the [faults] study kills the supervisor here. */
 static void start_round(run *r)
 {
-    if (r->cfg->faults.kill_supervisor_round > 0 && r->round + 1 == r->cfg->faults.kill_supervisor_round) {
-        metrics_begin(r->mx, "fault");
-        metrics_int(r->mx, "round", r->round + 1);
-        metrics_str(r->mx, "kind", "kill_supervisor");
-        metrics_end(r->mx);
+    if (faults_kill_supervisor(r->faults, r->round + 1)) {
+        faults_log_event(r->mx, "kill_supervisor", r->round + 1, "SIGKILL");
         progress_clear(r->pg);
         log_warn("fault injection: killing the supervisor at the start of round %lld", (long long)r->round + 1);
         raise(SIGKILL);
@@ -234,8 +226,8 @@ void run_round_done(run *r, int committed, const agg_summary *s, double secs, do
         if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) do_eval(r);
         if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
             if (do_checkpoint(r, last) < 0) return;
-        double elapsed = time_mono() - r->t_start;
-        progress_round(r->pg, r, secs, elapsed > 0 ? (double)r->tokens_seen / elapsed : 0);
+        double elapsed = time_mono() - r->t_rounds;
+        progress_round(r->pg, r, secs, elapsed > 0 ? (double)(r->tokens_seen - r->first_tokens) / elapsed : 0);
         if (last) { progress_clear(r->pg); stop_actors(r); return; }
     }
     if (r->phase == RUN_ROUNDS) start_round(r);
@@ -315,7 +307,9 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "final_perplexity", r->last_eval_ppl);
     summary_num(s, "initial_perplexity", r->first_eval_ppl);
     summary_num(s, "wall_seconds", wall);
-    summary_num(s, "tokens_per_s", wall > 0 ? (double)r->tokens_seen / wall : 0);
+    double train_wall = r->t_rounds > 0 ? time_mono() - r->t_rounds : 0;
+    summary_num(s, "training_seconds", train_wall);
+    summary_num(s, "tokens_per_s", train_wall > 0 ? (double)(r->tokens_seen - r->first_tokens) / train_wall : 0);
     summary_num(s, "bytes_moved", r->bytes_moved);
     summary_num(s, "allreduce_bytes", r->bytes_allreduce);
     summary_num(s, "communication_reduction", r->bytes_moved > 0 ? r->bytes_allreduce / r->bytes_moved : 0);
@@ -345,6 +339,7 @@ static void teardown(run *r)
     progress_free(r->pg);
     if (r->mx) metrics_close(r->mx);
     if (r->outer) outer_opt_free(r->outer);
+    faults_free(r->faults);
     if (r->ag) agg_free(r->ag);
     if (r->smp) sampler_free(r->smp);
     proc_loop_free(r->loop);
@@ -404,6 +399,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");
     if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    r->faults = faults_create(cfg, r->resumed);
     if (cfg->eval.batches > 0) {
         photon_err e2;
         r->ev = evaluator_new(r, &e2);
@@ -454,6 +450,9 @@ int runtime_main(const photon_config *cfg, int resume)
              r->n_actors, r->n, cfg->run.rounds, r->dir);
     if (!r->resumed) do_eval(r);   /* the starting point of the curve */
     r->phase = RUN_ROUNDS;
+    r->t_rounds = time_mono();
+    r->first_round = r->round;
+    r->first_tokens = r->tokens_seen;
     if (r->round < cfg->run.rounds) start_round(r);
     else stop_actors(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);

@@ -17,6 +17,9 @@ extern "C" {   /* gpu/model.h has no C++ guards of its own */
 /* Number of usable GPUs; 0 when there is no driver, no device, or the
  * runtime fails to initialise (never an error: CPU fallback decides). */
 int cuda_device_count(void);
+/* Why cuda_device_count() is what it is, for skip messages: "N GPU(s)", or
+ * the runtime's error (no driver, driver older than the runtime, ...). */
+const char *cuda_device_status(void);
 /* GPU for actor i: i mod G (0 when G <= 0). */
 int cuda_device_for_actor(int actor, int num_gpus);
 /* Name of GPU dev into buf; -1 if it cannot be queried. */

@@ -16,6 +16,23 @@ extern "C" int cuda_device_count(void)
     return n;
 }
 
+extern "C" const char *cuda_device_status(void)
+{
+    static char buf[256];
+    int n = 0, rt = 0, drv = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    cudaRuntimeGetVersion(&rt);
+    cudaDriverGetVersion(&drv);
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        snprintf(buf, sizeof buf, "no usable GPU: cudaGetDeviceCount: %s (runtime %d, driver %d)", cudaGetErrorString(e),
+                 rt, drv);
+    } else {
+        snprintf(buf, sizeof buf, "%d GPU(s) (runtime %d, driver %d)", n, rt, drv);
+    }
+    return buf;
+}
+
 extern "C" int cuda_device_for_actor(int actor, int num_gpus)
 {
     if (num_gpus <= 0 || actor < 0) return 0;

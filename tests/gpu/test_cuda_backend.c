@@ -163,7 +163,7 @@ static void too_big(void)
 
 int main(void)
 {
-    if (cuda_device_count() == 0) { printf("skipped: no GPU visible\n"); return 77; }
+    if (cuda_device_count() == 0) { printf("skipped: %s\n", cuda_device_status()); return 77; }
     cfg = (gpt2_config){ 2, 2, 128, T, 250, gpt2_padded_vocab(250, 128) };
     gpt2_layout_init(&lay, &cfg);
     params0 = malloc(lay.total * sizeof(float));

@@ -235,7 +235,7 @@ static void test_adamw_norm(void)
 
 int main(void)
 {
-    if (cuda_device_count() == 0) { printf("skipped: no GPU visible\n"); return 77; }
+    if (cuda_device_count() == 0) { printf("skipped: %s\n", cuda_device_status()); return 77; }
     const char *s = getenv("PHOTON_TEST_SEED");
     uint64_t seed = s ? strtoull(s, NULL, 10) : (uint64_t)(time_wall() * 1e6);
     printf("seed %llu (PHOTON_TEST_SEED reproduces)\n", (unsigned long long)seed);

@@ -11,7 +11,7 @@
 
 int main(void)
 {
-    if (cuda_device_count() == 0) { printf("skipped: no GPU visible\n"); return 77; }
+    if (cuda_device_count() == 0) { printf("skipped: %s\n", cuda_device_status()); return 77; }
     static char out[1 << 16];
     const char *dir = th_tmpdir();
     int rc = th_run(out, sizeof out,

@@ -143,6 +143,7 @@ static void test_cuda_host_side(void)
     CHECK_EQ_INT(cuda_device_for_actor(3, 0), 0);
     int n = cuda_device_count();
     CHECK(n >= 0);
+    printf("   %s\n", cuda_device_status());
     gpt2_config c125 = { 12, 12, 768, 1024, 50257, 50304 };
     size_t b8 = cuda_model_bytes(&c125, 8, 1024, 1), b16 = cuda_model_bytes(&c125, 16, 1024, 1);
     size_t f8 = cuda_model_bytes(&c125, 8, 1024, 0);

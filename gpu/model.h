@@ -124,4 +124,8 @@ void model_destroy(photon_model *m);
 int backend_cuda_available(void);
 const backend_ops *backend_cpu_ops(void);
 const backend_ops *backend_cuda_ops(void);   /* NULL when not built */
+/* First thing in main: re-executes the program with OMP_WAIT_POLICY=PASSIVE
+ * when the user set no OpenMP wait policy (spinning OpenMP threads starve
+ * other actors on a shared machine); returns only if nothing was done. */
+void cpu_runtime_init(char **argv);
 #endif

@@ -3,4 +3,3 @@
  * defines cmd_<name> in its own supervisor/cmd_<name>.c. */
 #include "supervisor/cli.h"
 
-int cmd_bench(int argc, char **argv) { (void)argc; (void)argv; return cli_not_built("bench", "the model"); }

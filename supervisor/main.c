@@ -5,6 +5,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/version.h"
 #include "io/common.h"
+#include "gpu/model.h"
 
 typedef struct { const char *name; int (*fn)(int, char **); } command;
 
@@ -17,6 +18,7 @@ static const command commands[] = {
 
 int main(int argc, char **argv)
 {
+    cpu_runtime_init(argv);   /* passive OpenMP waiting (re-exec) unless the user chose */
     log_set_tag("photon-sim");
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
         if (argc >= 3 && strcmp(argv[1], "help") == 0) { cli_print_help(argv[2]); return 0; }

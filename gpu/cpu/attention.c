@@ -37,6 +37,7 @@ static void scores_block(float *S, int T, const float *q, const float *k, int ld
             for (int j = 0; j <= t; j++) s[j] = fast_expf(s[j] - l);
         } else {
             float mx = -INFINITY;
+            #pragma omp simd reduction(max:mx)
             for (int j = 0; j <= t; j++) mx = s[j] > mx ? s[j] : mx;
             float sum = 0.0f;
             #pragma omp simd reduction(+:sum)

@@ -10,7 +10,10 @@
 #include "gpu/model.h"
 #include "gpu/cpu/kernels.h"
 
-#define CE_CHUNK 64   /* rows of logits per thread at a time: 64 x V floats */
+/* Rows of logits per thread at a time (chunk x V floats each): big enough
+ * that re-packing wte for every chunk's sgemm stays cheap (measured: 256
+ * rows beat 64 by ~10% of the step on the small CPU preset). */
+#define CE_CHUNK 256
 
 typedef struct {
     float *ln1, *ln1_mean, *ln1_rstd, *qkv, *atty, *lse, *res2;
@@ -19,7 +22,7 @@ typedef struct {
 
 typedef struct {
     photon_model base;          /* first: the public handle */
-    int nthr;
+    int nthr, ce_chunk;
     float *params, *grads, *m1, *m2;
     int64_t step;
     float *encoded, *lnf, *lnf_mean, *lnf_rstd, *losses;
@@ -71,6 +74,7 @@ static photon_model *cpu_create(const gpt2_config *c, int B, int T, const backen
     m->base.T = T;
     m->nthr = cpu_threads(o ? o->threads : 0);
     /* our OpenMP partitions call sgemm from several threads: keep BLAS serial */
+    cpu_blas_setup();
     openblas_set_num_threads(1);
 
     int L = c->n_layer, NH = c->n_head;
@@ -107,7 +111,9 @@ static photon_model *cpu_create(const gpt2_config *c, int B, int T, const backen
     m->dbig = cm_alloc(m, N * 4 * C);
     m->datty = cm_alloc(m, N * C);
     m->att_scratch = cm_alloc(m, attention_scratch_floats(T) * (size_t)m->nthr);
-    m->ce_scratch = cm_alloc(m, (size_t)CE_CHUNK * c->vocab_size * m->nthr);
+    m->ce_chunk = (int)((N + (size_t)m->nthr - 1) / (size_t)m->nthr);
+    if (m->ce_chunk > CE_CHUNK) m->ce_chunk = CE_CHUNK;
+    m->ce_scratch = cm_alloc(m, (size_t)m->ce_chunk * c->vocab_size * m->nthr);
     m->partials = (double *)cm_alloc(m, 2 * optim_partials(P));
     return &m->base;
 }
@@ -209,7 +215,7 @@ static float cpu_forward_backward(photon_model *pm, const uint32_t *tokens, floa
     forward_body(m, tokens, T + 1, B, T);
     float loss = lmhead_crossentropy(m->losses, m->dtmp, tp(m, m->grads, T_WTE, 0), m->lnf,
                                      tp(m, m->params, T_WTE, 0), tokens + 1, T + 1, B, T, C,
-                                     pm->cfg.vocab_size, grad_scale, m->ce_scratch, CE_CHUNK, m->nthr);
+                                     pm->cfg.vocab_size, grad_scale, m->ce_scratch, m->ce_chunk, m->nthr);
     backward_body(m, tokens, T + 1, B, T);
     return loss;
 }
@@ -222,7 +228,7 @@ static float cpu_forward_loss(photon_model *pm, const uint32_t *tokens)
     forward_body(m, tokens, T + 1, B, T);
     return lmhead_crossentropy(m->losses, NULL, NULL, m->lnf, tp(m, m->params, T_WTE, 0),
                                tokens + 1, T + 1, B, T, C, pm->cfg.vocab_size, 0.0f,
-                               m->ce_scratch, CE_CHUNK, m->nthr);
+                               m->ce_scratch, m->ce_chunk, m->nthr);
 }
 
 static void cpu_logits_at(photon_model *pm, const uint32_t *tokens, int pos, float *out)

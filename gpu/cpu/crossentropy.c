@@ -17,6 +17,7 @@
 static float softmax_ce_row(float *z, int V, uint32_t target, float dscale, int backward)
 {
     float mx = -INFINITY;
+    #pragma omp simd reduction(max:mx)
     for (int j = 0; j < V; j++) mx = z[j] > mx ? z[j] : mx;
     float zt = z[target];
     float sum = 0.0f;

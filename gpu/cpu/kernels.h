@@ -15,6 +15,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ---- blas_setup.c ------------------------------------------------------- */
+/* Once per process, before the first sgemm: makes OpenBLAS use kernels for
+ * the CPU's real features when its model-number detection fell back to SSE3. */
+void cpu_blas_setup(void);
+const char *cpu_blas_kernels(void);   /* OpenBLAS's kernel name, e.g. "SkylakeX" */
+
 /* ---- matmul.c: partitioned single-threaded sgemm calls ------------------- */
 /* C (M,N) = alpha * op(A) op(B) + beta * C, row-major, with the M rows split
  * across nthr OpenMP threads (each an independent single-threaded sgemm). */
@@ -88,7 +94,8 @@ static inline float fast_expf(float x)
      * polynomial (Cephes), accurate to ~1 ulp; clamped so it never overflows. */
     if (x < -87.0f) x = -87.0f;
     if (x > 88.0f) x = 88.0f;
-    float k = __builtin_roundf(x * 1.44269504088896341f);
+    /* round to nearest with the 1.5 * 2^23 trick: vectorises without -ffast-math */
+    float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
     float r = x - k * 0.693359375f + k * 2.12194440e-4f;
     float p = 1.9875691500E-4f;
     p = p * r + 1.3981999507E-3f;
@@ -98,7 +105,7 @@ static inline float fast_expf(float x)
     p = p * r + 5.0000001201E-1f;
     p = p * r * r + r + 1.0f;
     union { float f; int32_t i; } u = { .f = p };
-    u.i = (int32_t)((uint32_t)u.i + ((uint32_t)(int32_t)k << 23));   /* unsigned: k < 0 is no UB */
+    u.i += (int32_t)k * (1 << 23);   /* k in [-126, 127]: no overflow, no shift of a negative */
     return u.f;
 }
 #endif

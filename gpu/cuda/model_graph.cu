@@ -81,9 +81,8 @@ template <typename T> struct graph {
                            a.lnf_mean, a.lnf_rstd, N, C, s);
         for (int l = L - 1; l >= 0; l--) {
             const T *residual = l == 0 ? (const T *)a.encoded : act(a.residual3, l - 1, NC);
-            matmul_backward(mm, dbt4c, g(T_FCPROJW, l), g(T_FCPROJB, l), a.colsum, dres, act(a.fch_gelu, l, 4 * NC),
-                            p(T_FCPROJW, l), N, 4 * C, C, s);
-            gelu_backward_inplace(dbt4c, act(a.fch, l, 4 * NC), (size_t)N * 4 * C, s);
+            matmul_backward_gelu(mm, dbt4c, g(T_FCPROJW, l), g(T_FCPROJB, l), a.colsum, dres,
+                                 act(a.fch_gelu, l, 4 * NC), p(T_FCPROJW, l), act(a.fch, l, 4 * NC), N, 4 * C, C, s);
             matmul_backward(mm, dbtc, g(T_FCW, l), g(T_FCB, l), a.colsum, dbt4c, act(a.ln2, l, NC), p(T_FCW, l), N,
                             C, 4 * C, s);
             layernorm_backward(dres, g(T_LN2W, l), g(T_LN2B, l), a.colsum, dbtc, act(a.residual2, l, NC),

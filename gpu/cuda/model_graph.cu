@@ -13,11 +13,11 @@ template <typename T> struct graph {
     cuda_model *cm;
     const gpt2_config *c;
     const gpt2_layout *lay;
-    size_t Nmax, TTmax;   /* allocated rows, and (B,NH,T,T) elements per layer */
+    size_t Nmax, TTmax;   /* allocated rows, and att elements per layer (cuda_acts_plan) */
 
     explicit graph(cuda_model *m)
         : cm(m), c(&m->base.cfg), lay(&m->base.layout), Nmax((size_t)m->base.B * m->base.T),
-          TTmax((size_t)m->base.B * m->base.cfg.n_head * m->base.T * m->base.T) {}
+          TTmax(m->a.att_layer) {}
 
     /* Compute-type parameter / fp32 gradient of tensor t, layer l. */
     const T *p(gpt2_tensor t, int l = 0) const

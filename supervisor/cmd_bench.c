@@ -17,6 +17,8 @@
 #include "io/common.h"
 #include <ini.h>
 #include "supervisor/cli.h"
+#include "supervisor/bench_link.h"
+#include "supervisor/bench_runtime.h"
 #ifdef PHOTON_HAVE_CUDA
 #include "gpu/cuda/cuda_api.h"
 #endif
@@ -140,6 +142,11 @@ static int load_preset(const char *name, gpt2_config *c, int *pad)
 
 int cmd_bench(int argc, char **argv)
 {
+    /* The runtime's own per-round costs have their own benches. */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--runtime") == 0) return bench_runtime_main(argc, argv);
+        if (strcmp(argv[i], "--link") == 0) return bench_link_main(argc, argv);
+    }
     const char *preset = NULL, *backend = "cpu";
     int layers = 0, heads = 0, dim = 0, vocab = 0, B = 0, T = 0, threads = 0, steps = 10, warm = 2, json = 0, pad = 0;
     for (int i = 1; i < argc; i++) {

@@ -9,7 +9,7 @@ the source first.  Runs alternate (C, tiktoken, C, ...) and the best of
 noisy machine.  Also checks both produce the same number of tokens.
 
 usage: python3 bench/tokenizer_bench.py [--bin build/photon-sim]
-           [--source data/wikipedia/wiki-train.json.gz] [--threads 2] [--repeat 3]
+           [--source data/wikipedia/wiki-train.json.gz] [--threads 2] [--repeat 3] [--max-docs N]
 Needs: pip install tiktoken"""
 import argparse
 import gzip
@@ -25,11 +25,13 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from gen_tokenizer_fixture import gpt2_encoding  # noqa: E402
 
 
-def read_docs(path):
+def read_docs(path, max_docs=0):
     opener = gzip.open if path.endswith(".gz") else open
     docs = []
     with opener(path, "rt", encoding="utf-8") as f:
         for line in f:
+            if max_docs and len(docs) >= max_docs:
+                break
             if line.strip():
                 t = json.loads(line)["text"]
                 if t:
@@ -37,9 +39,9 @@ def read_docs(path):
     return docs
 
 
-def run_c(binary, tok_dir, source, threads):
-    out = subprocess.run([binary, "encode", "--tokenizer", tok_dir, "--bench", source, "--threads", str(threads)],
-                         check=True, capture_output=True, text=True).stdout
+def run_c(binary, tok_dir, source, threads, max_docs):
+    out = subprocess.run([binary, "encode", "--tokenizer", tok_dir, "--bench", source, "--threads", str(threads),
+                          "--max-docs", str(max_docs)], check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
 
@@ -57,15 +59,16 @@ def main():
     ap.add_argument("--tokenizer", default=os.path.join(ROOT, "data", "tokenizer", "gpt2"))
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--max-docs", type=int, default=0, help="only the first N documents (0 = all)")
     a = ap.parse_args()
 
     enc = gpt2_encoding(a.tokenizer)
-    docs = read_docs(a.source)
+    docs = read_docs(a.source, a.max_docs)
     nbytes = sum(len(d.encode("utf-8")) for d in docs)
     print(f"source {a.source}: {len(docs)} documents, {nbytes / 1e6:.1f} MB; {a.threads} thread(s)")
     best_c = best_t = None
     for _ in range(a.repeat):
-        c = run_c(a.bin, a.tokenizer, a.source, a.threads)
+        c = run_c(a.bin, a.tokenizer, a.source, a.threads, a.max_docs)
         t = run_tiktoken(enc, docs, nbytes, a.threads)
         if c["bytes"] != nbytes:
             sys.exit(f"byte counts differ: photon-sim {c['bytes']}, python {nbytes}")

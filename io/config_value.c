@@ -150,7 +150,8 @@ static int parse_list(int k, const char *text, const char *base_dir, cfg_list *l
             rc = bad(k, text, err);
             break;
         }
-        snprintf(dst, CFG_STR, "%.*s%s", (int)pre, it, path);
+        memcpy(dst, it, pre);                        /* fits: checked above */
+        memcpy(dst + pre, path, strlen(path) + 1);
     }
     free(copy);
     if (rc == 0) memcpy(l, &tmp, sizeof tmp);

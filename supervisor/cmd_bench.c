@@ -3,7 +3,9 @@
  * norm clipping, AdamW) on random tokens after a few warm-up steps and
  * prints tokens/s, achieved GFLOP/s (gpt2_train_flops) and ms/step, or one
  * JSON object with --json.  bench/compare_cpu.sh runs it next to the same
- * model in PyTorch (bench/torch_cpu_bench.py). */
+ * model in PyTorch (bench/torch_cpu_bench.py).  With the CUDA backend it also
+ * reports MFU against the bf16 cuBLAS rate measured on the same GPU and the
+ * peak GPU memory; bench/compare_gpu.sh runs it next to PyTorch on the GPU. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,9 @@
 #include "io/common.h"
 #include <ini.h>
 #include "supervisor/cli.h"
+#ifdef PHOTON_HAVE_CUDA
+#include "gpu/cuda/cuda_api.h"
+#endif
 
 #define GPT2_VOCAB 50257   /* the GPT-2 BPE, when a preset takes V from the tokenizer */
 
@@ -207,18 +212,36 @@ int cmd_bench(int argc, char **argv)
         m->ops->clip_grad(m, 1.0f);
         m->ops->adamw_step(m, &ap);
     }
+#ifdef PHOTON_HAVE_CUDA
+    if (o.kind == PHOTON_BACKEND_CUDA) cuda_model_sync(m);   /* the last AdamW step is still queued */
+#endif
     double dt = time_mono() - t0, cpu = cpu_seconds() - c0;
     double tps = (double)B * T * steps / dt;
     double gflops = gpt2_train_flops(&c, B, T) * steps / dt / 1e9;
     const char *bname = m->ops->name;
     /* the OpenBLAS kernels in use (the CPU backend may have corrected them) */
     const char *blas = o.kind == PHOTON_BACKEND_CPU ? openblas_get_corename() : "none";
+    /* GPU: MFU against the bf16 cuBLAS rate measured now on the same GPU, and peak memory */
+    int have_gpu = 0;
+#ifdef PHOTON_HAVE_CUDA
+    cuda_bench_figures gf;
+    have_gpu = o.kind == PHOTON_BACKEND_CUDA && cuda_bench_figures_get(m, gflops * 1e9, &gf) == 0;
+#endif
     if (json) {
         printf("{\"backend\": \"%s\", \"threads\": %d, \"n_layer\": %d, \"n_head\": %d, \"d_model\": %d, "
                "\"vocab_size\": %d, \"padded_vocab\": %d, \"batch\": %d, \"seq\": %d, \"params\": %zu, \"blas\": \"%s\", "
-               "\"steps\": %d, \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, \"loss\": %.6f}\n",
+               "\"steps\": %d, \"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, \"tokens_per_s\": %.1f, \"gflops\": %.2f, \"loss\": %.6f",
                bname, nthr, c.n_layer, c.n_head, c.d_model, c.vocab_size, c.padded_vocab, B, T, P, blas, steps,
                1e3 * dt / steps, 1e3 * cpu / steps, tps, gflops, loss);
+#ifdef PHOTON_HAVE_CUDA
+        if (have_gpu) {
+            printf(", \"gpu\": ");
+            json_write_string(stdout, gf.gpu);
+            printf(", \"bf16_tflops\": %.1f, \"mfu\": %.4f, \"peak_gpu_mem_bytes\": %zu, \"model_gpu_bytes\": %zu",
+                   gf.bf16_tflops, gf.mfu, gf.peak_used, gf.allocated);
+        }
+#endif
+        printf("}\n");
     } else {
         printf("model: %d layers, %d heads, d_model %d, vocab %d (padded %d), %.2fM params\n",
                c.n_layer, c.n_head, c.d_model, c.vocab_size, c.padded_vocab, P / 1e6);
@@ -226,6 +249,12 @@ int cmd_bench(int argc, char **argv)
                B, T, bname, nthr, blas, steps, warm);
         printf("%.1f ms/step  %.0f tokens/s  %.1f GFLOP/s  (%.1f ms CPU time per step, last loss %.4f)\n",
                1e3 * dt / steps, tps, gflops, 1e3 * cpu / steps, loss);
+#ifdef PHOTON_HAVE_CUDA
+        if (have_gpu)
+            printf("GPU %s: MFU %.1f%% of the measured bf16 cuBLAS rate (%.0f TFLOP/s); peak GPU memory %.2f GiB "
+                   "(this model %.2f GiB)\n", gf.gpu, 100.0 * gf.mfu, gf.bf16_tflops, gf.peak_used / 1073741824.0,
+                   gf.allocated / 1073741824.0);
+#endif
     }
     free(tokens);
     model_destroy(m);

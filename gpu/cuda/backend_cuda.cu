@@ -81,7 +81,9 @@ static photon_model *cm_create(const gpt2_config *c, int B, int T, const backend
         }
         TRY(cudaStreamCreateWithFlags(&cm->stream, cudaStreamNonBlocking));
         if (!matmul_ctx_init(&cm->mm, cm->stream, err->msg, sizeof err->msg)) goto fail;
-        size_t pbytes = cuda_params_bytes(c, bf16), abytes = cuda_acts_plan(c, B, T, cm->elt, nullptr, nullptr);
+        bool flash = cuda_flash_enabled(c, T, bf16);
+        cm->mm.flash = flash;   /* the plan below sizes att for the path actually taken */
+        size_t pbytes = cuda_params_bytes(c, bf16), abytes = cuda_acts_plan(c, B, T, cm->elt, flash, nullptr, nullptr);
         TRY(cudaMalloc(&cm->param_block, pbytes));
         TRY(cudaMalloc(&cm->act_block, abytes));
         cm->allocated = pbytes + abytes + cm->mm.workspace_size;
@@ -91,7 +93,7 @@ static photon_model *cm_create(const gpt2_config *c, int B, int T, const backend
         cm->m = cm->grads + P;
         cm->v = cm->m + P;
         cm->params = bf16 ? (void *)(cm->v + P) : (void *)cm->master;
-        cuda_acts_plan(c, B, T, cm->elt, (char *)cm->act_block, &cm->a);
+        cuda_acts_plan(c, B, T, cm->elt, flash, (char *)cm->act_block, &cm->a);
         TRY(cudaMemsetAsync(cm->param_block, 0, pbytes, cm->stream));
         TRY(cudaMemsetAsync(cm->act_block, 0, abytes, cm->stream));
         size_t N = (size_t)B * T;

@@ -5,7 +5,12 @@
  * Placement: actor i runs on GPU (i mod G), G = cuda_device_count(); several
  * actors may share a GPU (each has its own context and stream; memory is
  * checked per model at create).  The runtime passes the actor slot in
- * backend_opts.device and create takes it modulo G (cuda_device_for_actor). */
+ * backend_opts.device and create takes it modulo G (cuda_device_for_actor).
+ *
+ * Fork rule: CUDA does not survive fork().  Every call here initialises the
+ * CUDA runtime in the calling process, so the supervisor must not call any
+ * of them (nor backend_cuda_available) before it forks its actors; actors
+ * call them after the fork (actors/train.c does). */
 #ifndef PHOTON_CUDA_API_H
 #define PHOTON_CUDA_API_H
 #include <stddef.h>

@@ -24,6 +24,7 @@ struct cuda_acts {
     float *norm_partials, *scalars;         /* GLOBAL_NORM_BLOCKS; [0] loss [1] norm */
     float *logits_f32;                      /* (Vp) for logits_at */
     int *tok;                               /* inputs N | targets N | uniq N | offsets N+1 | positions N */
+    size_t att_layer;                       /* elements of att per layer: B*NH*T*T, or the lse floats with flash */
 };
 
 struct cuda_model {
@@ -45,9 +46,13 @@ struct cuda_model {
     int n_uniq;
 };
 
+/* Whether flash attention runs for this model: bf16, PHOTON_CUDA_ATTENTION=flash
+ * and a shape flash_attention.cu supports. */
+bool cuda_flash_enabled(const gpt2_config *c, int T, int bf16);
 /* Bytes of the activation block for (B, T) with elements of elt bytes; when
- * a is given, carves the block at base into it. */
-size_t cuda_acts_plan(const gpt2_config *c, int B, int T, size_t elt, char *base, cuda_acts *a);
+ * a is given, carves the block at base into it.  With flash, att and scores
+ * shrink to (B, NH, T) fp32 (lse and D) instead of (B, NH, T, T). */
+size_t cuda_acts_plan(const gpt2_config *c, int B, int T, size_t elt, bool flash, char *base, cuda_acts *a);
 /* Bytes of parameters + gradients + AdamW state (+ bf16 copy). */
 size_t cuda_params_bytes(const gpt2_config *c, int bf16);
 

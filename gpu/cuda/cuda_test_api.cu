@@ -153,6 +153,27 @@ template <typename T> int mm_bwd(float *dinp, float *dw, float *db, const float 
     return 0;
 }
 
+template <typename T> int mm_bwd_gelu(int epi, float *dinp, float *dw, float *db, const float *dout, const float *inp,
+                                      const float *w, const float *pre, int N, int IC, int OC)
+{
+    matmul_ctx mm;
+    char err[512];
+    if (!matmul_ctx_init(&mm, 0, err, sizeof err)) cuda_fail("matmul", __FILE__, __LINE__, "matmul_ctx_init", err);
+    mm.epilogues = epi;
+    {
+        dbuf<T> di((size_t)N * IC), d((size_t)N * OC, dout), x((size_t)N * IC, inp), ww((size_t)OC * IC, w),
+            pg((size_t)N * IC, pre);
+        dbuf<float> gw((size_t)OC * IC, dw), gb(OC, db), scratch(colsum_scratch_floats(N, OC));
+        matmul_backward_gelu(&mm, di.d, gw.d, gb.d, scratch.d, d.d, x.d, ww.d, pg.d, N, IC, OC, 0);
+        done();
+        di.down(dinp);
+        gw.down(dw);
+        gb.down(db);
+    }
+    matmul_ctx_free(&mm);
+    return 0;
+}
+
 template <typename T> int att_run(float *out, float *att, float *dqkv, const float *dout, const float *qkv, int B,
                                   int Tn, int C, int NH)
 {
@@ -258,6 +279,9 @@ int cudatest_matmul_forward(int bf16, int epilogues, float *out, float *pre_gelu
 int cudatest_matmul_backward(int bf16, float *dinp, float *dw, float *db, const float *dout, const float *inp,
                              const float *w, int N, int IC, int OC)
 { DISPATCH(mm_bwd, dinp, dw, db, dout, inp, w, N, IC, OC); }
+int cudatest_matmul_backward_gelu(int bf16, int epilogues, float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *w, const float *pre_gelu, int N, int IC, int OC)
+{ DISPATCH(mm_bwd_gelu, epilogues, dinp, dw, db, dout, inp, w, pre_gelu, N, IC, OC); }
 int cudatest_attention_forward(int bf16, float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 { DISPATCH(att_run, out, att, (float *)nullptr, (const float *)nullptr, qkv, B, T, C, NH); }
 int cudatest_attention_backward(int bf16, float *dqkv, const float *dout, const float *qkv, int B, int T, int C, int NH)

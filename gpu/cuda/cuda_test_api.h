@@ -35,6 +35,9 @@ int cudatest_matmul_forward(int bf16, int epilogues, float *out, float *pre_gelu
 /* dinp overwritten; dw, db (may be NULL) accumulate. */
 int cudatest_matmul_backward(int bf16, float *dinp, float *dw, float *db, const float *dout, const float *inp,
                              const float *w, int N, int IC, int OC);
+/* dinp = (dout @ w) * gelu'(pre_gelu) (the DGELU epilogue when epilogues = 1); dw, db accumulate. */
+int cudatest_matmul_backward_gelu(int bf16, int epilogues, float *dinp, float *dw, float *db, const float *dout,
+                                  const float *inp, const float *w, const float *pre_gelu, int N, int IC, int OC);
 /* att (B, NH, T, T) may be NULL. */
 int cudatest_attention_forward(int bf16, float *out, float *att, const float *qkv, int B, int T, int C, int NH);
 int cudatest_attention_backward(int bf16, float *dqkv, const float *dout, const float *qkv, int B, int T, int C,

@@ -77,6 +77,13 @@ template <typename T> void matmul_backward(matmul_ctx *m, T *dinp, float *dw, fl
                                            const T *dout, const T *inp, const T *w, int N, int IC, int OC,
                                            cudaStream_t s);
 
+/* matmul_backward for the layer after a GELU: dinp = (dout @ w) * gelu'(pre_gelu),
+ * through cuBLASLt's DGELU epilogue when it applies (saves a pass over the
+ * (N, IC) gradient), else the GEMM and gelu_backward_inplace. */
+template <typename T> void matmul_backward_gelu(matmul_ctx *m, T *dinp, float *dw, float *db, float *scratch,
+                                                const T *dout, const T *inp, const T *w, const T *pre_gelu, int N,
+                                                int IC, int OC, cudaStream_t s);
+
 /* ---- attention.cu: causal self-attention via cuBLAS batched GEMMs --------
  * qkv (B,T,3C) -> out (B,T,C); att (B,NH,T,T) softmax probabilities kept for
  * backward (with flash attention: the per-row log-sum-exp, (B,NH,T) fp32, in

@@ -186,10 +186,29 @@ void matmul_backward(matmul_ctx *m, T *dinp, float *dw, float *db, float *scratc
     if (db) bias_backward(db, scratch, dout, N, OC, s);
 }
 
+template <typename T>
+void matmul_backward_gelu(matmul_ctx *m, T *dinp, float *dw, float *db, float *scratch, const T *dout, const T *inp,
+                          const T *w, const T *pre_gelu, int N, int IC, int OC, cudaStream_t s)
+{
+    const cudaDataType_t dt = dtype_of<T>::value;
+    /* DGELU: D = (A B) * gelu'(aux), aux shaped like D: (IC, N) column-major = pre_gelu (N, IC) row-major */
+    bool fused = m->epilogues && alignment(pre_gelu) >= 16 &&
+                 lt_matmul(m, s, false, false, IC, N, OC, w, dt, IC, dout, dt, OC, dinp, dt, IC, 0.0f,
+                           CUBLASLT_EPILOGUE_DGELU, nullptr, const_cast<T *>(pre_gelu), IC);
+    if (!fused) {
+        gemm(m, s, false, false, IC, N, OC, w, dt, IC, dout, dt, OC, dinp, dt, IC, 0.0f);
+        gelu_backward_inplace(dinp, pre_gelu, (size_t)N * IC, s);
+    }
+    gemm(m, s, false, true, IC, OC, N, inp, dt, IC, dout, dt, OC, dw, CUDA_R_32F, IC, 1.0f);
+    if (db) bias_backward(db, scratch, dout, N, OC, s);
+}
+
 #define INST(T) \
     template void matmul_forward<T>(matmul_ctx *, T *, T *, const T *, const T *, const T *, int, int, int, \
                                     cudaStream_t); \
     template void matmul_backward<T>(matmul_ctx *, T *, float *, float *, float *, const T *, const T *, const T *, \
-                                     int, int, int, cudaStream_t);
+                                     int, int, int, cudaStream_t); \
+    template void matmul_backward_gelu<T>(matmul_ctx *, T *, float *, float *, float *, const T *, const T *, \
+                                          const T *, const T *, int, int, int, cudaStream_t);
 INST(float)
 INST(bf16)

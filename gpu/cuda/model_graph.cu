@@ -13,11 +13,11 @@ template <typename T> struct graph {
     cuda_model *cm;
     const gpt2_config *c;
     const gpt2_layout *lay;
-    size_t Nmax, TTmax;   /* allocated rows, and (B,NH,T,T) elements per layer */
+    size_t Nmax, TTmax;   /* allocated rows, and att elements per layer (cuda_acts_plan) */
 
     explicit graph(cuda_model *m)
         : cm(m), c(&m->base.cfg), lay(&m->base.layout), Nmax((size_t)m->base.B * m->base.T),
-          TTmax((size_t)m->base.B * m->base.cfg.n_head * m->base.T * m->base.T) {}
+          TTmax(m->a.att_layer) {}
 
     /* Compute-type parameter / fp32 gradient of tensor t, layer l. */
     const T *p(gpt2_tensor t, int l = 0) const
@@ -81,9 +81,8 @@ template <typename T> struct graph {
                            a.lnf_mean, a.lnf_rstd, N, C, s);
         for (int l = L - 1; l >= 0; l--) {
             const T *residual = l == 0 ? (const T *)a.encoded : act(a.residual3, l - 1, NC);
-            matmul_backward(mm, dbt4c, g(T_FCPROJW, l), g(T_FCPROJB, l), a.colsum, dres, act(a.fch_gelu, l, 4 * NC),
-                            p(T_FCPROJW, l), N, 4 * C, C, s);
-            gelu_backward_inplace(dbt4c, act(a.fch, l, 4 * NC), (size_t)N * 4 * C, s);
+            matmul_backward_gelu(mm, dbt4c, g(T_FCPROJW, l), g(T_FCPROJB, l), a.colsum, dres,
+                                 act(a.fch_gelu, l, 4 * NC), p(T_FCPROJW, l), act(a.fch, l, 4 * NC), N, 4 * C, C, s);
             matmul_backward(mm, dbtc, g(T_FCW, l), g(T_FCB, l), a.colsum, dbt4c, act(a.ln2, l, NC), p(T_FCW, l), N,
                             C, 4 * C, s);
             layernorm_backward(dres, g(T_LN2W, l), g(T_LN2B, l), a.colsum, dbtc, act(a.residual2, l, NC),

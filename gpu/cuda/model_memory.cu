@@ -1,7 +1,10 @@
 /* Memory plan of a CUDA model: every device buffer is sized here, once, and
  * carved out of one allocation at create, so a step never allocates and the
  * fit check before create uses exactly the bytes that will be asked for. */
+#include <stdlib.h>
+#include <string.h>
 #include "gpu/cuda/cuda_model.h"
+#include "gpu/cuda/flash_attention.h"
 
 #define ALIGN 256   /* cuBLASLt picks its fastest kernels at 256-byte alignment */
 
@@ -16,13 +19,22 @@ struct carver {
     }
 };
 
-size_t cuda_acts_plan(const gpt2_config *c, int B, int T, size_t elt, char *base, cuda_acts *a)
+bool cuda_flash_enabled(const gpt2_config *c, int T, int bf16)
+{
+    const char *e = getenv("PHOTON_CUDA_ATTENTION");
+    return bf16 && e && strcmp(e, "flash") == 0 && flash_attention_supported(c->d_model, c->n_head, T);
+}
+
+size_t cuda_acts_plan(const gpt2_config *c, int B, int T, size_t elt, bool flash, char *base, cuda_acts *a)
 {
     cuda_acts dummy;
     if (!a) a = &dummy;
     carver k{base, 0};
     size_t L = c->n_layer, C = c->d_model, NH = c->n_head, Vp = c->padded_vocab;
-    size_t N = (size_t)B * T, TT = (size_t)B * NH * T * T;
+    size_t N = (size_t)B * T;
+    /* per layer: probabilities (B,NH,T,T), or with flash the lse rows (B,NH,T) fp32 in elt-sized units */
+    size_t TT = flash ? ((size_t)B * NH * T * sizeof(float) + elt - 1) / elt : (size_t)B * NH * T * T;
+    a->att_layer = TT;
     int wide = 4 * (int)C;
     a->encoded = k.take(N * C * elt);
     a->ln1 = k.take(L * N * C * elt);
@@ -69,5 +81,6 @@ size_t cuda_params_bytes(const gpt2_config *c, int bf16)
 extern "C" size_t cuda_model_bytes(const gpt2_config *c, int B, int T, int bf16)
 {
     size_t cublas = 32u << 20;   /* the matmul workspace (matmul.cu) */
-    return cuda_params_bytes(c, bf16) + cuda_acts_plan(c, B, T, bf16 ? 2 : 4, nullptr, nullptr) + cublas;
+    return cuda_params_bytes(c, bf16) + cuda_acts_plan(c, B, T, bf16 ? 2 : 4, cuda_flash_enabled(c, T, bf16), nullptr,
+                                                       nullptr) + cublas;
 }

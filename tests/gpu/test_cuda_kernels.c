@@ -112,6 +112,20 @@ static void test_matmul(void)
     CHECK_REL(dinp, rdinp, (size_t)N * IC, tol(8e-3));
     CHECK_REL(dw, rdw, (size_t)OC * IC, tol(1e-3));
     CHECK_REL(db, rdb, OC, 1e-5);
+    /* the layer after a GELU: dinp also goes through gelu'(pre), fused (DGELU) or not */
+    float *pre_in = randn((size_t)N * IC, 1.5f);
+    for (int epi = 0; epi <= 1; epi++) {
+        float *gw = copy(rdw, (size_t)OC * IC), *gb = copy(rdb, OC), *rw = copy(rdw, (size_t)OC * IC), *rb = copy(rdb, OC);
+        CHECK(cudatest_matmul_backward_gelu(bf16, epi, dinp, gw, gb, dout, x, w, pre_in, N, IC, OC) == 0);
+        ref_matmul_backward(rdinp, rw, rb, dout, x, w, N, IC, OC);
+        for (size_t i = 0; i < (size_t)N * IC; i++) rdinp[i] = (float)(rdinp[i] * ref_gelu_grad(pre_in[i]));
+        CHECK_MSG(ref_rel_err(dinp, rdinp, (size_t)N * IC) <= tol(1.5e-2), "gelu backward through the matmul (epilogues %d, %s): %.3g",
+                  epi, bf16 ? "bf16" : "fp32", ref_rel_err(dinp, rdinp, (size_t)N * IC));
+        CHECK_REL(gw, rw, (size_t)OC * IC, tol(1e-3));
+        CHECK_REL(gb, rb, OC, 1e-5);
+        free(gw); free(gb); free(rw); free(rb);
+    }
+    free(pre_in);
     free(x); free(w); free(bias); free(out); free(pre); free(rout); free(rpre);
     free(dout); free(dinp); free(rdinp); free(dw); free(db); free(rdw); free(rdb);
 }

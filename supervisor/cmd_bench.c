@@ -17,6 +17,8 @@
 #include "io/common.h"
 #include <ini.h>
 #include "supervisor/cli.h"
+#include "supervisor/bench_runtime.h"
+#include "supervisor/bench_link.h"
 #ifdef PHOTON_HAVE_CUDA
 #include "gpu/cuda/cuda_api.h"
 #endif
@@ -142,6 +144,12 @@ int cmd_bench(int argc, char **argv)
 {
     const char *preset = NULL, *backend = "cpu";
     int layers = 0, heads = 0, dim = 0, vocab = 0, B = 0, T = 0, threads = 0, steps = 10, warm = 2, json = 0, pad = 0;
+    /* the runtime's own cost per round: aggregation and outer step
+     * (supervisor/bench_runtime.c), the shm link and dispatch (bench_link.c) */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--runtime") == 0) return bench_runtime_main(argc, argv);
+        if (strcmp(argv[i], "--link") == 0) return bench_link_main(argc, argv);
+    }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) { json = 1; continue; }

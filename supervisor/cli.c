@@ -58,9 +58,12 @@ static const help_entry helps[] = {
     { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE",
       "Runs a remote actor host that connects to a supervisor over TCP and proves it\n"
       "holds the run's key." },
-    { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]",
+    { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
+      "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]",
       "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"
-      "--json prints one JSON object." },
+      "--runtime: the runtime's cost per round (aggregation, outer step) next to memcpy;\n"
+      "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
+      "--json prints one JSON object (per size for --runtime and --link)." },
     { "config-reference", "photon-sim config-reference",
       "Prints the reference of every experiment-file key (Markdown), generated from the schema." },
 };

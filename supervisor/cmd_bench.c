@@ -17,8 +17,8 @@
 #include "io/common.h"
 #include <ini.h>
 #include "supervisor/cli.h"
-#include "supervisor/bench_link.h"
 #include "supervisor/bench_runtime.h"
+#include "supervisor/bench_link.h"
 #ifdef PHOTON_HAVE_CUDA
 #include "gpu/cuda/cuda_api.h"
 #endif
@@ -142,13 +142,14 @@ static int load_preset(const char *name, gpt2_config *c, int *pad)
 
 int cmd_bench(int argc, char **argv)
 {
-    /* The runtime's own per-round costs have their own benches. */
+    const char *preset = NULL, *backend = "cpu";
+    int layers = 0, heads = 0, dim = 0, vocab = 0, B = 0, T = 0, threads = 0, steps = 10, warm = 2, json = 0, pad = 0;
+    /* the runtime's own cost per round: aggregation and outer step
+     * (supervisor/bench_runtime.c), the shm link and dispatch (bench_link.c) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runtime") == 0) return bench_runtime_main(argc, argv);
         if (strcmp(argv[i], "--link") == 0) return bench_link_main(argc, argv);
     }
-    const char *preset = NULL, *backend = "cpu";
-    int layers = 0, heads = 0, dim = 0, vocab = 0, B = 0, T = 0, threads = 0, steps = 10, warm = 2, json = 0, pad = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) { json = 1; continue; }

@@ -172,6 +172,8 @@ static void test_eval_export(void)
     CHECK_CONTAINS(out, "--batches '0'");
     CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --bogus", bin, ckpt, shardp), 2);
     CHECK_EQ_INT(th_run(out, sizeof out, "%s inspect", bin), 2);
+    CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --backend tpu", bin, ckpt, shardp), 2);
+    CHECK_CONTAINS(out, "--backend 'tpu': expected auto, cpu or cuda");
     CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --batches 4 --batch 4", bin, ckpt, shardp), 1);
     CHECK_CONTAINS(out, "hold 14 windows");
     tok[77] = 300;   /* one past the vocabulary */

@@ -166,7 +166,11 @@ static void test_adamw_steps(void)
             kbias_drift = fmax(kbias_drift, fabs(final[j] - fx.final[j]));
             final[j] = fx.final[j];
         }
-    CHECK_MSG(kbias_drift < 5e-3, "key bias drift %.3g (zero true gradient)", kbias_drift);
+    /* an Adam step on pure noise moves a weight by about lr at most */
+    lr_schedule sch = { fx.lr, fx.min_ratio, (long)fx.warmup, (long)fx.total, SCHED_COSINE };
+    double lr_sum = 0;
+    for (int st = 0; st < fx.steps; st++) lr_sum += lr_at(&sch, st);
+    CHECK_MSG(kbias_drift < 1.5 * lr_sum, "key bias drift %.3g (zero true gradient; bound %.3g)", kbias_drift, 1.5 * lr_sum);
     for (int t = 0; t < GPT2_NUM_TENSORS; t++) {
         size_t off = m->layout.offset[t], n = m->layout.size[t];
         double e = tensor_rel_err(final + off, fx.final + off, n);

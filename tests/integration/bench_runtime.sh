@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `photon-sim bench --runtime` reaches the runtime-cost bench and prints one
+# JSON object per size with the memcpy comparison; bad sizes are usage errors.
+set -euo pipefail
+: "${PHOTON_SIM:?PHOTON_SIM must point to the photon-sim binary}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/photon-bench.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+"$PHOTON_SIM" bench --runtime --sizes tiny --clients 4 --reps 1 --threads 1 --json > "$tmp/out.json"
+python3 - "$tmp/out.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(rows) == 1, rows
+r = rows[0]
+assert r["size"] == "tiny" and r["clients"] == 4 and r["params"] > 0, r
+for k in ("memcpy_gbps", "agg_gbps", "agg_prenorm_gbps", "memcpy_over_agg", "outer_ms"):
+    assert r[k] > 0, (k, r)
+PY
+set +e
+"$PHOTON_SIM" bench --runtime --sizes huge > "$tmp/err.txt" 2>&1
+rc=$?
+set -e
+[ "$rc" = 2 ] || { echo "FAIL: bad size exited $rc, expected 2" >&2; exit 1; }
+grep -q "unknown size 'huge'" "$tmp/err.txt" || { echo "FAIL: $(cat "$tmp/err.txt")" >&2; exit 1; }
+echo ok

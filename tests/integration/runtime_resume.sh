@@ -7,8 +7,10 @@
 # segments; and metrics.jsonl is cut back to the checkpoint's offset, so it
 # holds the same events.
 source "$(dirname "$0")/runtime_common.bash"
+# On failure, show what the runs said.
+trap 'rc=$?; if [ $rc != 0 ]; then for f in "$tmp"/*.txt; do echo "== $f"; tail -n 20 "$f"; done; fi; cleanup' EXIT
 write_tiny_ini "$tmp/x.ini" "[aggregator]" "strategy = nesterov" "server_lr = 0.7" "momentum = 0.7"
-sets=(--set run.rounds=6 --set checkpoint.every=1 --set clients.per_round=3 --set clients.local_steps=6)
+sets=(--set run.rounds=10 --set checkpoint.every=1 --set clients.per_round=3 --set clients.local_steps=6)
 "$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set run.out_dir="$tmp/full" > "$tmp/full.txt" 2>&1 || { cat "$tmp/full.txt"; fail "uninterrupted run"; }
 want=$(grep model_hash "$tmp/full/summary.json")
 

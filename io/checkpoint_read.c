@@ -88,7 +88,7 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
     ckpt_h5_quiet();
     if (meta) memset(meta, 0, sizeof *meta);
     if (access(path, R_OK) < 0) {
-        err_set(err, "cannot open checkpoint %s: %s", path, strerror(errno));
+        err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
         return NULL;
     }
     htri_t is = H5Fis_hdf5(path);

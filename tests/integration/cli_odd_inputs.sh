@@ -59,6 +59,13 @@ batch_size = 2
 [checkpoint]
 every = 1
 INI
+# prepare takes the same arguments as a run, with the same usage errors.
+expect "prepare --set without a value" 2 "error: --set needs section.key=value \(usage: photon-sim prepare" prepare exp.ini --set
+expect "prepare without a file" 2 "error: no experiment file given \(usage: photon-sim prepare" prepare
+expect "prepare with two files" 2 "more than one experiment file: b.ini" prepare exp.ini b.ini
+expect "prepare unknown option" 2 "unknown option --bogus" prepare exp.ini --bogus
+expect "prepare missing file" 2 "nothere.ini: cannot open" prepare nothere.ini
+
 # tiny.ini says vocab_size = 1024; GPT-2's tokenizer has 50257 tokens.
 expect "vocab_size below the tokenizer's (prepare)" 1 "vocab_size = 1024 is less than the 50257 tokens of the tokenizer" prepare exp.ini
 [ ! -e run/data/client_0000.bin ] || fail "prepare with a too small vocab_size wrote shards"

@@ -116,6 +116,12 @@ fail:
     return -1;
 }
 
+int cmd_check_backend(const char *cmd, const char *backend)
+{
+    if (strcmp(backend, "auto") == 0 || strcmp(backend, "cpu") == 0 || strcmp(backend, "cuda") == 0) return 0;
+    return usage_error(cmd, "--backend '%s': expected auto, cpu or cuda%s", backend, "");
+}
+
 photon_model *cmd_model_from(const gpt2_config *c, const float *params, int B, int T,
                              const char *backend, int threads, photon_err *err)
 {

@@ -27,6 +27,8 @@ int cmd_parse(const char *cmd, int argc, char **argv, const cmd_opt *opts, int n
  * vector (malloc'd into *params) and meta (free meta->config).  -1 with err. */
 int cmd_load_params(const char *path, gpt2_config *c, float **params, ckpt_meta *meta, photon_err *err);
 
+/* 0 if backend is auto, cpu or cuda; else prints a usage error, -1. */
+int cmd_check_backend(const char *cmd, const char *backend);
 /* Creates a model for (B, T) on the backend named "auto", "cpu" or "cuda"
  * and loads params into it. */
 photon_model *cmd_model_from(const gpt2_config *c, const float *params, int B, int T,

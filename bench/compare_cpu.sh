@@ -40,7 +40,7 @@ core=$("$sim" bench "${args[@]}" --steps 1 --warmup 0 --json | sed -n 's/.*"blas
 policy=${OMP_WAIT_POLICY:-PASSIVE}
 field() { sed -n "s/.*\"$1\": *\([0-9.]*\).*/\1/p" <<<"$2"; }
 best() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 > b + 0) ? a : b }'; }
-least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 < b + 0 || b + 0 == 0) ? a : b }'; }
+least() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 == 0 || b + 0 < a + 0) ? b : a }'; }
 bp=0 bt=0 bs=0 cp=0 ct=0 cs=0
 echo "model: $L layers, $H heads, d_model $C, vocab $V; batch $B x seq $T; $N threads; $S steps; $R rounds"
 for r in $(seq 1 "$R"); do

@@ -7,6 +7,9 @@
 # (the device runner), logs are copied there too.
 #
 #   bench/gpu_check.sh [build] [test] [bench] [compare] [share]   (default: all)
+# All stages take ~8-10 minutes on an H100 box; under a 10-minute limit per
+# command run them in two calls (build-gpu/ is kept between them):
+#   bench/gpu_check.sh build test      then      bench/gpu_check.sh bench compare share
 # Environment: JOBS (build parallelism, default nproc), BATCH (default 16),
 #   PHOTON_PYTHON (python3 with CUDA PyTorch, default python3).
 set -uo pipefail

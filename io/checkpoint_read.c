@@ -34,7 +34,8 @@ static int attr_get_i64(const ckpt_reader *r, hid_t obj, const char *objname, co
                         int64_t *v, photon_err *err)
 {
     htri_t ex = H5Aexists(obj, name);
-    if (ex <= 0) {
+    if (ex < 0) return rfail(r, err, "read attribute of", objname);
+    if (ex == 0) {
         err_set(err, "%s: attribute '%s' missing on %s", r->path, name, objname);
         return -1;
     }
@@ -87,7 +88,7 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
     ckpt_h5_quiet();
     if (meta) memset(meta, 0, sizeof *meta);
     if (access(path, R_OK) < 0) {
-        err_set(err, "cannot open checkpoint %s: %s", path, strerror(errno));
+        err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
         return NULL;
     }
     htri_t is = H5Fis_hdf5(path);
@@ -159,7 +160,9 @@ void ckpt_close(ckpt_reader *r)
     free(r);
 }
 
-int ckpt_has(ckpt_reader *r, const char *path)
+/* 1 if path exists, 0 if not, -1 with err when the lookup itself fails
+ * (a damaged group index: reported as corruption, not as "missing"). */
+static int exists(const ckpt_reader *r, const char *path, photon_err *err)
 {
     /* H5Lexists fails on a missing intermediate group: test each prefix. */
     char buf[1024];
@@ -169,10 +172,25 @@ int ckpt_has(ckpt_reader *r, const char *path)
         if (buf[i] != '/' && buf[i] != '\0') continue;
         char saved = buf[i];
         buf[i] = '\0';
-        if (H5Lexists(r->file, buf, H5P_DEFAULT) <= 0) return 0;
+        htri_t ex = H5Lexists(r->file, buf, H5P_DEFAULT);
+        if (ex < 0) {
+            char desc[256];
+            if (ckpt_h5_error(desc, sizeof desc))
+                err_set(err, "%s: checksum mismatch in the file's metadata (looking up %s): the file is corrupt", r->path, buf);
+            else
+                err_set(err, "%s: cannot look up %s (the file is corrupt?): %s", r->path, buf, desc);
+            return -1;
+        }
+        if (!ex) return 0;
         buf[i] = saved;
     }
     return len > 0;
+}
+
+int ckpt_has(ckpt_reader *r, const char *path)
+{
+    photon_err ignored;
+    return exists(r, path, &ignored) == 1;
 }
 
 static void shape_str(char *out, size_t n, int rank, const hsize_t *d)
@@ -187,8 +205,9 @@ static void shape_str(char *out, size_t n, int rank, const hsize_t *d)
 static hid_t open_checked(ckpt_reader *r, const char *path, H5T_class_t cls, const char *clsname,
                           int rank, const hsize_t *dims, const char *what, photon_err *err)
 {
-    if (!ckpt_has(r, path)) {
-        err_set(err, "%s: missing %s %s", r->path, what, path);
+    int ex = exists(r, path, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: missing %s %s", r->path, what, path);
         return -1;
     }
     hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
@@ -229,8 +248,9 @@ static int read_all(ckpt_reader *r, hid_t d, hid_t mtype, void *data, const char
 /* Compares the /model attributes with the model the caller expects. */
 static int check_model_attrs(ckpt_reader *r, const gpt2_config *c, photon_err *err)
 {
-    if (!ckpt_has(r, CKPT_MODEL_GROUP)) {
-        err_set(err, "%s: no %s group", r->path, CKPT_MODEL_GROUP);
+    int ex = exists(r, CKPT_MODEL_GROUP, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: no %s group", r->path, CKPT_MODEL_GROUP);
         return -1;
     }
     hid_t g = H5Gopen2(r->file, CKPT_MODEL_GROUP, H5P_DEFAULT);
@@ -253,8 +273,9 @@ static int check_model_attrs(ckpt_reader *r, const gpt2_config *c, photon_err *e
 
 int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err)
 {
-    if (!ckpt_has(r, CKPT_MODEL_GROUP)) {
-        err_set(err, "%s: no %s group (not a model checkpoint)", r->path, CKPT_MODEL_GROUP);
+    int ex = exists(r, CKPT_MODEL_GROUP, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: no %s group (not a model checkpoint)", r->path, CKPT_MODEL_GROUP);
         return -1;
     }
     hid_t g = H5Gopen2(r->file, CKPT_MODEL_GROUP, H5P_DEFAULT);
@@ -275,8 +296,9 @@ int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err)
     if (rc < 0) return -1;
     /* The padded vocabulary is the number of rows of wte. */
     const char *wte = CKPT_MODEL_GROUP "/transformer.wte.weight";
-    if (!ckpt_has(r, wte)) {
-        err_set(err, "%s: missing tensor %s", r->path, wte);
+    ex = exists(r, wte, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: missing tensor %s", r->path, wte);
         return -1;
     }
     hid_t d = H5Dopen2(r->file, wte, H5P_DEFAULT);
@@ -344,8 +366,9 @@ int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, flo
 static int get_n(ckpt_reader *r, const char *path, hid_t mtype, H5T_class_t cls, const char *clsname,
                  void *data, size_t n, photon_err *err)
 {
-    if (!ckpt_has(r, path)) {
-        err_set(err, "%s: missing dataset %s", r->path, path);
+    int ex = exists(r, path, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: missing dataset %s", r->path, path);
         return -1;
     }
     hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);

@@ -222,6 +222,13 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
         goto out;
     if (!(t = tok_load(tdir, err))) goto out;
     if (tok_eot(t) < 0) { err_set(err, "%s: the tokenizer has no <|endoftext|> token to end documents with", tdir); goto out; }
+    /* A model smaller than the tokenizer would fail on the first batch of
+     * the first round: say so before tokenizing anything. */
+    if (c->model.vocab_size > 0 && tok_vocab_size(t) > c->model.vocab_size) {
+        err_set(err, "[model] vocab_size = %d is less than the %d tokens of the tokenizer in %s "
+                "(set vocab_size = 0 to take it from the tokenizer)", c->model.vocab_size, tok_vocab_size(t), tdir);
+        goto out;
+    }
     int wide = tok_vocab_size(t) > 65535;
     double tt = time_mono();
     if (prep_tokenize(&c->data.sources, c->data.max_docs, src, t, threads, &toks, "reading and tokenizing", err)) goto out;

@@ -4,6 +4,7 @@
  * TCP) needs the TCP link, which is not built yet. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "supervisor/cli.h"
 #include "actors/actor.h"
 #include "io/common.h"
@@ -18,7 +19,12 @@ int cmd_actor(int argc, char **argv)
                 fprintf(stderr, "photon-sim: error: actor --fd: '%s' is not a file descriptor\n", argv[i + 1]);
                 return PHOTON_EXIT_USAGE;
             }
-            return actor_main((int)fd);
+            int rc = actor_main((int)fd);
+            /* Everything is released; skip exit-time destructors (BLAS and
+             * OpenMP thread pools), which on a loaded machine were seen to
+             * outlast the supervisor's stop grace period. */
+            fflush(NULL);
+            _exit(rc);
         }
         if (strcmp(argv[i], "--connect") == 0)
             return cli_not_built("actor --connect", "the TCP link for remote actors");

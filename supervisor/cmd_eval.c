@@ -28,6 +28,7 @@ int cmd_eval(int argc, char **argv)
     };
     const char *pos[1];
     if (cmd_parse("eval", argc, argv, opts, 5, pos, 1, 1) < 0) return PHOTON_EXIT_USAGE;
+    if (cmd_check_backend("eval", backend) < 0) return PHOTON_EXIT_USAGE;
     if (!data) {
         fprintf(stderr, "photon-sim eval: error: --data SHARD.bin is required (see photon-sim eval --help)\n");
         return PHOTON_EXIT_USAGE;

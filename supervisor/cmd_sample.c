@@ -64,6 +64,7 @@ int cmd_sample(int argc, char **argv)
     };
     const char *pos[1];
     if (cmd_parse("sample", argc, argv, opts, 8, pos, 1, 1) < 0) return PHOTON_EXIT_USAGE;
+    if (cmd_check_backend("sample", backend) < 0) return PHOTON_EXIT_USAGE;
     if (!prompt) {
         fprintf(stderr, "photon-sim sample: error: --prompt TEXT is required (see photon-sim sample --help)\n");
         return PHOTON_EXIT_USAGE;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "gpu/model.h"
 #include "io/checkpoint.h"
+#include "io/config.h"
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_U64, OPT_DOUBLE, OPT_STR } opt_type;
 
@@ -23,10 +24,20 @@ typedef struct {
 int cmd_parse(const char *cmd, int argc, char **argv, const cmd_opt *opts, int nopts,
               const char **pos, int npos_min, int npos_max);
 
+/* The command line of commands that take an experiment (run, prepare):
+ * "EXPERIMENT.ini [--set section.key=value | --set=section.key=value ...]"
+ * plus the flags named in flags[0..nflags) (each sets *vals[i] to 1).
+ * Loads the experiment into cfg.  Returns 0, or PHOTON_EXIT_USAGE after one
+ * error line on stderr that ends with "(usage: <usage>)". */
+int cmd_load_experiment(const char *usage, int argc, char **argv, const char *const *flags, int *const *vals,
+                        int nflags, photon_config *cfg);
+
 /* Opens a checkpoint and reads its model: config (c), the flat parameter
  * vector (malloc'd into *params) and meta (free meta->config).  -1 with err. */
 int cmd_load_params(const char *path, gpt2_config *c, float **params, ckpt_meta *meta, photon_err *err);
 
+/* 0 if backend is auto, cpu or cuda; else prints a usage error, -1. */
+int cmd_check_backend(const char *cmd, const char *backend);
 /* Creates a model for (B, T) on the backend named "auto", "cpu" or "cuda"
  * and loads params into it. */
 photon_model *cmd_model_from(const gpt2_config *c, const float *params, int B, int T,

@@ -172,6 +172,8 @@ static void test_eval_export(void)
     CHECK_CONTAINS(out, "--batches '0'");
     CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --bogus", bin, ckpt, shardp), 2);
     CHECK_EQ_INT(th_run(out, sizeof out, "%s inspect", bin), 2);
+    CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --backend tpu", bin, ckpt, shardp), 2);
+    CHECK_CONTAINS(out, "--backend 'tpu': expected auto, cpu or cuda");
     CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --batches 4 --batch 4", bin, ckpt, shardp), 1);
     CHECK_CONTAINS(out, "hold 14 windows");
     tok[77] = 300;   /* one past the vocabulary */
@@ -228,7 +230,8 @@ static void test_sample(void)
     rc |= th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'x' --tokens 20 --temperature 0 2>/dev/null)", bin, ckpt);
     CHECK_MSG(rc == 0 && strcmp(b, out) == 0, "top-k 1 is greedy");
 
-    /* Greedy text against PyTorch (and transformers, when installed) on the export. */
+    /* Greedy text against PyTorch (and transformers, when installed) on the
+     * export; 2 + 10 tokens > seq_len 8, so the context window slides. */
     const char *py = getenv("PHOTON_PYTHON");
     if (py && *py && access(py, X_OK) == 0) {
         char ids[256] = "";
@@ -239,10 +242,10 @@ static void test_sample(void)
         ids[strcspn(ids, "\n")] = '\0';
         rc = th_run(out, sizeof out, "%s export-hf %s %s/hf", bin, ckpt, dir);
         CHECK_EQ_INT(rc, 0);
-        rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 5 --temperature 0 > %s/greedy.txt 2>/dev/null)",
+        rc = th_run(out, sizeof out, "(%s sample --threads 1 %s --prompt 'Hello world' --tokens 10 --temperature 0 > %s/greedy.txt 2>/dev/null)",
                     bin, ckpt, dir);
         CHECK_EQ_INT(rc, 0);
-        rc = th_run(out, sizeof out, "%s %s/tests/hf_reference.py %s/hf --prompt-ids '%s' --generate 5 --expect-text %s/greedy.txt",
+        rc = th_run(out, sizeof out, "%s %s/tests/hf_reference.py %s/hf --prompt-ids '%s' --generate 10 --expect-text %s/greedy.txt",
                     py, th_source_dir(), dir, ids, dir);
         printf("   %s", out);
         CHECK_MSG(rc == 0 || rc == 77, "hf_reference.py greedy text agrees (rc %d): %s", rc, out);

@@ -78,9 +78,10 @@ static double tensor_rel_err(const float *a, const float *b, size_t n)
     return maxb > 0 ? maxd / maxb : maxd;
 }
 
-static void test_loss_logits_grads(void)
+static void loss_logits_grads(int threads)
 {
-    photon_model *m = make_model(2);
+    printf("   threads %d\n", threads);
+    photon_model *m = make_model(threads);
     CHECK(m != NULL);
     if (!m) return;
     m->ops->set_params(m, fx.params);
@@ -130,6 +131,14 @@ static void test_loss_logits_grads(void)
     model_destroy(m);
 }
 
+/* 1 and 3 threads too: uneven row, column and vocabulary partitions */
+static void test_loss_logits_grads(void)
+{
+    loss_logits_grads(2);
+    loss_logits_grads(1);
+    loss_logits_grads(3);
+}
+
 /* 10 AdamW steps with clipping and warmup + cosine; returns the final params */
 static void train(photon_model *m, float *losses, float *final)
 {
@@ -166,7 +175,11 @@ static void test_adamw_steps(void)
             kbias_drift = fmax(kbias_drift, fabs(final[j] - fx.final[j]));
             final[j] = fx.final[j];
         }
-    CHECK_MSG(kbias_drift < 5e-3, "key bias drift %.3g (zero true gradient)", kbias_drift);
+    /* an Adam step on pure noise moves a weight by about lr at most */
+    lr_schedule sch = { fx.lr, fx.min_ratio, (long)fx.warmup, (long)fx.total, SCHED_COSINE };
+    double lr_sum = 0;
+    for (int st = 0; st < fx.steps; st++) lr_sum += lr_at(&sch, st);
+    CHECK_MSG(kbias_drift < 1.5 * lr_sum, "key bias drift %.3g (zero true gradient; bound %.3g)", kbias_drift, 1.5 * lr_sum);
     for (int t = 0; t < GPT2_NUM_TENSORS; t++) {
         size_t off = m->layout.offset[t], n = m->layout.size[t];
         double e = tensor_rel_err(final + off, fx.final + off, n);

@@ -196,6 +196,21 @@ static int write_clients(const photon_config *c, const tokstore *ts, const int32
 
 int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
 {
+    /* A model smaller than its tokenizer would fail on the first batch of
+     * the first round: say so first, even when the data is current (the
+     * model is not part of the data's fingerprint).  A trained tokenizer's
+     * size is checked against the model by the configuration. */
+    if (!trains_tokenizer(c) && c->model.vocab_size > 0) {
+        int v = prepare_vocab_size(c, err);
+        if (v < 0) return -1;
+        if (v > c->model.vocab_size) {
+            char td[4096];
+            prepare_tokenizer_dir(c, td, sizeof td);
+            err_set(err, "[model] vocab_size = %d is less than the %d tokens of the tokenizer in %s "
+                    "(set vocab_size = 0 to take it from the tokenizer)", c->model.vocab_size, v, td);
+            return -1;
+        }
+    }
     if (only_if_stale && prepare_is_current(c)) return 0;
     double t0 = time_mono();
     int threads = cpu_threads(0), ns = c->data.sources.n, nv = c->data.validation.n, rc = -1;
@@ -222,13 +237,6 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
         goto out;
     if (!(t = tok_load(tdir, err))) goto out;
     if (tok_eot(t) < 0) { err_set(err, "%s: the tokenizer has no <|endoftext|> token to end documents with", tdir); goto out; }
-    /* A model smaller than the tokenizer would fail on the first batch of
-     * the first round: say so before tokenizing anything. */
-    if (c->model.vocab_size > 0 && tok_vocab_size(t) > c->model.vocab_size) {
-        err_set(err, "[model] vocab_size = %d is less than the %d tokens of the tokenizer in %s "
-                "(set vocab_size = 0 to take it from the tokenizer)", c->model.vocab_size, tok_vocab_size(t), tdir);
-        goto out;
-    }
     int wide = tok_vocab_size(t) > 65535;
     double tt = time_mono();
     if (prep_tokenize(&c->data.sources, c->data.max_docs, src, t, threads, &toks, "reading and tokenizing", err)) goto out;

@@ -77,6 +77,10 @@ expect "missing data file" 2 "--set data.sources: \[data\] sources: '.*/gone.jso
 
 # A real (tiny, one round) checkpoint for the checkpoint commands.
 "$BIN" exp.ini --set model.vocab_size=0 >run.log 2>&1 || { cat run.log; fail "one-round run"; exit 1; }
+# The same mismatch with prepared data that is current: still caught first,
+# and the prepared data stays current.
+expect "vocab_size below the tokenizer's (current data)" 1 "vocab_size = 1024 is less than the 50257 tokens" exp.ini --set run.rounds=2
+[ -s run/data/manifest.json ] || fail "the vocab_size check removed the manifest of current data"
 CK=run/checkpoints/ckpt-00000001.h5
 [ -s "$CK" ] || { fail "no checkpoint written"; exit 1; }
 head -c 2000 run/data/val.bin >trunc.bin
@@ -91,6 +95,17 @@ expect "export-hf below a file" 1 "afile/sub: cannot create directory: Not a dir
 [ ! -s afile ] || fail "export-hf wrote into the file"
 "$BIN" export-hf "$CK" hf >/dev/null 2>err.txt || fail "export-hf: $(cat err.txt)"
 for f in model.safetensors config.json vocab.json merges.txt; do [ -s "hf/$f" ] || fail "export-hf: hf/$f missing"; done
+# A write that fails part-way (the Nth write of the fault seam) leaves no
+# half export: a new DIR is removed, an earlier export stays as it was.
+for n in 1 2 3 4; do
+    PHOTON_FAULT_WRITE=$n "$BIN" export-hf "$CK" hf_new >/dev/null 2>err.txt && fail "export-hf with write $n failing exited 0"
+    grep -q "injected I/O error" err.txt || fail "export-hf with write $n failing: $(cat err.txt)"
+    [ ! -e hf_new ] || fail "a failed export-hf (write $n) left $(ls -A hf_new)"
+done
+before=$(cksum hf/* | sort)
+PHOTON_FAULT_WRITE=2 "$BIN" export-hf "$CK" hf >/dev/null 2>&1 && fail "export-hf over hf with a failing write exited 0"
+[ "$(cksum hf/* | sort)" = "$before" ] || fail "a failed export-hf changed the earlier export"
+[ "$(ls -A hf | wc -l)" = 4 ] || fail "a failed export-hf left files in hf: $(ls -A hf)"
 no_temps "checkpoint commands"
 
 [ $fails = 0 ] && echo "all odd-input checks passed"

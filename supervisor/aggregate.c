@@ -7,7 +7,9 @@
 #include <string.h>
 
 /* Fixed chunk for the norm's partial sums: the reduction tree depends only on
- * n, never on the thread count.  64 Ki floats = 256 KiB, cache-sized. */
+ * n, never on the thread count.  64 Ki floats = 256 KiB, cache-sized.
+ * Vectors under 8 chunks (2 MiB) stay on one thread: there a parallel
+ * region costs more than it saves, and far more on a busy machine. */
 #define AGG_CHUNK ((size_t)1 << 16)
 
 struct agg {
@@ -69,7 +71,7 @@ double agg_norm(const float *x, size_t n, int threads, int64_t *first_bad)
     size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
     double *part = xmalloc((nchunks ? nchunks : 1) * sizeof(double));
     threads = cpu_threads(threads);
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
         /* four quarters summed side by side: four independent vector add
@@ -108,7 +110,7 @@ void agg_axpy(float *dst, const float *src, float w, size_t n, int init, int thr
 {
     threads = cpu_threads(threads);
     size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
         if (init)
@@ -287,7 +289,7 @@ const float *agg_finish(agg *a, agg_summary *s)
         float f = (float)(a->total_samples / z.samples_accepted);
         size_t n = a->n, nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
         float *sum = a->sum;
-        #pragma omp parallel for schedule(static) num_threads(a->threads) if (nchunks > 2)
+        #pragma omp parallel for schedule(static) num_threads(a->threads) if (nchunks >= 8)
         for (size_t c = 0; c < nchunks; c++) {
             size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
             for (size_t i = lo; i < hi; i++) sum[i] *= f;

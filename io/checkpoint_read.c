@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ckpt_reader {
@@ -89,6 +90,11 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
     if (meta) memset(meta, 0, sizeof *meta);
     if (access(path, R_OK) < 0) {
         err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        err_set(err, "%s: is a directory, expected a checkpoint file (.h5)", path);
         return NULL;
     }
     htri_t is = H5Fis_hdf5(path);

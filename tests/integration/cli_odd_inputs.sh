@@ -88,6 +88,9 @@ expect "eval on a truncated shard" 1 "trunc.bin: truncated token shard: header s
 expect "eval with the shard and checkpoint swapped" 1 "ckpt-00000001.h5: byte offset 0: wrong magic" eval "$CK" --data "$CK"
 expect "eval on a missing checkpoint" 1 "nothere.h5: cannot open checkpoint: No such file or directory" eval nothere.h5 --data trunc.bin
 expect "inspect a text file" 1 "exp.ini: not an HDF5 file" inspect exp.ini
+expect "inspect a directory" 1 "run: is a directory, expected a checkpoint file" inspect run
+head -c 100000 "$CK" >trunc.h5
+expect "eval on a truncated checkpoint" 1 "trunc.h5: cannot open HDF5 file \(truncated or corrupt\?\)" eval trunc.h5 --data run/data/val.bin
 expect "inspect without a file" 2 "inspect: error: missing argument" inspect
 touch afile
 expect "export-hf into a file" 1 "afile: exists and is not a directory" export-hf "$CK" afile

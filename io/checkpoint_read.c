@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct ckpt_reader {
@@ -88,7 +89,12 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
     ckpt_h5_quiet();
     if (meta) memset(meta, 0, sizeof *meta);
     if (access(path, R_OK) < 0) {
-        err_set(err, "cannot open checkpoint %s: %s", path, strerror(errno));
+        err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        err_set(err, "%s: is a directory, expected a checkpoint file (.h5)", path);
         return NULL;
     }
     htri_t is = H5Fis_hdf5(path);
@@ -245,58 +251,61 @@ static int read_all(ckpt_reader *r, hid_t d, hid_t mtype, void *data, const char
     return rc;
 }
 
-/* Compares the /model attributes with the model the caller expects. */
-static int check_model_attrs(ckpt_reader *r, const gpt2_config *c, photon_err *err)
+static const char *const model_attr_names[5] = { "n_layer", "n_head", "d_model", "seq_len", "vocab_size" };
+
+/* Reads the /model shape attributes (model_attr_names order) into v, each
+ * checked to be in [1, INT_MAX].  hint follows "no /model group". */
+static int read_model_attrs(ckpt_reader *r, const char *hint, int v[5], photon_err *err)
 {
     int ex = exists(r, CKPT_MODEL_GROUP, err);
     if (ex <= 0) {
-        if (ex == 0) err_set(err, "%s: no %s group", r->path, CKPT_MODEL_GROUP);
+        if (ex == 0) err_set(err, "%s: no %s group%s", r->path, CKPT_MODEL_GROUP, hint);
         return -1;
     }
     hid_t g = H5Gopen2(r->file, CKPT_MODEL_GROUP, H5P_DEFAULT);
     if (g < 0) return rfail(r, err, "open", CKPT_MODEL_GROUP);
-    const char *names[] = { "n_layer", "n_head", "d_model", "seq_len", "vocab_size" };
-    const int want[] = { c->n_layer, c->n_head, c->d_model, c->seq_len, c->vocab_size };
     int rc = 0;
     for (int i = 0; i < 5 && rc == 0; i++) {
-        int64_t v;
-        rc = attr_get_i64(r, g, CKPT_MODEL_GROUP, names[i], &v, err);
-        if (rc == 0 && v != want[i]) {
-            err_set(err, "%s: model does not match: the checkpoint has %s = %lld, expected %d",
-                    r->path, names[i], (long long)v, want[i]);
+        int64_t x;
+        rc = attr_get_i64(r, g, CKPT_MODEL_GROUP, model_attr_names[i], &x, err);
+        if (rc == 0 && (x < 1 || x > INT_MAX)) {
+            err_set(err, "%s: %s attribute %s = %lld is out of range", r->path, CKPT_MODEL_GROUP,
+                    model_attr_names[i], (long long)x);
             rc = -1;
         }
+        if (rc == 0) v[i] = (int)x;
     }
     H5Gclose(g);
     return rc;
 }
 
+/* Compares the /model attributes with the model the caller expects. */
+static int check_model_attrs(ckpt_reader *r, const gpt2_config *c, photon_err *err)
+{
+    const int want[5] = { c->n_layer, c->n_head, c->d_model, c->seq_len, c->vocab_size };
+    int have[5];
+    if (read_model_attrs(r, "", have, err) < 0) return -1;
+    for (int i = 0; i < 5; i++)
+        if (have[i] != want[i]) {
+            err_set(err, "%s: model does not match: the checkpoint has %s = %d, expected %d",
+                    r->path, model_attr_names[i], have[i], want[i]);
+            return -1;
+        }
+    return 0;
+}
+
 int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err)
 {
-    int ex = exists(r, CKPT_MODEL_GROUP, err);
-    if (ex <= 0) {
-        if (ex == 0) err_set(err, "%s: no %s group (not a model checkpoint)", r->path, CKPT_MODEL_GROUP);
-        return -1;
-    }
-    hid_t g = H5Gopen2(r->file, CKPT_MODEL_GROUP, H5P_DEFAULT);
-    if (g < 0) return rfail(r, err, "open", CKPT_MODEL_GROUP);
-    const char *names[] = { "n_layer", "n_head", "d_model", "seq_len", "vocab_size" };
-    int *dst[] = { &c->n_layer, &c->n_head, &c->d_model, &c->seq_len, &c->vocab_size };
-    int rc = 0;
-    for (int i = 0; i < 5 && rc == 0; i++) {
-        int64_t v;
-        rc = attr_get_i64(r, g, CKPT_MODEL_GROUP, names[i], &v, err);
-        if (rc == 0 && (v < 1 || v > INT_MAX)) {
-            err_set(err, "%s: %s attribute %s = %lld is out of range", r->path, CKPT_MODEL_GROUP, names[i], (long long)v);
-            rc = -1;
-        }
-        if (rc == 0) *dst[i] = (int)v;
-    }
-    H5Gclose(g);
-    if (rc < 0) return -1;
+    int v[5];
+    if (read_model_attrs(r, " (not a model checkpoint)", v, err) < 0) return -1;
+    c->n_layer = v[0];
+    c->n_head = v[1];
+    c->d_model = v[2];
+    c->seq_len = v[3];
+    c->vocab_size = v[4];
     /* The padded vocabulary is the number of rows of wte. */
     const char *wte = CKPT_MODEL_GROUP "/transformer.wte.weight";
-    ex = exists(r, wte, err);
+    int ex = exists(r, wte, err);
     if (ex <= 0) {
         if (ex == 0) err_set(err, "%s: missing tensor %s", r->path, wte);
         return -1;

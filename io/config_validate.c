@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "io/config_schema.h"
+#include "io/partition.h"
 
 typedef struct {
     const char *const *origin;
@@ -41,20 +42,6 @@ static int violation(check_ctx *x, const char *a, const char *b, const char *fmt
     return -1;
 }
 
-/* Source name of a [data] sources item: "name=path", or the file name up to its first dot. */
-static void source_name(const char *item, char *out, size_t n)
-{
-    const char *eq = strchr(item, '=');
-    if (eq && memchr(item, '/', (size_t)(eq - item)) == NULL) {
-        snprintf(out, n, "%.*s", (int)(eq - item), item);
-        return;
-    }
-    const char *base = strrchr(item, '/');
-    base = base ? base + 1 : item;
-    size_t len = strcspn(base, ".");
-    snprintf(out, n, "%.*s", (int)len, base);
-}
-
 /* by_source assignment "name=0-1+4": known source, clients in [0, count). */
 static int check_assign(check_ctx *x, const photon_config *c, const char *item)
 {
@@ -66,7 +53,7 @@ static int check_assign(check_ctx *x, const photon_config *c, const char *item)
     bool known = false;
     for (int i = 0; i < c->data.sources.n && !known; i++) {
         char s[CFG_STR];
-        source_name(c->data.sources.item[i], s, sizeof s);
+        partition_source_name(c->data.sources.item[i], s, sizeof s);
         known = strcmp(s, name) == 0;
     }
     if (!known)

@@ -49,6 +49,14 @@ int jsonr_peek(jsonr *r)
     return r->p < r->end ? (unsigned char)*r->p : -1;
 }
 
+int jsonr_next(jsonr *r, char close)
+{
+    int d = jsonr_peek(r);
+    if (d == ',') { r->p++; return 1; }
+    if (d == close) { r->p++; return 0; }
+    return fail(r, close == '}' ? "expected ',' or '}'" : "expected ',' or ']'");
+}
+
 int jsonr_expect(jsonr *r, char c)
 {
     if (jsonr_peek(r) != (unsigned char)c) {
@@ -193,10 +201,8 @@ static int skip_value(jsonr *r, int depth)
                 if (jsonr_expect(r, ':')) return -1;
             }
             if (skip_value(r, depth + 1)) return -1;
-            int d = jsonr_peek(r);
-            if (d == ',') { r->p++; continue; }
-            if (d == close) { r->p++; return 0; }
-            return fail(r, c == '{' ? "expected ',' or '}'" : "expected ',' or ']'");
+            int more = jsonr_next(r, close);
+            if (more <= 0) return more;
         }
     }
     if (c == 't') return skip_lit(r, "true");
@@ -230,11 +236,9 @@ int jsonr_object_string(const char *s, size_t n, const char *key, jbuf *out,
             if (jsonr_string(&r, out)) goto bad;
             found = 1;
         } else if (jsonr_skip(&r)) goto bad;
-        int d = jsonr_peek(&r);
-        if (d == ',') { r.p++; continue; }
-        if (d == '}') { r.p++; break; }
-        r.err = "expected ',' or '}'";
-        goto bad;
+        int more = jsonr_next(&r, '}');
+        if (more < 0) goto bad;
+        if (more == 0) break;
     }
 end:
     if (jsonr_peek(&r) != -1) { r.err = "unexpected bytes after the JSON object"; goto bad; }

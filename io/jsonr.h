@@ -25,6 +25,9 @@ int jsonr_expect(jsonr *r, char c);
 int jsonr_string(jsonr *r, jbuf *out);
 /* Parses an integer. 0 or -1. */
 int jsonr_int(jsonr *r, long long *v);
+/* After a member or element: consumes ',' (1: another follows) or close,
+ * '}' or ']' (0: the object or array ends); else -1 with "expected ',' or '}'". */
+int jsonr_next(jsonr *r, char close);
 /* Skips any value. 0 or -1. */
 int jsonr_skip(jsonr *r);
 /* Byte offset of the read position (where an error happened). */

@@ -33,7 +33,8 @@ int partition_docs(const partition_spec *p, int nsources, const char *const *nam
                    const int64_t *doc_tokens, int32_t *client, int64_t *order, int64_t *nused, photon_err *err);
 
 /* Name of a [data] sources item: "name=path" gives name, a bare path its
- * file name up to the first dot (as io/config_validate.c does). */
+ * file name up to the first dot (the one rule config validation and
+ * prepare share). */
 void partition_source_name(const char *item, char *out, size_t n);
 /* Path part of a sources item. */
 const char *partition_source_path(const char *item);

@@ -9,8 +9,10 @@
  * so an interrupted prepare never looks current; every file is written
  * through a temp file + rename. */
 #include "io/prepare.h"
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,6 +156,28 @@ int prepare_vocab_size(const photon_config *c, photon_err *err)
 
 /* ---- writing ---------------------------------------------------------- */
 
+/* Removes NAME.tmp.PID files of processes that are gone: what a prepare
+ * killed while writing (a signal skips the temp file's removal) leaves. */
+static void remove_stale_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name) continue;
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || end == t + 5 || pid <= 0) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* alive, or not ours to judge */
+        char p[4400];
+        path_join(p, sizeof p, dir, e->d_name);
+        if (unlink(p) == 0) log_info("removed %s, left by an interrupted prepare", p);
+    }
+    closedir(d);
+}
+
+
 static int write_clients(const photon_config *c, const tokstore *ts, const int32_t *client, const int64_t *order,
                          int64_t nused, int wide, manifest *m, photon_err *err)
 {
@@ -196,6 +220,21 @@ static int write_clients(const photon_config *c, const tokstore *ts, const int32
 
 int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
 {
+    /* A model smaller than its tokenizer would fail on the first batch of
+     * the first round: say so first, even when the data is current (the
+     * model is not part of the data's fingerprint).  A trained tokenizer's
+     * size is checked against the model by the configuration. */
+    if (!trains_tokenizer(c) && c->model.vocab_size > 0) {
+        int v = prepare_vocab_size(c, err);
+        if (v < 0) return -1;
+        if (v > c->model.vocab_size) {
+            char td[4096];
+            prepare_tokenizer_dir(c, td, sizeof td);
+            err_set(err, "[model] vocab_size = %d is less than the %d tokens of the tokenizer in %s "
+                    "(set vocab_size = 0 to take it from the tokenizer)", c->model.vocab_size, v, td);
+            return -1;
+        }
+    }
     if (only_if_stale && prepare_is_current(c)) return 0;
     double t0 = time_mono();
     int threads = cpu_threads(0), ns = c->data.sources.n, nv = c->data.validation.n, rc = -1;
@@ -205,6 +244,8 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     prepare_tokenizer_dir(c, tdir, sizeof tdir);
     if (ns < 1) { err_set(err, "[data] sources: expected at least one text source"); return -1; }
     if (mkdir_p(dir, err)) return -1;
+    remove_stale_temps(dir);
+    remove_stale_temps(tdir);
     if (unlink(mpath) != 0 && errno != ENOENT) { err_set(err, "%s: cannot remove: %s", mpath, strerror(errno)); return -1; }
 
     man_source *src = xcalloc((size_t)ns, sizeof *src), *val = xcalloc((size_t)nv + 1, sizeof *val);

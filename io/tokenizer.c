@@ -180,11 +180,9 @@ static int load_encoder(tokenizer *t, const char *path, const char *text, size_t
         klen[cnt] = (uint32_t)raw.len;
         jbuf_put(&pool, raw.data, raw.len);
         cnt++;
-        int c = jsonr_peek(&r);
-        if (c == ',') { r.p++; continue; }
-        if (c == '}') { r.p++; break; }
-        r.err = "expected ',' or '}'";
-        goto bad;
+        int more = jsonr_next(&r, '}');
+        if (more < 0) goto bad;
+        if (more == 0) break;
     }
     if (jsonr_peek(&r) != -1) { r.err = "unexpected bytes after the object"; goto bad; }
     t->n = (int)cnt;

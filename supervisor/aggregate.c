@@ -7,7 +7,9 @@
 #include <string.h>
 
 /* Fixed chunk for the norm's partial sums: the reduction tree depends only on
- * n, never on the thread count.  64 Ki floats = 256 KiB, cache-sized. */
+ * n, never on the thread count.  64 Ki floats = 256 KiB, cache-sized.
+ * Vectors under 8 chunks (2 MiB) stay on one thread: there a parallel
+ * region costs more than it saves, and far more on a busy machine. */
 #define AGG_CHUNK ((size_t)1 << 16)
 
 struct agg {
@@ -69,12 +71,24 @@ double agg_norm(const float *x, size_t n, int threads, int64_t *first_bad)
     size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
     double *part = xmalloc((nchunks ? nchunks : 1) * sizeof(double));
     threads = cpu_threads(threads);
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
-        double s = 0;
-        #pragma omp simd reduction(+:s)
-        for (size_t i = lo; i < hi; i++) s += (double)x[i] * (double)x[i];
+        /* four quarters summed side by side: four independent vector add
+         * chains keep up with memory where one chain is latency-bound; the
+         * order is fixed by the binary, so every run gives the same sum */
+        size_t q = (hi - lo) / 4;
+        const float *x0 = x + lo, *x1 = x0 + q, *x2 = x1 + q, *x3 = x2 + q;
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        #pragma omp simd reduction(+:s0, s1, s2, s3)
+        for (size_t i = 0; i < q; i++) {
+            s0 += (double)x0[i] * (double)x0[i];
+            s1 += (double)x1[i] * (double)x1[i];
+            s2 += (double)x2[i] * (double)x2[i];
+            s3 += (double)x3[i] * (double)x3[i];
+        }
+        for (size_t i = lo + 4 * q; i < hi; i++) s3 += (double)x[i] * (double)x[i];
+        double s = (s0 + s1) + (s2 + s3);
         part[c] = s;
     }
     double s = 0;
@@ -96,7 +110,7 @@ void agg_axpy(float *dst, const float *src, float w, size_t n, int init, int thr
 {
     threads = cpu_threads(threads);
     size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
         if (init)
@@ -275,7 +289,7 @@ const float *agg_finish(agg *a, agg_summary *s)
         float f = (float)(a->total_samples / z.samples_accepted);
         size_t n = a->n, nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
         float *sum = a->sum;
-        #pragma omp parallel for schedule(static) num_threads(a->threads) if (nchunks > 2)
+        #pragma omp parallel for schedule(static) num_threads(a->threads) if (nchunks >= 8)
         for (size_t c = 0; c < nchunks; c++) {
             size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
             for (size_t i = lo; i < hi; i++) sum[i] *= f;

@@ -32,7 +32,7 @@ static size_t gpt2_params_of(const bench_size *s)
 static void par_memcpy(float *dst, const float *src, size_t n, int threads)
 {
     size_t chunk = (size_t)1 << 16, nchunks = (n + chunk - 1) / chunk;
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks > 2)
+    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * chunk, hi = lo + chunk < n ? lo + chunk : n;
         memcpy(dst + lo, src + lo, (hi - lo) * sizeof(float));

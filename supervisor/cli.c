@@ -77,24 +77,35 @@ int cli_wants_help(int argc, char **argv)
     return 0;
 }
 
-void cli_print_help(const char *cmd)
+int cli_has_help(const char *cmd)
+{
+    for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+        if (strcmp(helps[i].name, cmd) == 0) return 1;
+    return 0;
+}
+
+void cli_print_help_to(FILE *out, const char *cmd)
 {
     if (cmd) {
         for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
             if (strcmp(helps[i].name, cmd) == 0) {
-                printf("usage: %s\n\n%s\n", helps[i].usage, helps[i].help);
+                fprintf(out, "usage: %s\n\n%s\n", helps[i].usage, helps[i].help);
                 return;
             }
-        printf("photon-sim: no help for '%s'\n", cmd);
     }
-    printf("photon-sim %s: federated pre-training of GPT-2 language models\n"
-           "(a C implementation of Photon, Sani et al., MLSys 2025)\n\n"
-           "usage:\n", PHOTON_VERSION);
+    fprintf(out, "photon-sim %s: federated pre-training of GPT-2 language models\n"
+            "(a C implementation of Photon, Sani et al., MLSys 2025)\n\n"
+            "usage:\n", PHOTON_VERSION);
     for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
-        printf("  %s\n", helps[i].usage);
-    printf("\n  photon-sim --version      versions of photon-sim and its libraries\n"
-           "  photon-sim COMMAND --help help for one command\n\n"
-           "Exit status: 0 success, 2 usage or configuration error, 1 any other failure.\n");
+        fprintf(out, "  %s\n", helps[i].usage);
+    fprintf(out, "\n  photon-sim --version      versions of photon-sim and its libraries\n"
+            "  photon-sim COMMAND --help help for one command\n\n"
+            "Exit status: 0 success, 2 usage or configuration error, 1 any other failure.\n");
+}
+
+void cli_print_help(const char *cmd)
+{
+    cli_print_help_to(stdout, cmd);
 }
 
 int cli_not_built(const char *cmd, const char *what)

@@ -2,6 +2,7 @@
  * supervisor/cmd_*.c file and returns the process exit status. */
 #ifndef PHOTON_CLI_H
 #define PHOTON_CLI_H
+#include <stdio.h>
 int cmd_run(int argc, char **argv);        /* photon-sim EXPERIMENT.ini [--set k=v] [--resume] [--dry-run] */
 int cmd_prepare(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -15,8 +16,12 @@ int cmd_config(int argc, char **argv);     /* photon-sim config-reference: key r
 
 /* True if argv has --help or -h. */
 int cli_wants_help(int argc, char **argv);
-/* Prints a subcommand's usage+help text to stdout. */
+/* Prints a subcommand's usage+help text (NULL or unknown: the program's) to stdout. */
 void cli_print_help(const char *cmd);
+/* The same to another stream (stderr after a usage error). */
+void cli_print_help_to(FILE *out, const char *cmd);
+/* True if cmd has a help text. */
+int cli_has_help(const char *cmd);
 /* Reports a command whose part is not built in yet (exit 1). */
 int cli_not_built(const char *cmd, const char *what);
 #endif

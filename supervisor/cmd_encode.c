@@ -10,17 +10,10 @@
 #include "io/textsrc.h"
 #include "io/tokenizer.h"
 #include "supervisor/cli.h"
-
-static int usage(const char *msg)
-{
-    fprintf(stderr, "photon-sim: error: encode: %s\n"
-            "usage: photon-sim encode --tokenizer DIR [--eot] < TEXT\n"
-            "       photon-sim encode --tokenizer DIR --bench SOURCE [--threads N] [--max-docs N]\n", msg);
-    return PHOTON_EXIT_USAGE;
-}
+#include "supervisor/cmd_util.h"
 
 /* Reads all documents of a source into memory, then times only tokenization. */
-static int bench(const tokenizer *t, const char *path, int threads, long max_docs)
+static int bench(const tokenizer *t, const char *path, int threads, int max_docs)
 {
     photon_err err;
     textsrc *src = textsrc_open(path, &err);
@@ -31,7 +24,7 @@ static int bench(const tokenizer *t, const char *path, int threads, long max_doc
     const char *text;
     size_t n;
     int rc;
-    while ((max_docs <= 0 || (long)nd < max_docs) && (rc = textsrc_next(src, &text, &n, &err)) == 1) {
+    while ((max_docs <= 0 || nd < (size_t)max_docs) && (rc = textsrc_next(src, &text, &n, &err)) == 1) {
         if (nd == cap) {
             cap = cap ? cap * 2 : 1024;
             docs = xrealloc(docs, cap * sizeof *docs);
@@ -69,22 +62,19 @@ static int bench(const tokenizer *t, const char *path, int threads, long max_doc
 int cmd_encode(int argc, char **argv)
 {
     const char *dir = NULL, *bench_path = NULL;
-    int eot = 0, threads = 0;
-    long max_docs = 0;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--tokenizer") == 0 && i + 1 < argc) dir = argv[++i];
-        else if (strcmp(argv[i], "--eot") == 0) eot = 1;
-        else if (strcmp(argv[i], "--bench") == 0 && i + 1 < argc) bench_path = argv[++i];
-        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (strcmp(argv[i], "--max-docs") == 0 && i + 1 < argc) max_docs = atol(argv[++i]);
-        else {
-            char msg[300];
-            snprintf(msg, sizeof msg, "unknown or incomplete argument '%.200s'", argv[i]);
-            return usage(msg);
-        }
+    int eot = 0, threads = 0, max_docs = 0;
+    const cmd_opt opts[] = {
+        { "--tokenizer", OPT_STR, &dir, 0, 0 },
+        { "--eot", OPT_FLAG, &eot, 0, 0 },
+        { "--bench", OPT_STR, &bench_path, 0, 0 },
+        { "--threads", OPT_INT, &threads, 0, 1024 },
+        { "--max-docs", OPT_INT, &max_docs, 0, 2147483647.0 },
+    };
+    if (cmd_parse("encode", argc, argv, opts, 5, NULL, 0, 0) < 0) return PHOTON_EXIT_USAGE;
+    if (!dir) {
+        fprintf(stderr, "photon-sim encode: error: --tokenizer DIR is required (see photon-sim encode --help)\n");
+        return PHOTON_EXIT_USAGE;
     }
-    if (!dir) return usage("--tokenizer DIR is required");
-    if (threads < 0) return usage("--threads must be >= 0");
     photon_err err;
     tokenizer *t = tok_load(dir, &err);
     if (!t) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_FAIL; }

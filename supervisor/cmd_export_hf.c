@@ -9,9 +9,14 @@
  * names and Conv1D shapes of the checkpoint's /model; wte is trimmed to the
  * true vocabulary (padded rows are never predicted) and lm_head.weight is
  * left out because GPT2LMHeadModel ties it to wte.  Every file is written
- * atomically (temp file, fsync, rename). */
+ * atomically (temp file, fsync, rename), all of them first into a staging
+ * directory inside DIR, so a failed export changes nothing in DIR. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "io/hf_gpt2.h"
 #include "io/tokenizer.h"
 #include "supervisor/cli.h"
@@ -181,16 +186,48 @@ int cmd_export_hf(int argc, char **argv)
         }
         log_warn("no tokenizer exported (%s)", terr.msg);
     }
+    /* The files are written into a staging directory inside DIR and renamed
+     * into place only when all of them are written: a failed export leaves
+     * DIR as it was (an earlier export stays whole, a new DIR is removed). */
+    struct stat st;
+    int created = stat(pos[1], &st) != 0;
     if (mkdir_p(pos[1], &err) < 0) goto fail;
-    path_join(path, sizeof path, pos[1], "model.safetensors");
-    if (write_safetensors(path, &c, params, &err) < 0) goto fail;
-    path_join(path, sizeof path, pos[1], "config.json");
-    if (write_config_json(path, &c, &m, eot, &err) < 0) goto fail;
-    if (tokdir[0] && copy_tokenizer(tokdir, pos[1], &err) < 0) goto fail;
+    char stage[4200];
+    snprintf(stage, sizeof stage, "%s/.export-hf.tmp.%ld", pos[1], (long)getpid());
+    if (mkdir(stage, 0777) != 0) {
+        err_set(&err, "%s: cannot create directory: %s", stage, strerror(errno));
+        goto fail_dir;
+    }
+    const char *names[4] = { "model.safetensors", "config.json", "vocab.json", "merges.txt" };
+    int nfiles = tokdir[0] ? 4 : 2;
+    path_join(path, sizeof path, stage, names[0]);
+    if (write_safetensors(path, &c, params, &err) < 0) goto fail_stage;
+    path_join(path, sizeof path, stage, names[1]);
+    if (write_config_json(path, &c, &m, eot, &err) < 0) goto fail_stage;
+    if (tokdir[0] && copy_tokenizer(tokdir, stage, &err) < 0) goto fail_stage;
+    for (int i = 0; i < nfiles; i++) {
+        char to[4200];
+        path_join(path, sizeof path, stage, names[i]);
+        path_join(to, sizeof to, pos[1], names[i]);
+        if (rename(path, to) != 0) {
+            err_set(&err, "%s: cannot rename to %s: %s", path, to, strerror(errno));
+            goto fail_stage;
+        }
+    }
+    rmdir(stage);
+    if (fsync_dir(pos[1], &err) < 0) goto fail;
     printf("exported %s (round %lld) to %s: model.safetensors, config.json%s\n", pos[0],
            (long long)m.round, pos[1], tokdir[0] ? ", vocab.json, merges.txt" : "");
     rc = PHOTON_EXIT_OK;
     goto out;
+fail_stage:
+    for (int i = 0; i < 4; i++) {
+        path_join(path, sizeof path, stage, names[i]);
+        unlink(path);
+    }
+    rmdir(stage);
+fail_dir:
+    if (created) rmdir(pos[1]);
 fail:
     fprintf(stderr, "photon-sim: error: %s\n", err.msg);
 out:

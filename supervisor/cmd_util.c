@@ -98,6 +98,43 @@ int cmd_parse(const char *cmd, int argc, char **argv, const cmd_opt *opts, int n
     return npos;
 }
 
+static int experiment_usage(const char *usage, const char *msg, const char *arg)
+{
+    fprintf(stderr, "photon-sim: error: %s%s%s (usage: %s)\n", msg, arg ? " " : "", arg ? arg : "", usage);
+    return PHOTON_EXIT_USAGE;
+}
+
+int cmd_load_experiment(const char *usage, int argc, char **argv, const char *const *flags, int *const *vals,
+                        int nflags, photon_config *cfg)
+{
+    /* argv[0] is the command name (or the program's); arguments start at argv[1]. */
+    const char *path = NULL;
+    const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
+    int nsets = 0, rc = 0;
+    for (int i = 1; i < argc && rc == 0; i++) {
+        const char *a = argv[i];
+        int flag = -1;
+        for (int f = 0; f < nflags; f++)
+            if (strcmp(a, flags[f]) == 0) flag = f;
+        if (flag >= 0) *vals[flag] = 1;
+        else if (strcmp(a, "--set") == 0) {
+            if (i + 1 == argc) rc = experiment_usage(usage, "--set needs section.key=value", NULL);
+            else sets[nsets++] = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) sets[nsets++] = a + 6;
+        else if (a[0] == '-' && a[1]) rc = experiment_usage(usage, "unknown option", a);
+        else if (path) rc = experiment_usage(usage, "more than one experiment file:", a);
+        else path = a;
+    }
+    if (rc == 0 && !path) rc = experiment_usage(usage, "no experiment file given", NULL);
+    photon_err err;
+    if (rc == 0 && config_load(cfg, path, sets, nsets, &err) < 0) {
+        fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+        rc = PHOTON_EXIT_USAGE;
+    }
+    free(sets);
+    return rc;
+}
+
 int cmd_load_params(const char *path, gpt2_config *c, float **params, ckpt_meta *meta, photon_err *err)
 {
     *params = NULL;

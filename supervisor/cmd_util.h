@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include "gpu/model.h"
 #include "io/checkpoint.h"
+#include "io/config.h"
 
 typedef enum { OPT_FLAG, OPT_INT, OPT_U64, OPT_DOUBLE, OPT_STR } opt_type;
 
@@ -22,6 +23,14 @@ typedef struct {
  * Returns the number of positionals, or -1 after printing one usage error. */
 int cmd_parse(const char *cmd, int argc, char **argv, const cmd_opt *opts, int nopts,
               const char **pos, int npos_min, int npos_max);
+
+/* The command line of commands that take an experiment (run, prepare):
+ * "EXPERIMENT.ini [--set section.key=value | --set=section.key=value ...]"
+ * plus the flags named in flags[0..nflags) (each sets *vals[i] to 1).
+ * Loads the experiment into cfg.  Returns 0, or PHOTON_EXIT_USAGE after one
+ * error line on stderr that ends with "(usage: <usage>)". */
+int cmd_load_experiment(const char *usage, int argc, char **argv, const char *const *flags, int *const *vals,
+                        int nflags, photon_config *cfg);
 
 /* Opens a checkpoint and reads its model: config (c), the flat parameter
  * vector (malloc'd into *params) and meta (free meta->config).  -1 with err. */

@@ -5,6 +5,7 @@
 #include "supervisor/cli.h"
 #include "supervisor/version.h"
 #include "io/common.h"
+#include "io/config_schema.h"
 #include "gpu/model.h"
 
 typedef struct { const char *name; int (*fn)(int, char **); } command;
@@ -20,20 +21,48 @@ int main(int argc, char **argv)
 {
     cpu_runtime_init(argv);   /* passive OpenMP waiting (re-exec) unless the user chose */
     log_set_tag("photon-sim");
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-        if (argc >= 3 && strcmp(argv[1], "help") == 0) { cli_print_help(argv[2]); return 0; }
+    const int ncommands = (int)(sizeof commands / sizeof commands[0]);
+    if (argc < 2) {
+        /* A usage error: the one error line first, then the usage, all on stderr. */
+        fprintf(stderr, "photon-sim: error: no command or experiment file given\n");
+        cli_print_help_to(stderr, NULL);
+        return PHOTON_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        if (argc >= 3 && strcmp(argv[1], "help") == 0) {
+            if (!cli_has_help(argv[2])) {
+                fprintf(stderr, "photon-sim: error: help: unknown command '%s' (see photon-sim --help)\n", argv[2]);
+                return PHOTON_EXIT_USAGE;
+            }
+            cli_print_help(argv[2]);
+            return 0;
+        }
         cli_print_help(NULL);
-        return argc < 2 ? PHOTON_EXIT_USAGE : 0;
+        return 0;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
         version_print(stdout);
         return 0;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    for (int i = 0; i < ncommands; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
             if (cli_wants_help(argc - 1, argv + 1)) { cli_print_help(commands[i].name); return 0; }
             return commands[i].fn(argc - 1, argv + 1);
         }
+    /* Not a command: an experiment file.  A name that is no file and is
+     * close to a command, or looks like no file name at all, is a typo. */
+    if (argv[1][0] != '-' && !file_exists(argv[1])) {
+        const char *near = cfg_suggest(argv[1], commands, sizeof commands[0], ncommands);
+        if (near) {
+            fprintf(stderr, "photon-sim: error: unknown command '%s' (did you mean '%s'?)\n", argv[1], near);
+            return PHOTON_EXIT_USAGE;
+        }
+        if (!strchr(argv[1], '.') && !strchr(argv[1], '/')) {
+            fprintf(stderr, "photon-sim: error: '%s' is neither a command nor an experiment file "
+                    "(see photon-sim --help)\n", argv[1]);
+            return PHOTON_EXIT_USAGE;
+        }
+    }
     if (argv[1][0] == '-') {
         fprintf(stderr, "photon-sim: error: unknown option '%s' (see photon-sim --help)\n", argv[1]);
         return PHOTON_EXIT_USAGE;

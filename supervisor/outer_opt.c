@@ -70,7 +70,7 @@ void outer_opt_step(outer_opt *o, float *theta, const float *delta)
     float *m = o->m;
     size_t n = o->n, nchunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
     int strategy = o->strategy;
-    #pragma omp parallel for schedule(static) num_threads(o->threads) if (nchunks > 2)
+    #pragma omp parallel for schedule(static) num_threads(o->threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * OPT_CHUNK, hi = lo + OPT_CHUNK < n ? lo + OPT_CHUNK : n;
         if (strategy == STRAT_FEDAVG) {

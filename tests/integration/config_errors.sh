@@ -79,6 +79,19 @@ expect_error "--set wrong type" "--set clients.lr: \[clients\] lr: expected a nu
 expect_error "unknown option" "unknown option --frobnicate" good.ini --frobnicate
 expect_error "no experiment" "no experiment file given" run
 
+expect_error "typo of a command" "unknown command 'evl' \(did you mean 'eval'\?\)" evl x.h5
+expect_error "neither command nor file" "'frobnicate' is neither a command nor an experiment file" frobnicate
+expect_error "help for an unknown command" "help: unknown command 'nosuch'" help nosuch
+# No arguments at all: a usage error, so the error line comes first on
+# stderr (then the usage), nothing on stdout, exit 2.
+"$BIN" >out.txt 2>err.txt; rc=$?
+if [ $rc != 2 ] || [ -s out.txt ] || ! head -1 err.txt | grep -q "error: no command or experiment file given" ||
+    ! grep -q '^usage:' err.txt; then
+    fail "no arguments: exit $rc, stdout $(wc -c <out.txt) bytes, stderr starts '$(head -1 err.txt)'"
+else
+    echo "ok   no arguments"
+fi
+
 # --dry-run: exit 0, the resolved config on stdout, nothing on stderr, and it loads again.
 if "$BIN" good.ini --set clients.local_steps=7 --dry-run >resolved.ini 2>err.txt; then
     grep -q '^local_steps = 7$' resolved.ini || fail "--dry-run: local_steps = 7 not in output"

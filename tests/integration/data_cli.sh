@@ -53,6 +53,16 @@ sleep 1
 grep -q "is current" err.txt || fail "prepare --if-stale did not find the data current: $(cat err.txt)"
 [ "$(stat -c %Y run/data/client_0000.bin)" = "$before" ] || fail "prepare --if-stale rewrote current data"
 
+# Temp files of a prepare that was killed while writing (its pid is gone)
+# are removed by the next prepare; one of a live process is not touched.
+sh -c 'exit 0' & dead=$!
+wait $dead
+touch "run/data/client_0001.bin.tmp.$dead" "run/data/val.bin.tmp.$$"
+"$BIN" prepare exp.ini 2>err.txt || fail "prepare over stale temps: $(cat err.txt)"
+[ ! -e "run/data/client_0001.bin.tmp.$dead" ] || fail "prepare left the temp file of a dead process"
+[ -e "run/data/val.bin.tmp.$$" ] || fail "prepare removed the temp file of a live process"
+rm -f "run/data/val.bin.tmp.$$"
+
 printf '{"text": "fine"}\n{"text": "broken\n' >bad.jsonl
 "$BIN" prepare exp.ini --set "data.sources=wiki=$T/bad.jsonl" --set data.assign=wiki=0-2 >out.txt 2>err.txt; rc=$?
 [ $rc = 1 ] || fail "prepare with a bad source: exit $rc"

@@ -170,7 +170,7 @@ static void test_norm_reject(void)
 static void test_bitwise_threads(void)
 {
     photon_err e;
-    size_t n = 300001;     /* not a multiple of the chunk */
+    size_t n = 1000003;    /* 16 chunks, not a multiple: parallel, ragged end */
     int k = 4;
     float *u[4];
     photon_rng g;

@@ -78,9 +78,10 @@ static double tensor_rel_err(const float *a, const float *b, size_t n)
     return maxb > 0 ? maxd / maxb : maxd;
 }
 
-static void test_loss_logits_grads(void)
+static void loss_logits_grads(int threads)
 {
-    photon_model *m = make_model(2);
+    printf("   threads %d\n", threads);
+    photon_model *m = make_model(threads);
     CHECK(m != NULL);
     if (!m) return;
     m->ops->set_params(m, fx.params);
@@ -128,6 +129,14 @@ static void test_loss_logits_grads(void)
     free(lg);
     free(g);
     model_destroy(m);
+}
+
+/* 1 and 3 threads too: uneven row, column and vocabulary partitions */
+static void test_loss_logits_grads(void)
+{
+    loss_logits_grads(2);
+    loss_logits_grads(1);
+    loss_logits_grads(3);
 }
 
 /* 10 AdamW steps with clipping and warmup + cosine; returns the final params */

@@ -106,7 +106,7 @@ static void test_bad_params(void)
 static void test_threads_and_resume(void)
 {
     photon_err e;
-    size_t n = 200003;
+    size_t n = 1000003;   /* enough chunks to go parallel */
     float *d[3], *th[4];
     photon_rng g;
     rng_seed(&g, 3);

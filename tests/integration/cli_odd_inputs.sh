@@ -111,5 +111,19 @@ PHOTON_FAULT_WRITE=2 "$BIN" export-hf "$CK" hf >/dev/null 2>&1 && fail "export-h
 [ "$(ls -A hf | wc -l)" = 4 ] || fail "a failed export-hf left files in hf: $(ls -A hf)"
 no_temps "checkpoint commands"
 
+# Output that cannot be written (a full disk) is a failure with one line.
+if [ -w /dev/full ]; then
+    for args in "config-reference" "exp.ini --dry-run" "inspect $CK" "--help" "eval $CK --data run/data/val.bin --batches 1 --threads 1"; do
+        # shellcheck disable=SC2086
+        "$BIN" $args >/dev/full 2>err.txt </dev/null; rc=$?
+        if [ $rc != 1 ] || ! tail -1 err.txt | grep -q "error: cannot write standard output: No space left on device"; then
+            fail "photon-sim $args >/dev/full: exit $rc, stderr '$(cat err.txt)'"
+        fi
+    done
+    printf 'hi' | "$BIN" encode --tokenizer "$TOK" >/dev/full 2>err.txt; rc=$?
+    [ $rc = 1 ] && grep -q "cannot write standard output" err.txt || fail "encode >/dev/full: exit $rc $(cat err.txt)"
+    echo "ok   writing to a full disk"
+fi
+
 [ $fails = 0 ] && echo "all odd-input checks passed"
 exit $((fails > 0))

@@ -109,6 +109,13 @@ before=$(cksum hf/* | sort)
 PHOTON_FAULT_WRITE=2 "$BIN" export-hf "$CK" hf >/dev/null 2>&1 && fail "export-hf over hf with a failing write exited 0"
 [ "$(cksum hf/* | sort)" = "$before" ] || fail "a failed export-hf changed the earlier export"
 [ "$(ls -A hf | wc -l)" = 4 ] || fail "a failed export-hf left files in hf: $(ls -A hf)"
+# The staging directory of an export that was killed (its pid is gone) is
+# removed by the next export into the same DIR.
+sh -c 'exit 0' & dead=$!
+wait $dead
+mkdir "hf/.export-hf.tmp.$dead" && touch "hf/.export-hf.tmp.$dead/model.safetensors.tmp.$dead"
+"$BIN" export-hf "$CK" hf >/dev/null 2>err.txt || fail "export-hf over a stale staging dir: $(cat err.txt)"
+[ ! -e "hf/.export-hf.tmp.$dead" ] || fail "export-hf left the staging dir of a dead export"
 no_temps "checkpoint commands"
 
 # Output that cannot be written (a full disk) is a failure with one line.

@@ -118,6 +118,20 @@ static int fingerprint(const photon_config *c, const man_source *src, const man_
     return 0;
 }
 
+/* A shard that opens: header and size agree (a truncated or damaged one
+ * makes the data stale, so a run rebuilds it instead of failing in round 1). */
+static int shard_intact(const char *path)
+{
+    photon_err e;
+    shard *s = shard_open(path, 0, &e);
+    if (!s) {
+        if (file_exists(path)) log_warn("%s; preparing the data again", e.msg);
+        return 0;
+    }
+    shard_close(s);
+    return 1;
+}
+
 int prepare_is_current(const photon_config *c)
 {
     char p[4096];
@@ -134,9 +148,9 @@ int prepare_is_current(const photon_config *c)
     free(val);
     for (int k = 0; ok && k < c->clients.count; k++) {
         prepare_client_shard(c, k, p, sizeof p);
-        ok = file_exists(p);
+        ok = shard_intact(p);
     }
-    if (ok && c->data.validation.n) { prepare_val_shard(c, p, sizeof p); ok = file_exists(p); }
+    if (ok && c->data.validation.n) { prepare_val_shard(c, p, sizeof p); ok = shard_intact(p); }
     char td[4096], tf[4096];
     prepare_tokenizer_dir(c, td, sizeof td);
     path_join(tf, sizeof tf, td, "vocab.bpe");

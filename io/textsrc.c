@@ -12,6 +12,7 @@
 #include "io/pretokenize.h"
 
 #define EOT_TEXT "<|endoftext|>"
+#define UTF8_BOM "\xEF\xBB\xBF"
 
 struct textsrc {
     char *path;
@@ -90,6 +91,8 @@ textsrc *textsrc_open(const char *path, photon_err *err)
             snprintf(when, sizeof when, "after %zu bytes", s->end);
             if (fill(s, err, when)) { textsrc_close(s); return NULL; }
         }
+        /* a UTF-8 byte-order mark (editors on Windows write one) is not text */
+        if (s->end >= 3 && memcmp(s->buf, UTF8_BOM, 3) == 0) s->beg = 3;
         size_t bad = utf8_first_invalid((unsigned char *)s->buf, s->end);
         if (bad < s->end) {
             err_set(err, "%s:%zu: invalid UTF-8 at byte offset %zu (text sources must be UTF-8)",
@@ -145,6 +148,7 @@ static int next_jsonl(textsrc *s, const char **text, size_t *n, photon_err *err)
         const char *line = s->buf + ls;
         size_t len = le - ls;
         if (len && line[len - 1] == '\r') len--;
+        if (s->line == 1 && len >= 3 && memcmp(line, UTF8_BOM, 3) == 0) { line += 3; len -= 3; }
         int blank = 1;
         for (size_t i = 0; i < len && blank; i++) blank = line[i] == ' ' || line[i] == '\t';
         if (blank) continue;

@@ -321,7 +321,8 @@ void pool_child_exited(actor_pool *p, pid_t pid, int status)
     p->cb.on_exit(p->cb.arg, a->slot, pid, cause, act == RP_RESTART);
     if (act != RP_RESTART) {
         char fatal[800];
-        snprintf(fatal, sizeof fatal, "actor %d: %s (last exit: %s)", a->slot, why[0] ? why : rp_action_name(act), cause);
+        if (why[0]) snprintf(fatal, sizeof fatal, "%s (last exit: %s)", why, cause);
+        else snprintf(fatal, sizeof fatal, "actor %d: %s (last exit: %s)", a->slot, rp_action_name(act), cause);
         p->cb.on_fatal(p->cb.arg, fatal);
         return;
     }

@@ -13,5 +13,5 @@ int cmd_config(int argc, char **argv)
         return PHOTON_EXIT_USAGE;
     }
     config_reference(stdout);
-    return fflush(stdout) == 0 ? PHOTON_EXIT_OK : PHOTON_EXIT_FAIL;
+    return PHOTON_EXIT_OK;   /* main reports output that could not be written */
 }

@@ -11,7 +11,9 @@
  * left out because GPT2LMHeadModel ties it to wte.  Every file is written
  * atomically (temp file, fsync, rename), all of them first into a staging
  * directory inside DIR, so a failed export changes nothing in DIR. */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +150,34 @@ static int copy_tokenizer(const char *tokdir, const char *outdir, photon_err *er
     return 0;
 }
 
+/* Removes DIR/.export-hf.tmp.PID staging directories of exports that were
+ * killed (their process is gone); they hold only files of that export. */
+static void remove_stale_stages(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        const char *pre = ".export-hf.tmp.";
+        if (strncmp(e->d_name, pre, strlen(pre)) != 0) continue;
+        char *end;
+        long pid = strtol(e->d_name + strlen(pre), &end, 10);
+        if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char stage[4200], f[4500];
+        path_join(stage, sizeof stage, dir, e->d_name);
+        DIR *sd = opendir(stage);
+        struct dirent *se;
+        while (sd && (se = readdir(sd)) != NULL) {
+            if (strcmp(se->d_name, ".") == 0 || strcmp(se->d_name, "..") == 0) continue;
+            path_join(f, sizeof f, stage, se->d_name);
+            unlink(f);
+        }
+        if (sd) closedir(sd);
+        if (rmdir(stage) == 0) log_info("removed %s, left by an interrupted export", stage);
+    }
+    closedir(d);
+}
+
 int cmd_export_hf(int argc, char **argv)
 {
     const char *tok_opt = NULL;
@@ -192,6 +222,7 @@ int cmd_export_hf(int argc, char **argv)
     struct stat st;
     int created = stat(pos[1], &st) != 0;
     if (mkdir_p(pos[1], &err) < 0) goto fail;
+    remove_stale_stages(pos[1]);
     char stage[4200];
     snprintf(stage, sizeof stage, "%s/.export-hf.tmp.%ld", pos[1], (long)getpid());
     if (mkdir(stage, 0777) != 0) {

@@ -1,5 +1,6 @@
 /* photon-sim entry point: global flags, then dispatch to a subcommand.
  * Anything that is not a known subcommand is taken as an experiment file. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "supervisor/cli.h"
@@ -17,10 +18,25 @@ static const command commands[] = {
     { "run", cmd_run },
 };
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
 {
     cpu_runtime_init(argv);   /* passive OpenMP waiting (re-exec) unless the user chose */
     log_set_tag("photon-sim");
+    int rc = dispatch(argc, argv);
+    /* Output that did not reach its destination (a full disk, a closed pipe
+     * reader) is a failure, said once here for every command. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "photon-sim: error: cannot write standard output: %s\n", strerror(errno ? errno : EIO));
+        if (rc == PHOTON_EXIT_OK) rc = PHOTON_EXIT_FAIL;
+    }
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
+{
     const int ncommands = (int)(sizeof commands / sizeof commands[0]);
     if (argc < 2) {
         /* A usage error: the one error line first, then the usage, all on stderr. */
@@ -63,7 +79,10 @@ int main(int argc, char **argv)
             return PHOTON_EXIT_USAGE;
         }
     }
-    if (argv[1][0] == '-') {
+    /* The run's own options may come before the experiment file. */
+    int run_opt = strcmp(argv[1], "--set") == 0 || strncmp(argv[1], "--set=", 6) == 0 ||
+                  strcmp(argv[1], "--resume") == 0 || strcmp(argv[1], "--dry-run") == 0;
+    if (argv[1][0] == '-' && !run_opt) {
         fprintf(stderr, "photon-sim: error: unknown option '%s' (see photon-sim --help)\n", argv[1]);
         return PHOTON_EXIT_USAGE;
     }

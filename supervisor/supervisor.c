@@ -141,7 +141,6 @@ static void do_eval(run *r)
 static int do_checkpoint(run *r, int final)
 {
     photon_err err;
-    double t0 = time_mono();
     r->ckpt_writes++;
     int inject = faults_ckpt_write_fails(r->faults, r->ckpt_writes);
     if (inject) faults_log_event(r->mx, "ckpt_write", r->round, "injected I/O error");
@@ -161,7 +160,6 @@ static int do_checkpoint(run *r, int final)
     }
     snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", path);
     r->ckpts++;
-    (void)t0;
     return 0;
 }
 

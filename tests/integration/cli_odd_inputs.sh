@@ -109,7 +109,28 @@ before=$(cksum hf/* | sort)
 PHOTON_FAULT_WRITE=2 "$BIN" export-hf "$CK" hf >/dev/null 2>&1 && fail "export-hf over hf with a failing write exited 0"
 [ "$(cksum hf/* | sort)" = "$before" ] || fail "a failed export-hf changed the earlier export"
 [ "$(ls -A hf | wc -l)" = 4 ] || fail "a failed export-hf left files in hf: $(ls -A hf)"
+# The staging directory of an export that was killed (its pid is gone) is
+# removed by the next export into the same DIR.
+sh -c 'exit 0' & dead=$!
+wait $dead
+mkdir "hf/.export-hf.tmp.$dead" && touch "hf/.export-hf.tmp.$dead/model.safetensors.tmp.$dead"
+"$BIN" export-hf "$CK" hf >/dev/null 2>err.txt || fail "export-hf over a stale staging dir: $(cat err.txt)"
+[ ! -e "hf/.export-hf.tmp.$dead" ] || fail "export-hf left the staging dir of a dead export"
 no_temps "checkpoint commands"
+
+# Output that cannot be written (a full disk) is a failure with one line.
+if [ -w /dev/full ]; then
+    for args in "config-reference" "exp.ini --dry-run" "inspect $CK" "--help" "eval $CK --data run/data/val.bin --batches 1 --threads 1"; do
+        # shellcheck disable=SC2086
+        "$BIN" $args >/dev/full 2>err.txt </dev/null; rc=$?
+        if [ $rc != 1 ] || ! tail -1 err.txt | grep -q "error: cannot write standard output: No space left on device"; then
+            fail "photon-sim $args >/dev/full: exit $rc, stderr '$(cat err.txt)'"
+        fi
+    done
+    printf 'hi' | "$BIN" encode --tokenizer "$TOK" >/dev/full 2>err.txt; rc=$?
+    [ $rc = 1 ] && grep -q "cannot write standard output" err.txt || fail "encode >/dev/full: exit $rc $(cat err.txt)"
+    echo "ok   writing to a full disk"
+fi
 
 [ $fails = 0 ] && echo "all odd-input checks passed"
 exit $((fails > 0))

@@ -104,6 +104,10 @@ if "$BIN" good.ini --set clients.local_steps=7 --dry-run >resolved.ini 2>err.txt
 else
     fail "--dry-run exited non-zero: $(cat err.txt)"
 fi
+# The run's options may come first.
+"$BIN" --set clients.local_steps=7 --dry-run good.ini 2>err.txt | grep -q '^local_steps = 7$' ||
+    fail "photon-sim --set ... --dry-run good.ini: $(cat err.txt)"
+expect_error "run option first, no experiment" "no experiment file given" --dry-run
 # `run` spelled out takes the same arguments.
 "$BIN" run good.ini --dry-run >/dev/null 2>&1 || fail "photon-sim run good.ini --dry-run"
 

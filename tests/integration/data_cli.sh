@@ -53,6 +53,13 @@ sleep 1
 grep -q "is current" err.txt || fail "prepare --if-stale did not find the data current: $(cat err.txt)"
 [ "$(stat -c %Y run/data/client_0000.bin)" = "$before" ] || fail "prepare --if-stale rewrote current data"
 
+# A damaged shard makes the data stale: --if-stale rebuilds it.
+size=$(stat -c %s run/data/client_0001.bin)
+truncate -s 2000 run/data/client_0001.bin
+"$BIN" prepare exp.ini --if-stale 2>err.txt || fail "prepare --if-stale over a truncated shard: $(cat err.txt)"
+grep -q "client_0001.bin: truncated token shard.*preparing the data again" err.txt || fail "no warning for the truncated shard: $(cat err.txt)"
+[ "$(stat -c %s run/data/client_0001.bin)" = "$size" ] || fail "prepare --if-stale did not rebuild the truncated shard"
+
 # Temp files of a prepare that was killed while writing (its pid is gone)
 # are removed by the next prepare; one of a live process is not touched.
 sh -c 'exit 0' & dead=$!

@@ -14,7 +14,8 @@ sim=${PHOTON_SIM:-$here/build/photon-sim}
 rounds=${1:-200}
 prob=${2:-0.2}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/photon-soak.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+sup=
+trap '[ -n "$sup" ] && kill -9 $sup 2>/dev/null; rm -rf "$tmp"' EXIT
 fail() { echo "SOAK FAIL: $*" >&2; exit 1; }
 cat > "$tmp/soak.ini" <<INI
 [run]
@@ -48,7 +49,7 @@ server_lr = 0.7
 momentum = 0.7
 min_clients = 1
 max_retries = 50
-round_timeout = 5
+round_timeout = 2
 reject_norm = 0
 [supervision]
 restarts = 1000
@@ -79,13 +80,16 @@ while :; do
     "$sim" "$tmp/soak.ini" --set run.out_dir="$tmp/run" --resume > "$tmp/run.log" 2>&1 &
     sup=$!
     pids+=($sup)
-    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 0.5 + r / 32768 * 3 }')"
+    # Longer than a stalled task's timeout, or a round with a stall could
+    # never finish between two kills.
+    sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.2f", 2.5 + r / 32768 * 5 }')"
     if kill -0 $sup 2>/dev/null; then
         kill -9 $sup 2>/dev/null || true
         wait $sup 2>/dev/null || true
         restarts=$((restarts + 1))
     else
         wait $sup || { tail "$tmp/run.log"; fail "run failed"; }
+        sup=
         break
     fi
 done

@@ -41,6 +41,11 @@ static void test_jsonl(void)
     CHECK_EQ_INT(read_all(p, first, sizeof first, &err), 2);   /* the empty text is skipped */
     CHECK_STR(first, "a\xc3\xa9\xf0\x9f\x99\x82\n\"q\"\t/");
 
+    /* A UTF-8 byte-order mark at the start of the file is skipped. */
+    p = th_write_file(dir, "bom.jsonl", "\xEF\xBB\xBF{\"text\": \"bom\"}\r\n{\"text\": \"x\"}\r\n");
+    CHECK_EQ_INT(read_all(p, first, sizeof first, &err), 2);
+    CHECK_STR(first, "bom");
+
     p = th_write_file(dir, "badjson.jsonl", "{\"text\": \"one\"}\n{\"text\": \"two\"\n");
     CHECK_EQ_INT(read_all(p, NULL, 0, &err), -1);
     CHECK_CONTAINS(err.msg, "badjson.jsonl:2: invalid JSON at column 15");
@@ -114,6 +119,9 @@ static void test_text(void)
     const char *p = th_write_file(dir, "t.txt", "doc one<|endoftext|>\ndoc two\n<|endoftext|>\n\n<|endoftext|>last");
     CHECK_EQ_INT(read_all(p, first, sizeof first, &err), 3);
     CHECK_STR(first, "doc one");
+    p = th_write_file(dir, "bom.txt", "\xEF\xBB\xBF" "first<|endoftext|>second");
+    CHECK_EQ_INT(read_all(p, first, sizeof first, &err), 2);
+    CHECK_STR(first, "first");
     p = th_write_file(dir, "bad.txt", "line 1\nline 2\nline \xc3\x28 3\n");
     CHECK(textsrc_open(p, &err) == NULL);
     CHECK_CONTAINS(err.msg, "bad.txt:3: invalid UTF-8 at byte offset 19");

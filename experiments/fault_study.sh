@@ -35,7 +35,11 @@ for rate in $rates; do
     echo "fault_study.sh: kill_prob $rate -> $dir" >&2
     # A run that fails (e.g. max_retries exhausted) still gets its row: its
     # summary.json says "failed" and how far it got.
-    "$sim" "$here/fault-study.ini" --set run.out_dir="$dir" --set data.prepared_dir="$out/data" \
+    # CPU time (user + system, the supervisor and every actor it reaped) is
+    # the cost figure to compare on a shared machine; wall time is noisy.
+    timer=()
+    [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$dir.cpu")
+    "${timer[@]}" "$sim" "$here/fault-study.ini" --set run.out_dir="$dir" --set data.prepared_dir="$out/data" \
         --set faults.kill_prob="$rate" "${sets[@]}" > "$dir.log" 2>&1 ||
         echo "fault_study.sh: run with kill_prob $rate exited with status $? (see $dir.log)" >&2
 done
@@ -43,14 +47,14 @@ done
 python3 - "$out" $rates <<'PY'
 import json, sys, os
 out, rates = sys.argv[1], sys.argv[2:]
-print("| tasks killed (kill_prob) | final val. perplexity | rounds completed (retried) | tasks killed / run | updates aggregated | actor restarts | wall time (s) | status |")
-print("|---|---|---|---|---|---|---|---|")
+print("| tasks killed (kill_prob) | final val. perplexity | rounds completed (retried) | tasks killed / tasks run | updates aggregated | actor restarts | CPU time (s) | wall time (s) | status |")
+print("|---|---|---|---|---|---|---|---|---|")
 for rate in rates:
     d = os.path.join(out, "kill-" + rate)
     try:
         s = json.load(open(os.path.join(d, "summary.json")))
     except OSError:
-        print(f"| {float(rate):.0%} | – | – | – | – | – | – | no summary.json |")
+        print(f"| {float(rate):.0%} | – | – | – | – | – | – | – | no summary.json |")
         continue
     kills = retried = tasks = acc = 0
     for line in open(os.path.join(d, "metrics.jsonl")):
@@ -61,7 +65,11 @@ for rate in rates:
             retried += not e["committed"]
             tasks += e["clients"]
             acc += e["accepted"] if e["committed"] else 0
+    try:
+        cpu = f"{sum(map(float, open(d + '.cpu').read().split()[-2:])):.1f}"
+    except (OSError, ValueError):
+        cpu = "–"
     print(f"| {float(rate):.0%} | {s['final_perplexity']:.2f} | {s['rounds']}/{s['rounds_planned']} ({retried}) "
           f"| {kills} of {tasks} ({kills / max(tasks, 1):.0%}) | {acc} | {s['actor_restarts']} "
-          f"| {s['wall_seconds']:.1f} | {s['status']} |")
+          f"| {cpu} | {s['wall_seconds']:.1f} | {s['status']} |")
 PY

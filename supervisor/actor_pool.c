@@ -53,6 +53,7 @@ struct actor_pool {
     restart_policy *rp;
     int restarts_total;
     photon_link *tcp;      /* non-NULL: slots are remote actors over this link */
+    proc_timer *lonely;    /* remote: armed while no actor is connected */
 };
 
 const char *actor_state_name(actor_state s)
@@ -107,6 +108,7 @@ void pool_free(actor_pool *p)
     }
     proc_timer_cancel(p->grace);
     proc_timer_cancel(p->soon);
+    proc_timer_cancel(p->lonely);
     rp_free(p->rp);
     free(p->a);
     free(p);
@@ -140,6 +142,24 @@ static int spawn(actor_slot *a, photon_err *err)
 }
 
 void pool_set_remote(actor_pool *p, photon_link *tcp) { p->tcp = tcp; }
+
+/* Remote: no actor connected for [aggregator] connect_timeout seconds. */
+static void on_lonely(void *arg)
+{
+    actor_pool *p = arg;
+    p->lonely = NULL;
+    if (p->stopping || pool_live(p) > 0) return;
+    char why[160];
+    snprintf(why, sizeof why, "no remote actor connected for %gs ([aggregator] connect_timeout)",
+             p->cfg->aggregator.connect_timeout);
+    p->cb.on_fatal(p->cb.arg, why);
+}
+
+static void arm_lonely(actor_pool *p)
+{
+    if (!p->tcp || p->stopping || p->lonely || p->cfg->aggregator.connect_timeout <= 0 || pool_live(p) > 0) return;
+    p->lonely = proc_timer_add(p->loop, p->cfg->aggregator.connect_timeout, on_lonely, p);
+}
 
 /* A dropped connection's frames and close go nowhere: its slot may already
  * belong to the next actor. */
@@ -183,6 +203,7 @@ static void remote_gone(actor_slot *a, const char *cause, int quiet)
     a->state = ACTOR_DEAD;
     p->cb.on_exit(p->cb.arg, a->slot, 0, cause, 0);
     all_stopped_check(p);
+    arm_lonely(p);
 }
 
 int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
@@ -206,12 +227,14 @@ int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
     s.slot = a->slot;
     proc_peer_send(peer, MSG_SETUP, &s, sizeof s);
     log_info("actor %d: remote actor %s connected", a->slot, who);
+    proc_timer_cancel(p->lonely);
+    p->lonely = NULL;
     return 0;
 }
 
 int pool_start(actor_pool *p, photon_err *err)
 {
-    if (p->tcp) return 0;   /* remote actors connect on their own */
+    if (p->tcp) { arm_lonely(p); return 0; }   /* remote actors connect on their own */
     if (!p->exe[0]) { err_set(err, "cannot find the photon-sim executable (/proc/self/exe)"); return -1; }
     for (int i = 0; i < p->n; i++)
         if (spawn(&p->a[i], err) < 0) return -1;

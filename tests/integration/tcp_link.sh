@@ -91,4 +91,13 @@ grep -q "(remote 127.0.0.1:[0-9]*) lost:" "$tmp/kill.txt" || { cat "$tmp/kill.tx
 grep -q '"failed":1' "$run/metrics.jsonl" || fail "no round with the lost task"
 grep -q '"status":"completed"' "$run/summary.json" || fail "fault run status: $(cat "$run/summary.json")"
 no_leftovers $sup
+
+# No actor ever connects: the run fails after connect_timeout, cleanly.
+rm -rf "$run"
+rc=0; "$PHOTON_SIM" "$tmp/x.ini" --set aggregator.link=tcp --set aggregator.connect_timeout=1 \
+    > "$tmp/lonely.txt" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/lonely.txt"; fail "a run with no actors exited with $rc, expected 1"; }
+grep -q "no remote actor connected for 1s" "$tmp/lonely.txt" || { cat "$tmp/lonely.txt"; fail "no connect_timeout message"; }
+grep -q '"status":"failed"' "$run/summary.json" || fail "lonely run status: $(cat "$run/summary.json")"
+[ ! -e "$run/listen.addr" ] || fail "listen.addr left behind by the failed run"
 echo ok

@@ -4,26 +4,9 @@
 # for usage errors and 1 otherwise, and no temp files left behind.  Also: a
 # model whose vocab_size is smaller than the tokenizer fails at prepare time,
 # before any tokenizing, instead of in the first round.
-set -u
-BIN=${PHOTON_SIM:?PHOTON_SIM not set}
-SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
-T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.bash"
 TOK=$SRC/data/tokenizer/gpt2
 
-# expect NAME STATUS PATTERN ARGS...: exit STATUS, exactly one stderr line matching PATTERN.
-expect() {
-    local name=$1 status=$2 pattern=$3; shift 3
-    "$BIN" "$@" </dev/null >out.txt 2>err.txt
-    local rc=$?
-    if [ "$rc" != "$status" ]; then fail "$name: exit $rc, expected $status ($(head -c 300 err.txt))"; return; fi
-    if [ "$(wc -l <err.txt)" != 1 ]; then fail "$name: $(wc -l <err.txt) stderr lines, expected 1:"; cat err.txt; return; fi
-    if ! grep -qE -- "$pattern" err.txt; then fail "$name: stderr '$(cat err.txt)' does not match '$pattern'"; return; fi
-    echo "ok   $name: $(cat err.txt)"
-}
 no_temps() {
     local left
     left=$(find "$T" -name '*.tmp.*')

@@ -53,6 +53,14 @@ sleep 1
 grep -q "is current" err.txt || fail "prepare --if-stale did not find the data current: $(cat err.txt)"
 [ "$(stat -c %Y run/data/client_0000.bin)" = "$before" ] || fail "prepare --if-stale rewrote current data"
 
+# A trained tokenizer that cannot reach tokenizer_vocab (too little text) is
+# a warning naming the key, not silence.
+printf 'ab ab ab<|endoftext|>cd' >tiny.txt
+"$BIN" prepare exp.ini --set data.sources=tiny.txt --set data.partition=iid --set data.assign= --set data.tokenizer=train \
+    --set data.tokenizer_vocab=4096 --set data.validation= --set clients.count=2 --set run.out_dir="$T/small" 2>err.txt || fail "prepare tiny.txt: $(cat err.txt)"
+grep -q "warning: \[data\] tokenizer_vocab = 4096, but the training text only has pairs for 260 tokens" err.txt ||
+    fail "no warning for a short tokenizer: $(cat err.txt)"
+
 # A damaged shard makes the data stale: --if-stale rebuilds it.
 size=$(stat -c %s run/data/client_0001.bin)
 truncate -s 2000 run/data/client_0001.bin

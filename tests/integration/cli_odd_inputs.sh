@@ -58,6 +58,12 @@ no_temps "vocab_size"
 # A missing data file is a configuration error (exit 2) naming where it was set.
 expect "missing data file" 2 "--set data.sources: \[data\] sources: '.*/gone.jsonl' not found" exp.ini --set data.sources=gone.jsonl
 
+# backend = cuda in a build without CUDA: one configuration error up front.
+if "$BIN" --version | grep -q "CUDA backend: not built in"; then
+    expect "backend = cuda without CUDA" 2 "\[run\] backend = cuda, but this photon-sim was built without CUDA" \
+        exp.ini --set run.backend=cuda --set model.vocab_size=0
+fi
+
 # A real (tiny, one round) checkpoint for the checkpoint commands.
 "$BIN" exp.ini --set model.vocab_size=0 >run.log 2>&1 || { cat run.log; fail "one-round run"; exit 1; }
 # The same mismatch with prepared data that is current: still caught first,

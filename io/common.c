@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +101,12 @@ bool seam_hit(photon_seam s)
         }
     }
     if (seam_nth[s] <= 0) return false;
-    return ++seam_calls[s] == seam_nth[s];
+    if (++seam_calls[s] != seam_nth[s]) return false;
+    /* PHOTON_FAULT_KILL set: the process dies there instead of seeing an
+     * error, as in a power cut or `kill -9` in the middle of a write (the
+     * resume tests use it to stop a checkpoint write at an exact point). */
+    if (getenv("PHOTON_FAULT_KILL")) raise(SIGKILL);
+    return true;
 }
 
 /* ---- allocation --------------------------------------------------------- */

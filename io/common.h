@@ -84,7 +84,8 @@ int file_write_atomic(const char *path, const void *data, size_t n, photon_err *
 int fsync_dir(const char *dir, photon_err *err);
 
 /* Fault seams (SQLite style): tests arm a seam to fail its Nth call.
- * PHOTON_FAULT_<NAME>=N in the environment arms it too (for the binary). */
+ * PHOTON_FAULT_<NAME>=N in the environment arms it too (for the binary);
+ * with PHOTON_FAULT_KILL also set, the process SIGKILLs itself at that call. */
 typedef enum { SEAM_ALLOC, SEAM_WRITE, SEAM_FSYNC, SEAM_COUNT } photon_seam;
 void seam_arm(photon_seam s, long nth);   /* 0 disarms */
 bool seam_hit(photon_seam s);             /* true when this call must fail */

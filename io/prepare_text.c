@@ -176,6 +176,9 @@ int prep_train(const cfg_list *l, int64_t max_docs, man_source *src, int vocab, 
     if (v > 0)
         log_info("trained a %d-token byte-level BPE (%zu distinct words) in %.1f s (reading and counting %.1f s, merging %.1f s)",
                  v, bpe_counter_words(x.part[0]), time_mono() - t0, t1 - t0, time_mono() - t1);
+    if (v > 0 && v < vocab)
+        log_warn("[data] tokenizer_vocab = %d, but the training text only has pairs for %d tokens "
+                 "(more text, or a smaller tokenizer_vocab)", vocab, v);
     bpe_counter_free(x.part[0]);
     free(x.part);
     return v < 0 ? -1 : 0;

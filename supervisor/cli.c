@@ -40,11 +40,13 @@ static const help_entry helps[] = {
       "  --tokenizer DIR  encoder.json + vocab.bpe (default: the tokenizer recorded in\n"
       "                   the checkpoint's configuration)\n"
       "  --threads N, --backend auto|cpu|cuda  as for eval" },
-    { "inspect", "photon-sim inspect CKPT.h5 [--verify] [--config]",
+    { "inspect", "photon-sim inspect CKPT.h5 [--verify] [--config] [--hash]",
       "Prints what a checkpoint holds: attributes, model shape, parameter count, and\n"
       "every group and dataset with its type and shape.\n"
       "  --verify  read every dataset, checking its Fletcher-32 checksums\n"
-      "  --config  print the resolved experiment configuration recorded in it" },
+      "  --config  print the resolved experiment configuration recorded in it\n"
+      "  --hash    add a 64-bit hash of each numeric dataset's values, to compare two\n"
+      "            checkpoints bit for bit (the files differ in HDF5 timestamps)" },
     { "export-hf", "photon-sim export-hf CKPT.h5 DIR [--tokenizer DIR]",
       "Writes DIR/model.safetensors and DIR/config.json, loadable by Hugging Face\n"
       "transformers as GPT2LMHeadModel (lm_head tied to wte, which is trimmed to the\n"

@@ -4,14 +4,7 @@
 # by_source split, --if-stale keeps current data, and a bad source or a
 # missing file is one clear stderr line naming the file (and line), exit 1,
 # with no manifest and no temp files left.
-set -u
-BIN=${PHOTON_SIM:?PHOTON_SIM not set}
-SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
-T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.bash"
 TOK=$SRC/data/tokenizer/gpt2
 
 got=$(printf 'Hello world' | "$BIN" encode --tokenizer "$TOK")
@@ -52,6 +45,14 @@ sleep 1
 "$BIN" prepare exp.ini --if-stale 2>err.txt || fail "prepare --if-stale: $(cat err.txt)"
 grep -q "is current" err.txt || fail "prepare --if-stale did not find the data current: $(cat err.txt)"
 [ "$(stat -c %Y run/data/client_0000.bin)" = "$before" ] || fail "prepare --if-stale rewrote current data"
+
+# A trained tokenizer that cannot reach tokenizer_vocab (too little text) is
+# a warning naming the key, not silence.
+printf 'ab ab ab<|endoftext|>cd' >tiny.txt
+"$BIN" prepare exp.ini --set data.sources=tiny.txt --set data.partition=iid --set data.assign= --set data.tokenizer=train \
+    --set data.tokenizer_vocab=4096 --set data.validation= --set clients.count=2 --set run.out_dir="$T/small" 2>err.txt || fail "prepare tiny.txt: $(cat err.txt)"
+grep -q "warning: \[data\] tokenizer_vocab = 4096, but the training text only has pairs for 260 tokens" err.txt ||
+    fail "no warning for a short tokenizer: $(cat err.txt)"
 
 # A damaged shard makes the data stale: --if-stale rebuilds it.
 size=$(stat -c %s run/data/client_0001.bin)

@@ -72,15 +72,18 @@ grep -q '"status":"completed"' "$run/summary.json" || fail "status: $(cat "$run/
 no_leftovers $sup
 
 # A remote actor that dies mid-task is a lost connection: its task is lost,
-# the round goes on with the others (min_clients), the run completes.
+# the round goes on with the others (min_clients), the run completes.  This
+# run uses a key file of its own and the actors' overrides.
 rm -rf "$run"
+printf 'a shared secret of the team\n' > "$tmp/my.key"
 "$PHOTON_SIM" "$tmp/x.ini" --set aggregator.link=tcp --set faults.kill_round=2 --set faults.kill_client=1 \
-    > "$tmp/kill.txt" 2>&1 &
+    --set aggregator.key_file="$tmp/my.key" > "$tmp/kill.txt" 2>&1 &
 sup=$!
 for _ in $(seq 300); do [ -s "$run/listen.addr" ] && break; kill -0 $sup 2>/dev/null || break; sleep 0.1; done
 addr=$(cat "$run/listen.addr") || fail "no listen.addr in the fault run"
 for i in 0 1; do
-    "$PHOTON_SIM" actor --connect "$addr" --key-file "$run/run.key" > "$tmp/kactor$i.txt" 2>&1 &
+    "$PHOTON_SIM" actor --connect "$addr" --key-file "$tmp/my.key" --threads 1 --backend cpu --data-dir "$tmp/data" \
+        > "$tmp/kactor$i.txt" 2>&1 &
     pids+=($!)
 done
 rc=0; wait $sup || rc=$?
@@ -90,6 +93,7 @@ pids=()
 grep -q "(remote 127.0.0.1:[0-9]*) lost:" "$tmp/kill.txt" || { cat "$tmp/kill.txt"; fail "no log line for the lost remote actor"; }
 grep -q '"failed":1' "$run/metrics.jsonl" || fail "no round with the lost task"
 grep -q '"status":"completed"' "$run/summary.json" || fail "fault run status: $(cat "$run/summary.json")"
+[ ! -e "$run/run.key" ] || fail "run.key generated although key_file is set"
 no_leftovers $sup
 
 # No actor ever connects: the run fails after connect_timeout, cleanly.

@@ -230,10 +230,9 @@ int cmd_bench(int argc, char **argv)
     /* the OpenBLAS kernels in use (the CPU backend may have corrected them) */
     const char *blas = o.kind == PHOTON_BACKEND_CPU ? openblas_get_corename() : "none";
     /* GPU: MFU against the bf16 cuBLAS rate measured now on the same GPU, and peak memory */
-    int have_gpu = 0;
 #ifdef PHOTON_HAVE_CUDA
     cuda_bench_figures gf;
-    have_gpu = o.kind == PHOTON_BACKEND_CUDA && cuda_bench_figures_get(m, gflops * 1e9, &gf) == 0;
+    int have_gpu = o.kind == PHOTON_BACKEND_CUDA && cuda_bench_figures_get(m, gflops * 1e9, &gf) == 0;
 #endif
     if (json) {
         printf("{\"backend\": \"%s\", \"threads\": %d, \"n_layer\": %d, \"n_head\": %d, \"d_model\": %d, "

@@ -42,7 +42,7 @@ pids=()
 # killed_at NAME PID: the run PID ended by SIGKILL.
 killed_at() {
     local rc=0
-    wait "$2" || rc=$?
+    { wait "$2"; } 2>/dev/null || rc=$?   # (no "Killed" job notice)
     [ $rc = 137 ] || fail "$1: the run was to die by SIGKILL (137), exited with $rc"
     pids+=("$2")
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "io/common.h"
 #include "io/config.h"
+#include "gpu/model.h"
 #include "supervisor/cli.h"
 #include "supervisor/cmd_util.h"
 #include "supervisor/runtime.h"
@@ -22,6 +23,13 @@ int cmd_run(int argc, char **argv)
     } else if (dry_run) {
         config_dump(cfg, stdout);
         rc = PHOTON_EXIT_OK;   /* main reports output that could not be written */
+    } else if (cfg->run.backend == BACKEND_CUDA && backend_cuda_ops() == NULL) {
+        /* Said here, once, instead of by every actor that fails to start.
+         * (Whether a GPU is visible is left to the actors: probing CUDA in
+         * this process before it forks them would break CUDA in them.) */
+        fprintf(stderr, "photon-sim: error: [run] backend = cuda, but this photon-sim was built without CUDA "
+                "(rebuild with the CUDA toolkit, or --set run.backend=cpu)\n");
+        rc = PHOTON_EXIT_USAGE;
     } else {
         rc = runtime_main(cfg, resume);
     }

@@ -4,26 +4,9 @@
 # for usage errors and 1 otherwise, and no temp files left behind.  Also: a
 # model whose vocab_size is smaller than the tokenizer fails at prepare time,
 # before any tokenizing, instead of in the first round.
-set -u
-BIN=${PHOTON_SIM:?PHOTON_SIM not set}
-SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
-T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.bash"
 TOK=$SRC/data/tokenizer/gpt2
 
-# expect NAME STATUS PATTERN ARGS...: exit STATUS, exactly one stderr line matching PATTERN.
-expect() {
-    local name=$1 status=$2 pattern=$3; shift 3
-    "$BIN" "$@" </dev/null >out.txt 2>err.txt
-    local rc=$?
-    if [ "$rc" != "$status" ]; then fail "$name: exit $rc, expected $status ($(head -c 300 err.txt))"; return; fi
-    if [ "$(wc -l <err.txt)" != 1 ]; then fail "$name: $(wc -l <err.txt) stderr lines, expected 1:"; cat err.txt; return; fi
-    if ! grep -qE -- "$pattern" err.txt; then fail "$name: stderr '$(cat err.txt)' does not match '$pattern'"; return; fi
-    echo "ok   $name: $(cat err.txt)"
-}
 no_temps() {
     local left
     left=$(find "$T" -name '*.tmp.*')
@@ -74,6 +57,12 @@ no_temps "vocab_size"
 
 # A missing data file is a configuration error (exit 2) naming where it was set.
 expect "missing data file" 2 "--set data.sources: \[data\] sources: '.*/gone.jsonl' not found" exp.ini --set data.sources=gone.jsonl
+
+# backend = cuda in a build without CUDA: one configuration error up front.
+if "$BIN" --version | grep -q "CUDA backend: not built in"; then
+    expect "backend = cuda without CUDA" 2 "\[run\] backend = cuda, but this photon-sim was built without CUDA" \
+        exp.ini --set run.backend=cuda --set model.vocab_size=0
+fi
 
 # A real (tiny, one round) checkpoint for the checkpoint commands.
 "$BIN" exp.ini --set model.vocab_size=0 >run.log 2>&1 || { cat run.log; fail "one-round run"; exit 1; }

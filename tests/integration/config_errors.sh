@@ -3,26 +3,10 @@
 # line on stderr naming file:line (where there is a line) and exits 2;
 # --dry-run prints the resolved configuration and exits 0; every subcommand
 # has --help.
-set -u
-BIN=${PHOTON_SIM:?PHOTON_SIM not set}
-SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
-T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.bash"
 
 # expect_error NAME PATTERN ARGS...: exit 2, exactly one stderr line matching PATTERN.
-expect_error() {
-    local name=$1 pattern=$2; shift 2
-    "$BIN" "$@" >out.txt 2>err.txt
-    local rc=$? lines
-    lines=$(wc -l <err.txt)
-    if [ "$rc" != 2 ]; then fail "$name: exit $rc, expected 2 ($(head -c 300 err.txt))"; return; fi
-    if [ "$lines" != 1 ]; then fail "$name: $lines lines on stderr, expected 1:"; cat err.txt; return; fi
-    if ! grep -qE -- "$pattern" err.txt; then fail "$name: stderr '$(cat err.txt)' does not match '$pattern'"; return; fi
-    echo "ok   $name: $(cat err.txt)"
-}
+expect_error() { local name=$1; shift; expect "$name" 2 "$@"; }
 
 ok_base='[data]
 sources = text.txt'

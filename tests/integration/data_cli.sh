@@ -4,14 +4,7 @@
 # by_source split, --if-stale keeps current data, and a bad source or a
 # missing file is one clear stderr line naming the file (and line), exit 1,
 # with no manifest and no temp files left.
-set -u
-BIN=${PHOTON_SIM:?PHOTON_SIM not set}
-SRC=${PHOTON_SOURCE_DIR:?PHOTON_SOURCE_DIR not set}
-T=$(mktemp -d "${TMPDIR:-/tmp}/photon-it-XXXXXX")
-trap 'rm -rf "$T"' EXIT
-cd "$T" || exit 1
-fails=0
-fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source "$(dirname "$0")/cli_common.bash"
 TOK=$SRC/data/tokenizer/gpt2
 
 got=$(printf 'Hello world' | "$BIN" encode --tokenizer "$TOK")

@@ -1,6 +1,8 @@
 /* The actor's main loop: attach to the run's link, say hello, then for each
  * task map the global model, train, write the update (and the kept
- * optimizer state) into the link and reply with a result message. */
+ * optimizer state) into the link and reply with a result message.  A
+ * remote actor first answers the supervisor's challenge and uses the TCP
+ * link (blobs arrive as MSG_BLOB frames before the task that needs them). */
 #include "actors/actor.h"
 #include <math.h>
 #include <stdlib.h>
@@ -18,7 +20,14 @@ typedef struct {
     photon_link *link;
     trainer *tr;
     int status;
+    const actor_remote *remote;   /* NULL: a local actor on a socketpair */
+    int authed;
 } actor;
+
+static int send_blob(void *ctx, const void *payload, uint32_t len)
+{
+    return proc_peer_send(ctx, MSG_BLOB, payload, len);
+}
 
 static void send_fail(actor *a, uint64_t task_id, int config_error, const char *reason)
 {
@@ -67,6 +76,8 @@ static void run_task(actor *a, const msg_task *t)
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
+    /* Kept states came for this task only; the supervisor holds them. */
+    if (a->remote) link_tcp_drop(a->link, LINK_STATE);
 }
 
 static int setup(actor *a, const void *payload, uint32_t len)
@@ -82,7 +93,16 @@ static int setup(actor *a, const void *payload, uint32_t len)
     char tag[48];
     snprintf(tag, sizeof tag, "photon-sim actor %d", s->slot);
     log_set_tag(tag);
-    a->link = link_shm_attach(s->run_id, &s->plan, &err);
+    if (a->remote) {
+        photon_config *c = &a->setup->cfg;
+        if (a->remote->threads > 0) c->run.threads = a->remote->threads;
+        if (a->remote->backend >= 0) c->run.backend = a->remote->backend;
+        if (a->remote->data_dir) snprintf(c->data.prepared_dir, sizeof c->data.prepared_dir, "%s", a->remote->data_dir);
+        a->link = link_tcp_create(&s->plan, send_blob, a->peer);
+        log_info("connected to the supervisor as actor %d (run %s)", s->slot, s->run_id);
+    } else {
+        a->link = link_shm_attach(s->run_id, &s->plan, &err);
+    }
     /* logged here too: the loop exits at once, so the FAIL message may never leave */
     if (!a->link) { log_error("%s", err.msg); send_fail(a, 0, 0, err.msg); return ACTOR_EXIT_TRANSIENT; }
     a->tr = trainer_new(&s->cfg, &s->model, s->slot, &err);
@@ -96,6 +116,28 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
 {
     (void)p;
     actor *a = arg;
+    if (a->remote && !a->authed) {
+        msg_challenge c;
+        if (type != MSG_CHALLENGE || len != sizeof c) {
+            log_error("expected the supervisor's challenge, got message type %u of %u bytes", type, len);
+            a->status = ACTOR_EXIT_TRANSIENT;
+            proc_loop_exit(a->loop);
+            return;
+        }
+        memcpy(&c, payload, sizeof c);
+        if (c.version != TCP_PROTOCOL_VERSION) {
+            log_error("the supervisor speaks protocol version 0x%08x, this actor 0x%08x (another photon-sim build?)",
+                      c.version, TCP_PROTOCOL_VERSION);
+            a->status = ACTOR_EXIT_CONFIG;
+            proc_loop_exit(a->loop);
+            return;
+        }
+        msg_auth m;
+        link_auth_mac(a->remote->key, a->remote->keylen, c.nonce, c.version, m.mac);
+        proc_peer_send(a->peer, MSG_AUTH, &m, sizeof m);
+        a->authed = 1;
+        return;
+    }
     if (!a->setup && type != MSG_SETUP) {
         log_error("message type %u before setup", type);
         a->status = ACTOR_EXIT_TRANSIENT;
@@ -115,6 +157,15 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
         memcpy(&t, payload, sizeof t);
         run_task(a, &t);
         break;
+    case MSG_BLOB: {
+        photon_err err;
+        if (!a->remote || link_tcp_receive(a->link, payload, len, &err) < 0) {
+            log_error("bad blob from the supervisor: %s", a->remote ? err.msg : "not a TCP actor");
+            a->status = ACTOR_EXIT_TRANSIENT;
+            proc_loop_exit(a->loop);
+        }
+        break;
+    }
     case MSG_STOP:
         a->status = ACTOR_EXIT_OK;
         proc_loop_exit(a->loop);
@@ -126,8 +177,16 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
 
 static void on_close(proc_peer *p, const char *reason, void *arg)
 {
-    (void)p; (void)reason;
+    (void)p;
     actor *a = arg;
+    if (a->remote && !a->setup) {
+        /* Closed before the setup: the key was refused, or no slot was free. */
+        log_error("the supervisor closed the connection before the setup (wrong key, or all actor slots taken?): %s",
+                  reason);
+        if (a->status != ACTOR_EXIT_CONFIG) a->status = ACTOR_EXIT_TRANSIENT;
+        proc_loop_exit(a->loop);
+        return;
+    }
     /* The supervisor went away: nothing left to do. */
     if (a->status != ACTOR_EXIT_CONFIG) a->status = ACTOR_EXIT_OK;
     proc_loop_exit(a->loop);
@@ -135,8 +194,13 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
 
 int actor_main(int fd)
 {
+    return actor_main_remote(fd, NULL);
+}
+
+int actor_main_remote(int fd, const actor_remote *opts)
+{
     photon_err err;
-    actor a = { .status = ACTOR_EXIT_TRANSIENT };
+    actor a = { .status = ACTOR_EXIT_TRANSIENT, .remote = opts };
     a.loop = proc_loop_new(&err);
     if (!a.loop) { log_error("%s", err.msg); return ACTOR_EXIT_TRANSIENT; }
     a.peer = proc_peer_new(a.loop, fd, "supervisor", on_msg, on_close, &a);

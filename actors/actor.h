@@ -20,4 +20,18 @@ typedef struct {
 /* Runs the actor on control socket fd until MSG_STOP or the supervisor goes
  * away.  Returns the process exit status (actors/protocol.h). */
 int actor_main(int fd);
+
+/* A remote actor (`photon-sim actor --connect`): fd is a connected TCP
+ * socket; it answers the supervisor's challenge with the key, then serves
+ * tasks like a local actor, with the blobs carried on the stream.  The
+ * overrides replace what the supervisor's configuration says for this host
+ * (0 / -1 / "" = keep). */
+typedef struct {
+    const unsigned char *key;
+    size_t keylen;
+    int threads;          /* run.threads; 0 = keep */
+    int backend;          /* enum cfg_backend; -1 = keep */
+    const char *data_dir; /* data.prepared_dir; NULL = keep */
+} actor_remote;
+int actor_main_remote(int fd, const actor_remote *opts);
 #endif

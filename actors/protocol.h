@@ -8,15 +8,37 @@
  *   actor -> supervisor  MSG_FAIL    the task could not run (reason text)
  *   supervisor -> actor  MSG_STOP    finish and exit 0
  *
+ * Over TCP (io/tcp_link.h) a connection starts with the challenge-response,
+ * and blobs travel on the stream:
+ *   supervisor -> actor  MSG_CHALLENGE  protocol version + random nonce
+ *   actor -> supervisor  MSG_AUTH       HMAC-SHA256(key, nonce || version)
+ *   both ways            MSG_BLOB       one chunk of a link blob (link_blob_hdr + bytes)
+ *
  * Structs are fixed-width and sent as is: both ends are the same binary
  * (forked); a TCP link across architectures would serialise them. */
 #ifndef PHOTON_PROTOCOL_H
 #define PHOTON_PROTOCOL_H
 #include <stdint.h>
+#include "io/proc.h"
+#include "io/tcp_link.h"
 #include "supervisor/faults.h"
 #include "supervisor/restart_policy.h"
 
-enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6 };
+enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6,
+       MSG_BLOB = 7, MSG_CHALLENGE = 8, MSG_AUTH = 9 };
+
+/* Version of the TCP conversation (frames, message structs, actor_setup),
+ * bound into the authentication MAC: an actor of another build is refused. */
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 1u)
+
+typedef struct {
+    uint32_t version;
+    uint8_t nonce[LINK_NONCE_BYTES];
+} msg_challenge;
+
+typedef struct {
+    uint8_t mac[LINK_MAC_BYTES];
+} msg_auth;
 
 /* Actor exit codes (supervisor/restart_policy.h): ACTOR_EXIT_CONFIG (3)
  * means "bad configuration or unusable device: do not restart". */

@@ -16,6 +16,8 @@ endfunction()
 photon_require_pkg(LIBEVENT libevent libevent-dev)
 photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
+# HMAC-SHA256 and randomness for the TCP link's challenge-response.
+photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 
 find_package(ZLIB)
 if(NOT ZLIB_FOUND)

@@ -75,6 +75,7 @@ typedef struct photon_config {
         int link;                /* enum cfg_link */
         char listen[CFG_STR];    /* host:port for tcp */
         char key_file[CFG_STR];
+        double connect_timeout; /* link = tcp: seconds with no actor connected; 0 = forever */
         int max_retries;         /* times a failed round is retried */
         bool requeue;            /* re-run a failed client's task within the round */
         double reject_norm;      /* reject updates with norm > this x median; 0 = off */

@@ -47,6 +47,10 @@ typedef struct link_ops {
 
 #define LINK_ANY UINT64_MAX
 
+/* The payload checksum every link uses (parallel over 4 MiB chunks; its
+ * value does not depend on the thread count). */
+uint64_t link_checksum(const void *buf, size_t n);
+
 struct photon_link {
     const link_ops *ops;
     link_plan plan;

@@ -35,6 +35,7 @@ struct proc_peer {
     void *arg;
     int closed;
     uint8_t *buf;   /* reassembled payload of the current frame */
+    uint32_t limit; /* largest payload accepted */
 };
 
 struct proc_timer {
@@ -179,8 +180,8 @@ static void on_read(struct bufferevent *bev, void *arg)
             snprintf(why, sizeof why, "bad frame from %s: protocol version %u, expected %u", p->name, h.version, PROC_VERSION);
             log_warn("%s", why); peer_close(p, why); return;
         }
-        if (h.length > PROC_MAX_PAYLOAD) {
-            snprintf(why, sizeof why, "bad frame from %s: length %u over the limit %u", p->name, h.length, PROC_MAX_PAYLOAD);
+        if (h.length > p->limit) {
+            snprintf(why, sizeof why, "bad frame from %s: length %u over the limit %u", p->name, h.length, p->limit);
             log_warn("%s", why); peer_close(p, why); return;
         }
         if (evbuffer_get_length(in) < sizeof h + h.length) return;
@@ -212,12 +213,25 @@ proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_
     p->on_close = on_close;
     p->arg = arg;
     p->buf = xmalloc(PROC_MAX_PAYLOAD);
+    p->limit = PROC_MAX_PAYLOAD;
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
     p->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
     bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
     bufferevent_enable(p->bev, EV_READ | EV_WRITE);
     return p;
+}
+
+void proc_peer_set_callbacks(proc_peer *p, proc_msg_cb on_msg, proc_close_cb on_close, void *arg)
+{
+    p->on_msg = on_msg;
+    p->on_close = on_close;
+    p->arg = arg;
+}
+
+void proc_peer_set_limit(proc_peer *p, uint32_t max_payload)
+{
+    p->limit = max_payload < PROC_MAX_PAYLOAD ? max_payload : PROC_MAX_PAYLOAD;
 }
 
 int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t len)

@@ -54,6 +54,12 @@ void proc_timer_cancel(proc_timer *t);
 proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
                          proc_close_cb on_close, void *arg);
 /* Queues one message; -1 if the peer is closed or the payload too big. */
+/* Rebinds the callbacks (a TCP connection is handed from the listener to
+ * the pool once it has authenticated). */
+void proc_peer_set_callbacks(proc_peer *p, proc_msg_cb on_msg, proc_close_cb on_close, void *arg);
+/* Lowers (or restores) the largest payload accepted from this peer, e.g.
+ * before it has authenticated; never above PROC_MAX_PAYLOAD. */
+void proc_peer_set_limit(proc_peer *p, uint32_t max_payload);
 int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t len);
 /* Blocks until the output buffer is written (used right before exiting). */
 void proc_peer_flush(proc_peer *p);

@@ -73,8 +73,9 @@ static uint64_t chunk_sum(const uint8_t *p, size_t n)
  * combined in chunk order, so its value does not depend on the thread
  * count. */
 #define SUM_CHUNK ((size_t)4 << 20)
-static uint64_t payload_sum(const uint8_t *p, size_t n)
+uint64_t link_checksum(const void *buf, size_t n)
 {
+    const uint8_t *p = buf;
     size_t chunks = (n + SUM_CHUNK - 1) / SUM_CHUNK;
     if (chunks <= 1) return chunk_sum(p, n);
     uint64_t *part = xmalloc(chunks * sizeof(uint64_t));
@@ -133,7 +134,7 @@ static int shm_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, siz
     shm_header *h = (shm_header *)g->map;
     if (bytes > h->capacity) { err_set(err, "shm link: %s overflow", g->name); return -1; }
     h->length = bytes;
-    h->checksum = payload_sum(g->map + SHM_HEADER, bytes);
+    h->checksum = link_checksum(g->map + SHM_HEADER, bytes);
     atomic_store_explicit(&h->generation, gen, memory_order_release);
     return 0;
 }
@@ -155,7 +156,7 @@ static const void *shm_read(photon_link *l, link_kind k, int idx, uint64_t gen, 
         return NULL;
     }
     if (h->length > h->capacity) { err_set(err, "shm link: %s length %llu over capacity", g->name, (unsigned long long)h->length); return NULL; }
-    uint64_t sum = payload_sum(g->map + SHM_HEADER, h->length);
+    uint64_t sum = link_checksum(g->map + SHM_HEADER, h->length);
     if (sum != h->checksum) {
         err_set(err, "shm link: %s checksum mismatch (payload %016llx, header %016llx)", g->name,
                 (unsigned long long)sum, (unsigned long long)h->checksum);

@@ -1,8 +1,12 @@
 /* The actor pool (see supervisor/actor_pool.h): spawning, the per-actor
  * state machine, supervision (restarts with backoff and limits, timeouts)
- * and the shutdown sequence. */
+ * and the shutdown sequence.  With the TCP link the slots are filled by
+ * remote actors that connect (pool_adopt) instead of forked processes: a
+ * lost connection is that actor's death, and nobody restarts it; its slot
+ * waits for the next actor that connects. */
 #include "supervisor/actor_pool.h"
 #include "supervisor/restart_policy.h"
+#include "io/tcp_link.h"
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,6 +31,13 @@ typedef struct {
     char cause[256];       /* why we killed it (timeout, lost channel), or its last FAIL */
     int config_error;      /* it reported a configuration error: do not restart */
     int timed_out, lost_channel;
+    /* Remote (TCP) actors: no pid; who connected, which model generation
+     * it already holds, and a closed connection waiting to be freed (never
+     * inside its own callback). */
+    char who[64];
+    uint64_t model_sent;
+    proc_peer *zombie;
+    proc_timer *reap;
 } actor_slot;
 
 struct actor_pool {
@@ -41,6 +52,8 @@ struct actor_pool {
     proc_timer *grace, *soon;
     restart_policy *rp;
     int restarts_total;
+    photon_link *tcp;      /* non-NULL: slots are remote actors over this link */
+    proc_timer *lonely;    /* remote: armed while no actor is connected */
 };
 
 const char *actor_state_name(actor_state s)
@@ -51,6 +64,8 @@ const char *actor_state_name(actor_state s)
 
 static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg);
 static void on_close(proc_peer *peer, const char *reason, void *arg);
+static void lose_task(actor_slot *a, const char *cause);
+static void all_stopped_check(actor_pool *p);
 
 actor_pool *pool_new(proc_loop *loop, const actor_setup *setup, int n, const photon_config *cfg,
                      const pool_callbacks *cb)
@@ -87,13 +102,21 @@ void pool_free(actor_pool *p)
         proc_timer_cancel(a->timeout);
         proc_timer_cancel(a->backoff);
         proc_timer_cancel(a->lost);
+        proc_timer_cancel(a->reap);
         proc_peer_free(a->peer);
+        proc_peer_free(a->zombie);
     }
     proc_timer_cancel(p->grace);
     proc_timer_cancel(p->soon);
+    proc_timer_cancel(p->lonely);
     rp_free(p->rp);
     free(p->a);
     free(p);
+}
+
+static int send_blob(void *ctx, const void *payload, uint32_t len)
+{
+    return proc_peer_send(ctx, MSG_BLOB, payload, len);
 }
 
 static int spawn(actor_slot *a, photon_err *err)
@@ -118,8 +141,100 @@ static int spawn(actor_slot *a, photon_err *err)
     return 0;
 }
 
+void pool_set_remote(actor_pool *p, photon_link *tcp) { p->tcp = tcp; }
+
+/* Remote: no actor connected for [aggregator] connect_timeout seconds. */
+static void on_lonely(void *arg)
+{
+    actor_pool *p = arg;
+    p->lonely = NULL;
+    if (p->stopping || pool_live(p) > 0) return;
+    char why[160];
+    snprintf(why, sizeof why, "no remote actor connected for %gs ([aggregator] connect_timeout)",
+             p->cfg->aggregator.connect_timeout);
+    p->cb.on_fatal(p->cb.arg, why);
+}
+
+static void arm_lonely(actor_pool *p)
+{
+    if (!p->tcp || p->stopping || p->lonely || p->cfg->aggregator.connect_timeout <= 0 || pool_live(p) > 0) return;
+    p->lonely = proc_timer_add(p->loop, p->cfg->aggregator.connect_timeout, on_lonely, p);
+}
+
+/* A dropped connection's frames and close go nowhere: its slot may already
+ * belong to the next actor. */
+static void ignore_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg)
+{
+    (void)peer; (void)type; (void)payload; (void)len; (void)arg;
+}
+
+static void ignore_close(proc_peer *peer, const char *reason, void *arg)
+{
+    (void)peer; (void)reason; (void)arg;
+}
+
+static void reap_zombie(void *arg)
+{
+    actor_slot *a = arg;
+    a->reap = NULL;
+    proc_peer_free(a->zombie);
+    a->zombie = NULL;
+}
+
+/* A remote actor is gone (connection lost, timed out, or stopped by us):
+ * its task is lost, its connection closed, its slot free for the next one. */
+static void remote_gone(actor_slot *a, const char *cause, int quiet)
+{
+    actor_pool *p = a->pool;
+    if (a->state == ACTOR_DEAD) return;
+    if (!quiet) log_warn("actor %d (remote %s) lost: %s", a->slot, a->who, cause);
+    proc_timer_cancel(a->timeout);
+    a->timeout = NULL;
+    if (a->has_task) {
+        char lost[480];
+        snprintf(lost, sizeof lost, "actor %d (remote %s) lost: %s", a->slot, a->who, cause);
+        lose_task(a, lost);
+    }
+    if (a->zombie) proc_peer_free(a->zombie);
+    a->zombie = a->peer;
+    a->peer = NULL;
+    if (a->zombie) proc_peer_set_callbacks(a->zombie, ignore_msg, ignore_close, NULL);
+    if (!a->reap) a->reap = proc_timer_add(p->loop, 0, reap_zombie, a);
+    a->state = ACTOR_DEAD;
+    p->cb.on_exit(p->cb.arg, a->slot, 0, cause, 0);
+    all_stopped_check(p);
+    arm_lonely(p);
+}
+
+int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
+{
+    if (!p->tcp || p->stopping) return -1;
+    actor_slot *a = NULL;
+    for (int i = 0; i < p->n && !a; i++)
+        if (p->a[i].state == ACTOR_DEAD && !p->a[i].held) a = &p->a[i];
+    if (!a) return -1;
+    a->peer = peer;
+    a->pid = 0;
+    a->state = ACTOR_STARTING;
+    a->held = a->has_task = 0;
+    a->cause[0] = 0;
+    a->timed_out = a->lost_channel = 0;
+    a->model_sent = LINK_ANY;
+    snprintf(a->who, sizeof a->who, "%s", who);
+    proc_peer_set_callbacks(peer, on_msg, on_close, a);
+    proc_peer_set_limit(peer, PROC_MAX_PAYLOAD);
+    actor_setup s = p->setup;
+    s.slot = a->slot;
+    proc_peer_send(peer, MSG_SETUP, &s, sizeof s);
+    log_info("actor %d: remote actor %s connected", a->slot, who);
+    proc_timer_cancel(p->lonely);
+    p->lonely = NULL;
+    return 0;
+}
+
 int pool_start(actor_pool *p, photon_err *err)
 {
+    if (p->tcp) { arm_lonely(p); return 0; }   /* remote actors connect on their own */
     if (!p->exe[0]) { err_set(err, "cannot find the photon-sim executable (/proc/self/exe)"); return -1; }
     for (int i = 0; i < p->n; i++)
         if (spawn(&p->a[i], err) < 0) return -1;
@@ -147,6 +262,7 @@ static void on_timeout(void *arg)
     a->timed_out = 1;
     snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
              a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
+    if (a->pool->tcp) { remote_gone(a, a->cause, 0); return; }
     log_warn("actor %d (pid %d) %s: killing it", a->slot, (int)a->pid, a->cause);
     kill(a->pid, SIGKILL);
 }
@@ -155,6 +271,18 @@ int pool_dispatch(actor_pool *p, int slot, const msg_task *t)
 {
     actor_slot *a = &p->a[slot];
     if (!pool_ready(p, slot)) return -1;
+    if (p->tcp) {
+        /* The blobs the task reads go first, on the same stream. */
+        photon_err err;
+        int rc = 0;
+        if (t->model_generation != a->model_sent) {
+            rc = link_tcp_send(p->tcp, LINK_MODEL, 0, send_blob, a->peer, &err);
+            if (rc == 0) a->model_sent = t->model_generation;
+        }
+        if (rc == 0 && t->keep_state && t->state_generation != 0)
+            rc = link_tcp_send(p->tcp, LINK_STATE, t->state_in, send_blob, a->peer, &err);
+        if (rc < 0) { log_warn("actor %d (remote %s): %s", a->slot, a->who, err.msg); return -1; }
+    }
     if (proc_peer_send(a->peer, MSG_TASK, t, sizeof *t) < 0) return -1;
     a->task = *t;
     a->has_task = 1;
@@ -183,12 +311,40 @@ static void lose_task(actor_slot *a, const char *cause)
     a->pool->cb.on_task_lost(a->pool->cb.arg, a->slot, &t, cause);
 }
 
+/* A blob from a remote actor: only its own update slot, or the state slot
+ * its task names, for the task in flight. */
+static void on_blob(actor_slot *a, const void *payload, uint32_t len)
+{
+    actor_pool *p = a->pool;
+    link_blob_hdr h;
+    photon_err err;
+    char why[240];
+    if (!p->tcp || link_tcp_peek(payload, len, &h) < 0) {
+        snprintf(why, sizeof why, "malformed blob message (%u bytes)", len);
+    } else if (a->state != ACTOR_BUSY || !a->has_task || h.generation != a->task.task_id ||
+               !((h.kind == LINK_UPDATE && h.idx == a->slot) ||
+                 (h.kind == LINK_STATE && a->task.keep_state && h.idx == a->task.state_out))) {
+        snprintf(why, sizeof why, "unexpected blob (kind %u index %d generation %llu) in state %s", h.kind, h.idx,
+                 (unsigned long long)h.generation, actor_state_name(a->state));
+    } else if (link_tcp_receive(p->tcp, payload, len, &err) < 0) {
+        snprintf(why, sizeof why, "%.200s", err.msg);
+    } else {
+        return;
+    }
+    snprintf(a->cause, sizeof a->cause, "bad blob: %.200s", why);
+    remote_gone(a, a->cause, 0);
+}
+
 static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg)
 {
     (void)peer;
     actor_slot *a = arg;
     actor_pool *p = a->pool;
+    if (a->state == ACTOR_DEAD) return;   /* a dropped remote actor's last frames */
     switch (type) {
+    case MSG_BLOB:
+        on_blob(a, payload, len);
+        break;
     case MSG_HELLO:
         if (a->state != ACTOR_STARTING) break;
         a->state = ACTOR_IDLE;
@@ -252,6 +408,7 @@ static void on_close(proc_peer *peer, const char *reason, void *arg)
 {
     (void)peer;
     actor_slot *a = arg;
+    if (a->pool->tcp) { remote_gone(a, reason, a->state == ACTOR_STOPPING); return; }
     /* Stopping: it closed its end on the way out; the grace timer covers a hang. */
     if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
     /* Usually the process just died and SIGCHLD follows at once; give it a
@@ -364,8 +521,11 @@ void pool_stop(actor_pool *p)
         case ACTOR_IDLE:
             proc_peer_send(a->peer, MSG_STOP, NULL, 0);
             a->state = ACTOR_STOPPING;
+            /* A remote actor: STOP is written out, then the connection closes. */
+            if (p->tcp) { proc_peer_flush(a->peer); remote_gone(a, "stopped", 1); }
             break;
         case ACTOR_STARTING: case ACTOR_BUSY:
+            if (p->tcp) { a->state = ACTOR_STOPPING; remote_gone(a, "stopped while busy", 1); break; }
             kill(a->pid, SIGTERM);
             a->state = ACTOR_STOPPING;
             break;
@@ -380,6 +540,12 @@ void pool_kill_all(actor_pool *p)
 {
     for (int i = 0; i < p->n; i++) {
         actor_slot *a = &p->a[i];
+        if (p->tcp && a->state != ACTOR_DEAD) {
+            a->state = ACTOR_DEAD;
+            proc_peer_free(a->peer);   /* closes the connection: the remote actor ends */
+            a->peer = NULL;
+            continue;
+        }
         if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->pid <= 0) continue;
         kill(a->pid, SIGKILL);
         int status;

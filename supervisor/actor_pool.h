@@ -46,6 +46,11 @@ actor_pool *pool_new(proc_loop *loop, const actor_setup *setup, int n, const pho
                      const pool_callbacks *cb);
 void pool_free(actor_pool *p);
 int pool_start(actor_pool *p, photon_err *err);
+/* link = tcp: the slots are remote actors (call before pool_start, which
+ * then forks nothing).  pool_adopt gives an authenticated connection a free
+ * slot (sends it the setup); -1 when every slot is taken. */
+void pool_set_remote(actor_pool *p, photon_link *tcp);
+int pool_adopt(actor_pool *p, proc_peer *peer, const char *who);
 int pool_size(const actor_pool *p);
 actor_state pool_state(const actor_pool *p, int slot);
 /* Whether slot may take a task: IDLE and its update slot not held. */

@@ -57,9 +57,12 @@ static const help_entry helps[] = {
       "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"
       "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
       "      a text source (read into memory first); prints one JSON line with MB/s" },
-    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE",
-      "Runs a remote actor host that connects to a supervisor over TCP and proves it\n"
-      "holds the run's key." },
+    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--threads N] [--backend cpu|cuda] [--data-dir DIR]",
+      "Runs a remote actor host that connects to a supervisor running with\n"
+      "[aggregator] link = tcp (address in <run dir>/listen.addr), proves it holds the\n"
+      "run's key ([aggregator] key_file or <run dir>/run.key) and trains tasks until\n"
+      "the run ends. --threads/--backend override the run's for this host; --data-dir\n"
+      "is where this host has the run's prepared shards (default: the supervisor's path)." },
     { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
       "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]",
       "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"

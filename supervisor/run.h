@@ -39,6 +39,7 @@ typedef struct run {
     proc_loop *loop;
     photon_link *link;
     actor_pool *pool;
+    struct tcp_server *tcp;    /* link = tcp: the listener for remote actors */
     sampler *smp;
     agg *ag;
     outer_opt *outer;

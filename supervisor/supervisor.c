@@ -13,6 +13,8 @@
 #include <string.h>
 #include "actors/train.h"
 #include "io/prepare.h"
+#include "io/tcp_link.h"
+#include "supervisor/tcp_server.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -260,10 +262,35 @@ static int model_shape(run *r, photon_err *err)
     return 0;
 }
 
+/* link = tcp: the run key ([aggregator] key_file, or a new random one in
+ * <run dir>/run.key) and the listener, once the pool exists. */
+static int setup_tcp(run *r, photon_err *err)
+{
+    const photon_config *cfg = r->cfg;
+    unsigned char key[LINK_KEY_MAX];
+    int keylen;
+    char path[2048];
+    if (cfg->aggregator.key_file[0]) {
+        keylen = link_key_load(cfg->aggregator.key_file, key, err);
+    } else {
+        path_join(path, sizeof path, r->dir, "run.key");
+        keylen = link_key_generate(path, key, err);
+        if (keylen > 0) log_info("no [aggregator] key_file: generated a random run key in %s (mode 0600); "
+                                 "remote actors need a copy of it", path);
+    }
+    if (keylen < 0) return -1;
+    path_join(path, sizeof path, r->dir, "listen.addr");
+    r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, key, (size_t)keylen, r->pool, path, err);
+    memset(key, 0, sizeof key);
+    return r->tcp ? 0 : -1;
+}
+
 static int setup_link(run *r, photon_err *err)
 {
-    int stale = link_shm_remove_stale();
-    if (stale > 0) log_info("removed %d shared-memory segment(s) left by dead runs", stale);
+    if (r->cfg->aggregator.link != LINK_TCP) {
+        int stale = link_shm_remove_stale();
+        if (stale > 0) log_info("removed %d shared-memory segment(s) left by dead runs", stale);
+    }
     link_plan plan = { .model_bytes = r->model_bytes, .update_slots = r->n_actors, .update_bytes = r->model_bytes };
     if (r->keep_state) {
         plan.state_slots = r->n_clients + r->n_actors;
@@ -271,7 +298,7 @@ static int setup_link(run *r, photon_err *err)
     }
     char id[48];
     link_shm_run_id(id, sizeof id);
-    r->link = link_shm_create(id, &plan, err);
+    r->link = r->cfg->aggregator.link == LINK_TCP ? link_tcp_create(&plan, NULL, NULL) : link_shm_create(id, &plan, err);
     if (!r->link) return -1;
     r->client_state_slot = xcalloc((size_t)r->n_clients, sizeof(int));
     r->client_state_gen = xcalloc((size_t)r->n_clients, sizeof(uint64_t));
@@ -329,6 +356,7 @@ static void write_summary(run *r, const char *status)
 
 static void teardown(run *r)
 {
+    tcp_server_free(r->tcp);   /* stops listening, removes listen.addr */
     if (r->pool) { pool_kill_all(r->pool); pool_free(r->pool); }
     if (r->loop) proc_loop_reap(r->loop);
     round_free(r->rd);
@@ -424,6 +452,10 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     pool_callbacks cb = { .arg = r, .on_idle = cb_idle, .on_result = cb_result, .on_task_lost = cb_task_lost,
                           .on_exit = cb_exit, .on_fatal = cb_fatal, .on_stopped = cb_stopped };
     r->pool = pool_new(r->loop, &as, r->n_actors, cfg, &cb);
+    if (cfg->aggregator.link == LINK_TCP) {
+        pool_set_remote(r->pool, r->link);
+        if (setup_tcp(r, err) < 0) return -1;
+    }
     return pool_start(r->pool, err);
 }
 

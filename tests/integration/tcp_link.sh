@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# link = tcp (docs/RUNTIME.md, "Remote actors"): a tiny run whose actors
+# connect over 127.0.0.1 ends bitwise identical to the same run over shared
+# memory (summary.json model_hash), with kept optimizer state travelling on
+# the stream too.  On the way: an actor with the wrong key is rejected with
+# a log line, garbage and malformed frames sent to the port are dropped
+# without harm, and nothing is left behind (listen.addr removed, actors
+# exited, run.key mode 0600).
+source "$(dirname "$0")/runtime_common.bash"
+write_tiny_ini "$tmp/x.ini"
+sets=(--set clients.optimizer_state=keep)
+
+"$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set run.out_dir="$tmp/shm" > "$tmp/shm.txt" 2>&1 \
+    || { cat "$tmp/shm.txt"; fail "shm run exited with $?"; }
+
+run=$tmp/run
+"$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set aggregator.link=tcp > "$tmp/tcp.txt" 2>&1 &
+sup=$!
+pids=()
+stop_all() { kill -9 "$sup" "${pids[@]}" 2>/dev/null || true; rm -rf "$tmp"; }
+trap stop_all EXIT
+for _ in $(seq 300); do [ -s "$run/listen.addr" ] && break; kill -0 $sup 2>/dev/null || break; sleep 0.1; done
+[ -s "$run/listen.addr" ] || { cat "$tmp/tcp.txt"; fail "no $run/listen.addr"; }
+addr=$(cat "$run/listen.addr")
+port=${addr##*:}
+[ "${addr%:*}" = 127.0.0.1 ] || fail "default listen address is not loopback: $addr"
+[ "$(stat -c %a "$run/run.key")" = 600 ] || fail "run.key mode is $(stat -c %a "$run/run.key"), expected 600"
+grep -q "listening for remote actors on $addr" "$tmp/tcp.txt" || fail "no log line with the bound address"
+
+# Garbage, a frame too large, a message before authenticating, silence.
+python3 - "$port" <<'PY' || fail "could not send garbage"
+import socket, struct, sys, time
+port = int(sys.argv[1])
+def conn():
+    s = socket.create_connection(("127.0.0.1", port)); return s
+s = conn(); s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4); time.sleep(0.1); s.close()
+s = conn(); s.sendall(struct.pack("<IHHI", 0x4d534850, 1, 9, 0xffffffff)); time.sleep(0.1); s.close()
+s = conn(); s.sendall(struct.pack("<IHHI", 0x4d534850, 7, 9, 32) + b"x" * 32); time.sleep(0.1); s.close()
+s = conn(); s.sendall(struct.pack("<IHHI", 0x4d534850, 1, 7, 32) + b"\0" * 32); time.sleep(0.1); s.close()
+s = conn(); s.close()
+PY
+kill -0 $sup 2>/dev/null || { cat "$tmp/tcp.txt"; fail "the supervisor died of garbage"; }
+
+# The wrong key is refused, and that actor exits non-zero.
+printf '%064d\n' 0 > "$tmp/wrong.key"
+rc=0; "$PHOTON_SIM" actor --connect "$addr" --key-file "$tmp/wrong.key" > "$tmp/wrong.txt" 2>&1 || rc=$?
+[ $rc != 0 ] || fail "an actor with the wrong key exited 0"
+grep -q "rejected actor connection from 127.0.0.1:[0-9]*: wrong key" "$tmp/tcp.txt" || { cat "$tmp/tcp.txt"; fail "no rejection line for the wrong key"; }
+
+# The right ones serve the run.
+for i in 0 1; do
+    "$PHOTON_SIM" actor --connect "$addr" --key-file "$run/run.key" > "$tmp/actor$i.txt" 2>&1 &
+    pids+=($!)
+done
+rc=0; wait $sup || rc=$?
+[ $rc = 0 ] || { cat "$tmp/tcp.txt"; fail "tcp run exited with $rc"; }
+for i in 0 1; do
+    rc=0; wait "${pids[$i]}" || rc=$?
+    [ $rc = 0 ] || { cat "$tmp/actor$i.txt"; fail "actor $i exited with $rc"; }
+done
+pids=()
+cat "$tmp/tcp.txt"
+grep -q "magic 0x" "$tmp/tcp.txt" || fail "no log line for the bad magic"
+grep -q "length 4294967295 over the limit" "$tmp/tcp.txt" || fail "no log line for the oversized frame"
+grep -q "protocol version 7" "$tmp/tcp.txt" || fail "no log line for the wrong protocol version"
+grep -q "expected the authentication message" "$tmp/tcp.txt" || fail "no log line for a message before authentication"
+h_shm=$(grep -o '"model_hash":"[0-9a-f]*"' "$tmp/shm/summary.json")
+h_tcp=$(grep -o '"model_hash":"[0-9a-f]*"' "$run/summary.json")
+[ -n "$h_shm" ] && [ "$h_shm" = "$h_tcp" ] || fail "tcp model $h_tcp differs from shm model $h_shm"
+grep -q '"status":"completed"' "$run/summary.json" || fail "status: $(cat "$run/summary.json")"
+[ ! -e "$run/listen.addr" ] || fail "listen.addr left behind"
+no_leftovers $sup
+
+# A remote actor that dies mid-task is a lost connection: its task is lost,
+# the round goes on with the others (min_clients), the run completes.  This
+# run uses a key file of its own and the actors' overrides.
+rm -rf "$run"
+printf 'a shared secret of the team\n' > "$tmp/my.key"
+"$PHOTON_SIM" "$tmp/x.ini" --set aggregator.link=tcp --set faults.kill_round=2 --set faults.kill_client=1 \
+    --set aggregator.key_file="$tmp/my.key" > "$tmp/kill.txt" 2>&1 &
+sup=$!
+for _ in $(seq 300); do [ -s "$run/listen.addr" ] && break; kill -0 $sup 2>/dev/null || break; sleep 0.1; done
+addr=$(cat "$run/listen.addr") || fail "no listen.addr in the fault run"
+for i in 0 1; do
+    "$PHOTON_SIM" actor --connect "$addr" --key-file "$tmp/my.key" --threads 1 --backend cpu --data-dir "$tmp/data" \
+        > "$tmp/kactor$i.txt" 2>&1 &
+    pids+=($!)
+done
+rc=0; wait $sup || rc=$?
+[ $rc = 0 ] || { cat "$tmp/kill.txt"; fail "fault run exited with $rc"; }
+for p in "${pids[@]}"; do { wait "$p"; } 2>/dev/null || true; done
+pids=()
+grep -q "(remote 127.0.0.1:[0-9]*) lost:" "$tmp/kill.txt" || { cat "$tmp/kill.txt"; fail "no log line for the lost remote actor"; }
+grep -q '"failed":1' "$run/metrics.jsonl" || fail "no round with the lost task"
+grep -q '"status":"completed"' "$run/summary.json" || fail "fault run status: $(cat "$run/summary.json")"
+[ ! -e "$run/run.key" ] || fail "run.key generated although key_file is set"
+no_leftovers $sup
+
+# No actor ever connects: the run fails after connect_timeout, cleanly.
+rm -rf "$run"
+rc=0; "$PHOTON_SIM" "$tmp/x.ini" --set aggregator.link=tcp --set aggregator.connect_timeout=1 \
+    > "$tmp/lonely.txt" 2>&1 || rc=$?
+[ $rc = 1 ] || { cat "$tmp/lonely.txt"; fail "a run with no actors exited with $rc, expected 1"; }
+grep -q "no remote actor connected for 1s" "$tmp/lonely.txt" || { cat "$tmp/lonely.txt"; fail "no connect_timeout message"; }
+grep -q '"status":"failed"' "$run/summary.json" || fail "lonely run status: $(cat "$run/summary.json")"
+[ ! -e "$run/listen.addr" ] || fail "listen.addr left behind by the failed run"
+echo ok

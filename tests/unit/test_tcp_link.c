@@ -1,0 +1,165 @@
+/* The TCP link's blob frames (io/tcp_link.h): a blob sent in chunks from
+ * one link arrives bit-exact in another; every out-of-bounds, out-of-order
+ * or corrupt frame is refused before memory is touched, and a refused or
+ * partial blob is never readable.  Also the key file rules and the MAC. */
+#include <stdlib.h>
+#include <sys/stat.h>
+#include "tests/harness.h"
+#include "io/tcp_link.h"
+
+/* Captures the frames a link sends. */
+typedef struct { int n; uint8_t *frame[64]; uint32_t len[64]; } capture;
+
+static int sink(void *ctx, const void *payload, uint32_t len)
+{
+    capture *c = ctx;
+    if (c->n == 64) return -1;
+    c->frame[c->n] = malloc(len);
+    memcpy(c->frame[c->n], payload, len);
+    c->len[c->n++] = len;
+    return 0;
+}
+
+static void capture_free(capture *c)
+{
+    for (int i = 0; i < c->n; i++) free(c->frame[i]);
+    c->n = 0;
+}
+
+static const link_plan plan = { .model_bytes = 3 * LINK_TCP_CHUNK / 2 + 12, .update_slots = 2,
+                                .update_bytes = 1000, .state_slots = 1, .state_bytes = 64 };
+
+/* The supervisor publishes the model; an actor's link receives it. */
+static void test_round_trip(void)
+{
+    photon_err err;
+    photon_link *sup = link_tcp_create(&plan, NULL, NULL);
+    capture c = { 0 };
+    photon_link *act = link_tcp_create(&plan, sink, &c);
+    uint8_t *m = link_write_begin(sup, LINK_MODEL, 0, plan.model_bytes, &err);
+    for (size_t i = 0; i < plan.model_bytes; i++) m[i] = (uint8_t)(i * 7 + 3);
+    CHECK(link_write_end(sup, LINK_MODEL, 0, 5, plan.model_bytes, &err) == 0);
+    CHECK(c.n == 0);   /* the supervisor's store sends nothing by itself */
+    CHECK(link_tcp_send(sup, LINK_MODEL, 0, sink, &c, &err) == 0);
+    CHECK_EQ_INT(c.n, 2);
+    CHECK(link_read(act, LINK_MODEL, 0, 5, NULL, NULL, &err) == NULL);
+    CHECK_EQ_INT(link_tcp_receive(act, c.frame[0], c.len[0], &err), 0);
+    CHECK(link_read(act, LINK_MODEL, 0, LINK_ANY, NULL, NULL, &err) == NULL);   /* partial: not readable */
+    CHECK_EQ_INT(link_tcp_receive(act, c.frame[1], c.len[1], &err), 1);
+    size_t bytes = 0;
+    const uint8_t *got = link_read(act, LINK_MODEL, 0, 5, &bytes, NULL, &err);
+    CHECK(got && bytes == plan.model_bytes && memcmp(got, m, bytes) == 0);
+    CHECK(link_read(act, LINK_MODEL, 0, 6, NULL, NULL, &err) == NULL);   /* wrong generation */
+    capture_free(&c);
+    /* The actor's update is sent by write_end itself. */
+    float *u = link_write_begin(act, LINK_UPDATE, 1, 1000, &err);
+    memset(u, 0x5a, 1000);
+    CHECK(link_write_end(act, LINK_UPDATE, 1, 9, 1000, &err) == 0);
+    CHECK_EQ_INT(c.n, 1);
+    CHECK_EQ_INT(link_tcp_receive(sup, c.frame[0], c.len[0], &err), 1);
+    CHECK(link_read(sup, LINK_UPDATE, 1, 9, &bytes, NULL, &err) != NULL && bytes == 1000);
+    capture_free(&c);
+    link_close(sup);
+    link_close(act);
+}
+
+/* Builds one frame: header + n bytes of payload (zeros). */
+static uint32_t frame(uint8_t *buf, uint32_t kind, int32_t idx, uint64_t gen, uint64_t length, uint64_t sum,
+                      uint64_t offset, uint32_t n)
+{
+    link_blob_hdr h = { kind, idx, gen, length, sum, offset };
+    memcpy(buf, &h, sizeof h);
+    memset(buf + sizeof h, 0, n);
+    return (uint32_t)sizeof h + n;
+}
+
+static void test_bounds(void)
+{
+    photon_err err;
+    photon_link *l = link_tcp_create(&plan, NULL, NULL);
+    static uint8_t buf[sizeof(link_blob_hdr) + 4096];
+    uint64_t zsum = link_checksum(buf + sizeof(link_blob_hdr), 100);   /* of 100 zero bytes */
+    uint32_t n;
+    CHECK_EQ_INT(link_tcp_receive(l, buf, 10, &err), -1);                        /* shorter than a header */
+    CHECK_CONTAINS(err.msg, "shorter than");
+    n = frame(buf, 7, 0, 1, 100, zsum, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* no such kind */
+    n = frame(buf, LINK_UPDATE, 2, 1, 100, zsum, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* index past the plan */
+    n = frame(buf, LINK_UPDATE, -1, 1, 100, zsum, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);
+    n = frame(buf, LINK_UPDATE, 0, 1, 1001, zsum, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* length over capacity */
+    CHECK_CONTAINS(err.msg, "over the blob's capacity");
+    n = frame(buf, LINK_UPDATE, 0, 1, UINT64_MAX, zsum, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 0, 200);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* chunk overruns the blob */
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 50, 50);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* starts mid-blob */
+    n = frame(buf, LINK_UPDATE, 0, LINK_ANY, 100, zsum, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* the invalid generation */
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum ^ 1, 0, 100);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* checksum mismatch */
+    CHECK_CONTAINS(err.msg, "checksum");
+    CHECK(link_read(l, LINK_UPDATE, 0, LINK_ANY, NULL, NULL, &err) == NULL);
+    /* In order: two halves; a repeated or skipped chunk is refused. */
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 0, 50);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 0);
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 60, 40);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 0, 50);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 0);
+    n = frame(buf, LINK_UPDATE, 0, 2, 100, zsum, 50, 50);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* another generation mid-blob */
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 0, 50);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 0);
+    n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 50, 50);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 1);
+    CHECK(link_read(l, LINK_UPDATE, 0, 1, NULL, NULL, &err) != NULL);
+    link_close(l);
+}
+
+static void test_keys(void)
+{
+    photon_err err;
+    const char *dir = th_tmpdir();
+    unsigned char k1[LINK_KEY_MAX], k2[LINK_KEY_MAX];
+    char path[1024];
+    snprintf(path, sizeof path, "%s/run.key", dir);
+    int n = link_key_generate(path, k1, &err);
+    CHECK_EQ_INT(n, 64);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    CHECK_EQ_INT(link_key_load(path, k2, &err), 64);
+    CHECK(memcmp(k1, k2, 64) == 0);
+    CHECK_EQ_INT(link_key_load(th_write_file(dir, "short.key", "tooshort\n"), k2, &err), -1);
+    CHECK_CONTAINS(err.msg, "at least");
+    CHECK_EQ_INT(link_key_load("/nonexistent/key", k2, &err), -1);
+    unsigned char nonce[LINK_NONCE_BYTES] = { 1, 2, 3 }, a[LINK_MAC_BYTES], b[LINK_MAC_BYTES];
+    link_auth_mac(k1, 64, nonce, 1, a);
+    link_auth_mac(k1, 64, nonce, 1, b);
+    CHECK(link_auth_equal(a, b));
+    link_auth_mac(k1, 64, nonce, 2, b);   /* the version is bound in */
+    CHECK(!link_auth_equal(a, b));
+    k1[0] ^= 1;
+    link_auth_mac(k1, 64, nonce, 1, b);
+    CHECK(!link_auth_equal(a, b));
+    /* Known answer, from Python's hmac module (an independent
+     * implementation): key "0123456789abcdef", nonce bytes 0..31, version
+     * 0x00010001 as 4 little-endian bytes. */
+    unsigned char nonce2[LINK_NONCE_BYTES];
+    for (int i = 0; i < LINK_NONCE_BYTES; i++) nonce2[i] = (unsigned char)i;
+    link_auth_mac((const unsigned char *)"0123456789abcdef", 16, nonce2, 0x10001, a);
+    char hex[2 * LINK_MAC_BYTES + 1];
+    for (int i = 0; i < LINK_MAC_BYTES; i++) snprintf(hex + 2 * i, 3, "%02x", a[i]);
+    CHECK_STR(hex, "836b65283943b013bf17d31c1de7b9896efe695f419a9406966abebe990b5ad9");
+}
+
+int main(void)
+{
+    RUN(test_round_trip);
+    RUN(test_bounds);
+    RUN(test_keys);
+    return th_finish();
+}

@@ -7,6 +7,8 @@
  * actors"). */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -46,7 +48,14 @@ static int connect_to(const char *addr)
     for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0) { snprintf(why, sizeof why, "%s", strerror(errno)); continue; }
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) break;
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+            /* Task and result messages are small: no Nagle delay; keepalive
+             * notices a supervisor host that vanished without closing. */
+            int on = 1;
+            setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+            setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+            break;
+        }
         snprintf(why, sizeof why, "%s", strerror(errno));
         close(fd);
         fd = -1;

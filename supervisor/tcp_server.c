@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -149,6 +150,14 @@ static void on_accept(struct evconnlistener *lis, evutil_socket_t fd, struct soc
         close(fd);
         return;
     }
+    /* Small control messages must not wait for Nagle's timer; keepalive
+     * notices a remote host that vanished without closing (about a minute). */
+    int on = 1, idle = 30, intvl = 10, cnt = 3;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
     pending *p = xcalloc(1, sizeof *p);
     p->srv = s;
     snprintf(p->who, sizeof p->who, "%s", who);

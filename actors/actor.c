@@ -103,9 +103,10 @@ static int setup(actor *a, const void *payload, uint32_t len)
     } else {
         a->link = link_shm_attach(s->run_id, &s->plan, &err);
     }
-    if (!a->link) { send_fail(a, 0, 0, err.msg); return ACTOR_EXIT_TRANSIENT; }
+    /* logged here too: the loop exits at once, so the FAIL message may never leave */
+    if (!a->link) { log_error("%s", err.msg); send_fail(a, 0, 0, err.msg); return ACTOR_EXIT_TRANSIENT; }
     a->tr = trainer_new(&s->cfg, &s->model, s->slot, &err);
-    if (!a->tr) { send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
+    if (!a->tr) { log_error("%s", err.msg); send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
     msg_hello h = { .slot = s->slot, .pid = (int32_t)getpid() };
     proc_peer_send(a->peer, MSG_HELLO, &h, sizeof h);
     return 0;

@@ -25,6 +25,7 @@ typedef struct {
     int slot;
     uint64_t task_id;
     int requeued;
+    int accepted;       /* its update is in this attempt's sum */
     msg_result res;
 } round_client;
 
@@ -146,11 +147,33 @@ static void finish(round_fsm *rd)
     if (committed) {
         outer_opt_step(r->outer, r->theta, mean);
     }
+    /* Only a committed attempt's work counts as training: its clients move
+     * on in their data streams.  A failed attempt's accepted updates are
+     * discarded with it, and its clients start the retry (or their next
+     * round) from the same data position (kept optimizer state is not
+     * reverted: docs/ROUNDS.md, "Failed attempts"). */
+    int64_t micro = (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round);
+    int64_t tasks = 0, tokens = 0;
+    for (int i = 0; i < rd->k; i++) {
+        const round_client *rc = &rd->c[i];
+        if (!rc->accepted) continue;
+        tasks++;
+        tokens += rc->res.tokens;
+        if (committed) r->client_pos[rc->client] += micro;
+    }
+    if (committed) {
+        r->tasks_done += tasks;
+        r->tokens_seen += tokens;
+    } else {
+        r->tasks_discarded += tasks;
+        r->tokens_discarded += tokens;
+    }
     rd->overhead += time_mono() - t0;
     rd->active = 0;
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
     r->bytes_moved += (double)(rd->models_sent + rd->updates_received) * (double)r->model_bytes;
-    run_round_done(r, committed, &sum, time_mono() - rd->t0, train_loss, rd->overhead);
+    run_round_done(r, committed, &sum, committed ? 0 : tasks, committed ? 0 : tokens,
+                   time_mono() - rd->t0, train_loss, rd->overhead);
 }
 
 static void check_done(round_fsm *rd)
@@ -190,8 +213,7 @@ static void consume(round_fsm *rd)
             rc->st = CS_DONE;
             rd->updates_received++;
             if (rec.verdict == AGG_ACCEPTED) {
-                r->tasks_done++;
-                r->client_pos[c] += (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round);
+                rc->accepted = 1;   /* counted (and its data position moved) only if the attempt commits */
                 if (r->keep_state && rc->res.state_generation) {
                     /* The client's new state is in the actor's out slot: swap
                      * slots, so the old one becomes the actor's next out slot. */
@@ -202,7 +224,6 @@ static void consume(round_fsm *rd)
                 }
                 rd->loss_sum += rc->res.loss * (double)rc->res.samples;
                 rd->loss_w += (double)rc->res.samples;
-                r->tokens_seen += rc->res.tokens;
             } else {
                 r->updates_rejected++;
                 log_warn("round %lld: update of client %d rejected: %s (norm %g)", (long long)r->round + 1, c,

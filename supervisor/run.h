@@ -69,6 +69,7 @@ typedef struct run {
     double last_train_loss;
     double bytes_moved, bytes_allreduce;
     int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
+    int64_t tasks_discarded, tokens_discarded; /* accepted in attempts that failed min_clients */
     double time_train, time_overhead;  /* summed over rounds */
 
     run_phase phase;
@@ -89,9 +90,12 @@ void round_on_idle(round_fsm *rd, int slot);
 void round_on_result(round_fsm *rd, int slot, const msg_result *res);
 void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause);
 
-/* supervisor.c: the round finished (committed or not); decides what next. */
-void run_round_done(run *r, int committed, const agg_summary *s, double round_seconds,
-                    double train_loss, double overhead_seconds);
+/* supervisor.c: the round's attempt r->attempt finished (committed or not);
+ * decides what next.  tasks/tokens_discarded: the accepted work a failed
+ * attempt throws away (0 when committed). */
+void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_discarded,
+                    int64_t tokens_discarded, double round_seconds, double train_loss,
+                    double overhead_seconds);
 /* Fails the run with a reason (stops the actors, exit status 1). */
 void run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Publishes r->theta as the next model generation. */

@@ -177,12 +177,14 @@ static void start_round(run *r)
     round_start(r->rd);
 }
 
-void run_round_done(run *r, int committed, const agg_summary *s, double secs, double train_loss, double overhead)
+void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_discarded,
+                    int64_t tokens_discarded, double secs, double train_loss, double overhead)
 {
     const photon_config *cfg = r->cfg;
     photon_err err;
     comm_bytes cb = comm_round_bytes(r->n, sizeof(float), s->sampled, s->accepted + s->rejected,
                                      r->centralized ? 1 : s->sampled, cfg->clients.local_steps);
+    int attempt = r->attempt;   /* the attempt that just ran: the event names it */
     if (committed) {
         r->round++;
         r->global_step += cfg->clients.local_steps;
@@ -194,7 +196,7 @@ void run_round_done(run *r, int committed, const agg_summary *s, double secs, do
     }
     metrics_begin(r->mx, "round");
     metrics_int(r->mx, "round", committed ? r->round : r->round + 1);
-    metrics_int(r->mx, "attempt", r->attempt);
+    metrics_int(r->mx, "attempt", attempt);
     metrics_bool(r->mx, "committed", committed);
     metrics_int(r->mx, "clients", s->sampled);
     metrics_int(r->mx, "accepted", s->accepted);
@@ -203,6 +205,12 @@ void run_round_done(run *r, int committed, const agg_summary *s, double secs, do
     metrics_num(r->mx, "loss", train_loss);
     metrics_int(r->mx, "global_step", r->global_step);
     metrics_int(r->mx, "tokens", r->tokens_seen);
+    if (!committed) {
+        /* This attempt's accepted work, thrown away with it (per attempt, not
+         * cumulative, so a resumed run writes the same events). */
+        metrics_int(r->mx, "tasks_discarded", tasks_discarded);
+        metrics_int(r->mx, "tokens_discarded", tokens_discarded);
+    }
     metrics_num(r->mx, "seconds", secs);
     metrics_num(r->mx, "overhead_seconds", overhead);
     metrics_num(r->mx, "bytes_moved", cb.photon_bytes);
@@ -341,6 +349,8 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "round_overhead_fraction", r->time_train + r->time_overhead > 0 ? r->time_overhead / (r->time_train + r->time_overhead) : 0);
     summary_int(s, "tasks_done", r->tasks_done);
     summary_int(s, "tasks_failed", r->tasks_failed);
+    summary_int(s, "tasks_discarded", r->tasks_discarded);
+    summary_int(s, "tokens_discarded", r->tokens_discarded);
     summary_int(s, "updates_rejected", r->updates_rejected);
     summary_int(s, "actor_restarts", r->pool ? pool_restarts(r->pool) : 0);
     summary_int(s, "checkpoints", r->ckpts);

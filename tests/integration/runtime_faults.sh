@@ -58,4 +58,27 @@ run ckpt-fail 0 --set faults.ckpt_fail_write=1
 run crashloop 1 --set faults.kill_prob=1 --set supervision.restarts=2 --set supervision.window=60
 grep -Eq "error: actor [0-9]+ died .* more than 2 times within 60 s" "$tmp/crashloop.txt" || { cat "$tmp/crashloop.txt"; fail "crashloop: no clear reason"; }
 grep -q '"status":"failed"' "$tmp/crashloop/summary.json" || fail "crashloop: summary status"
+
+# min_clients not met: the attempt fails (model unchanged) and is retried.
+# Only the committed attempt counts (tokens, tasks_done), the discarded work is
+# reported apart, each round event names the attempt that ran, and the retry
+# starts every client from the same data position: with K = N (the retry has
+# the same sample) and no kept optimizer state the run ends bitwise as one
+# without the fault.
+run retry-base 0 --set aggregator.min_clients=4 --set clients.optimizer_state=reset
+run retry 0 --set aggregator.min_clients=4 --set clients.optimizer_state=reset --set faults.kill_round=2 --set faults.kill_client=1
+rounds=$(grep '"event":"round"' "$m")
+echo "$rounds" | grep '"round":2,"attempt":0,"committed":false' | grep '"accepted":3' |
+    grep '"tasks_discarded":3' | grep -q '"tokens_discarded":' || { echo "$rounds"; fail "retry: no failed attempt 0 of round 2 with 3 discarded tasks"; }
+echo "$rounds" | grep -q '"round":2,"attempt":1,"committed":true' || { echo "$rounds"; fail "retry: round 2's commit should say attempt 1"; }
+[ "$(echo "$rounds" | grep -c '"attempt":0,"committed":true')" = 2 ] || fail "retry: rounds 1 and 3 commit at attempt 0"
+s=$tmp/retry/summary.json; b=$tmp/retry-base/summary.json
+field() { grep "\"$1\":" "$2" | tr -dc '0-9.'; }
+[ "$(field tokens "$s")" = "$(field tokens "$b")" ] || fail "retry: summary tokens $(field tokens "$s"), expected $(field tokens "$b") (committed work only)"
+[ "$(field tasks_done "$s")" = 12 ] || fail "retry: tasks_done $(field tasks_done "$s"), expected 12"
+[ "$(field tasks_discarded "$s")" = 3 ] || fail "retry: tasks_discarded $(field tasks_discarded "$s"), expected 3"
+[ "$(field tokens_discarded "$s")" = "$(echo "$rounds" | grep '"committed":false' | sed 's/.*"tokens_discarded":\([0-9]*\).*/\1/')" ] ||
+    fail "retry: summary tokens_discarded differs from the failed attempt's"
+[ "$(field tokens_discarded "$s")" -gt 0 ] || fail "retry: tokens_discarded is 0"
+[ "$(grep model_hash "$s")" = "$(grep model_hash "$b")" ] || fail "retry: the retried run's model differs from the fault-free one's"
 echo "ok ($n runs)"

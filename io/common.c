@@ -43,9 +43,12 @@ void err_prefix(photon_err *e, const char *fmt, ...)
 
 static const char *log_tag = "photon-sim";
 static bool log_quiet;
+static void (*log_pre_hook)(void *);
+static void *log_pre_ud;
 
 void log_set_tag(const char *tag) { log_tag = tag; }
 void log_set_quiet(bool quiet) { log_quiet = quiet; }
+void log_set_pre_hook(void (*fn)(void *ud), void *ud) { log_pre_hook = fn; log_pre_ud = ud; }
 
 static void log_v(const char *level, const char *fmt, va_list ap)
 {
@@ -56,6 +59,7 @@ static void log_v(const char *level, const char *fmt, va_list ap)
     /* one write per line so lines from actors and supervisor never interleave */
     size_t len = strlen(line);
     if (len + 1 < sizeof line) { line[len++] = '\n'; line[len] = 0; }
+    if (log_pre_hook) log_pre_hook(log_pre_ud);
     if (write(STDERR_FILENO, line, len) < 0) { /* nothing sensible to do */ }
 }
 

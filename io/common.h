@@ -24,6 +24,9 @@ void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_set_quiet(bool quiet);
+/* fn(ud) runs before each log line is written (NULL: none), so a caller that
+ * owns the terminal (the supervisor's live progress line) can clear it first. */
+void log_set_pre_hook(void (*fn)(void *ud), void *ud);
 /* Prints "photon-sim: error: ..." and exits with status code. */
 void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

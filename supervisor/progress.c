@@ -1,6 +1,8 @@
 /* Progress reporting: on a terminal, one live line redrawn after each round
  * (round, training loss, validation perplexity, tokens/s, ETA); otherwise a
- * plain log line per round, which suits log files and CI. */
+ * plain log line per round, which suits log files and CI.  While the live
+ * line is shown, every log line of this process clears it first (a log
+ * pre-hook), so a warning starts at column 0 instead of after the line. */
 #include "supervisor/run.h"
 #include <math.h>
 #include <stdio.h>
@@ -13,17 +15,21 @@ struct progress {
     int drawn;
 };
 
+static void clear_hook(void *ud) { progress_clear(ud); }
+
 progress *progress_new(int total_rounds)
 {
     progress *p = xcalloc(1, sizeof *p);
     p->tty = isatty(STDERR_FILENO);
     p->total = total_rounds;
+    if (p->tty) log_set_pre_hook(clear_hook, p);
     return p;
 }
 
 void progress_free(progress *p)
 {
     if (!p) return;
+    if (p->tty) log_set_pre_hook(NULL, NULL);
     progress_clear(p);
     free(p);
 }

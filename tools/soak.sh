@@ -3,12 +3,15 @@
 # injected faults over repeated federated runs of a tiny model, checking that
 # nothing is lost or leaked.
 #
-#   tools/soak.sh [--minutes M] [--seed S] [--keep]
+#   tools/soak.sh [--minutes M] [--seed S] [--rounds R] [--kill-prob P] [--keep]
 #
 # Until M minutes (default 5) are nearly used, it runs "epochs".  Each epoch
-# is one 30-round run with 40% of the client tasks killed (the signal changes
-# every epoch: KILL, SEGV, ABRT, abnormal exit), some updates corrupted (NaN,
-# rejected) and some tasks stalled past round_timeout — once uninterrupted,
+# is one R-round run (default 30; a long one, e.g. --rounds 200, soaks one
+# run longer) with a fraction P (default 0.4) of the client tasks killed (the
+# signal changes every epoch: KILL, SEGV, ABRT, abnormal exit), some updates
+# corrupted (NaN, rejected) and some tasks stalled past round_timeout; odd
+# epochs checkpoint every round (keep 3), even ones every 2 rounds (keep 2),
+# so supervisor kills land both between and across checkpoints — once uninterrupted,
 # as the reference, and once while the supervisor itself is killed from
 # outside at random moments (mostly SIGKILL, sometimes SIGTERM or SIGINT)
 # and restarted with --resume until it completes.  After each epoch:
@@ -23,22 +26,27 @@
 #     their supervisors and no *.tmp.* file remains.
 # Prints one line per epoch and a last line "soak: PASS ..." or
 # "soak: FAIL ..." (exit status 0 or 1).  PHOTON_SIM names the binary
-# (default build/photon-sim of this tree).
+# (default build/photon-sim of this tree).  (This replaced
+# tests/soak/runtime_soak.sh, whose checks it covers.)
 set -uo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 sim=${PHOTON_SIM:-$src/build/photon-sim}
-minutes=5 seed=1 keep=0
+minutes=5 seed=1 keep=0 rounds=30 kill_prob=0.4
 while [ $# -gt 0 ]; do
     case $1 in
         --minutes) minutes=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --kill-prob) kill_prob=$2; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-        *) echo "soak.sh: unknown argument '$1' (expected --minutes M, --seed S, --keep)" >&2; exit 2 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        *) echo "soak.sh: unknown argument '$1' (expected --minutes M, --seed S, --rounds R, --kill-prob P, --keep)" >&2; exit 2 ;;
     esac
 done
 [[ $minutes =~ ^[0-9]+([.][0-9]+)?$ ]] || { echo "soak.sh: --minutes wants a number, got '$minutes'" >&2; exit 2; }
 [[ $seed =~ ^[0-9]+$ ]] || { echo "soak.sh: --seed wants an integer, got '$seed'" >&2; exit 2; }
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "soak.sh: --rounds wants a positive integer, got '$rounds'" >&2; exit 2; }
+[[ $kill_prob =~ ^(0([.][0-9]+)?|1([.]0+)?)$ ]] || { echo "soak.sh: --kill-prob wants a number in [0, 1], got '$kill_prob'" >&2; exit 2; }
 [ -x "$sim" ] || { echo "soak.sh: no photon-sim binary at '$sim' (set PHOTON_SIM)" >&2; exit 2; }
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/photon-soak.XXXXXX")
@@ -66,7 +74,6 @@ trap 'exit 1' INT TERM
 RANDOM=$seed
 t0=$(date +%s)
 deadline=$(awk -v t="$t0" -v m="$minutes" 'BEGIN { printf "%d", t + m * 60 }')
-rounds=30
 
 write_ini() {   # FILE EPOCH SIGNAL
     cat > "$1" <<INI
@@ -112,10 +119,10 @@ backoff = 0.01
 every = 1
 batches = 2
 [checkpoint]
-every = 2
-keep = 2
+every = $((2 - $2 % 2))
+keep = $((2 + $2 % 2))
 [faults]
-kill_prob = 0.4
+kill_prob = $kill_prob
 kill_signal = $3
 corrupt = nan
 corrupt_prob = 0.05

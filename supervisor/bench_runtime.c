@@ -170,19 +170,19 @@ int bench_runtime_main(int argc, char **argv)
     }
     if (k < 1 || k > 64) return usage("--clients must be 1..64");
     if (reps < 1) reps = 1;
-    const bench_size *todo[16];
-    int ntodo = 0;
+    const bench_size *sel[16];
+    int nsel = 0;
     char list[256];
     snprintf(list, sizeof list, "%s", sizes);
     for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         const bench_size *s = NULL;
         for (size_t i = 0; i < N_SIZES; i++)
             if (!strcmp(SIZES[i].name, tok)) s = &SIZES[i];
-        if (!s || ntodo == 16) {
+        if (!s || nsel == 16) {
             snprintf(m, sizeof m, "unknown size '%s' (expected tiny, small, medium, 125m)", tok);
             return usage(m);
         }
-        todo[ntodo++] = s;
+        sel[nsel++] = s;
     }
     int nt = cpu_threads((int)threads);
     if (!json) {
@@ -197,7 +197,7 @@ int bench_runtime_main(int argc, char **argv)
         bench_one("custom", (size_t)custom, (int)k, nt, (int)reps, json);
         return 0;
     }
-    for (int i = 0; i < ntodo; i++)
-        bench_one(todo[i]->name, gpt2_params_of(todo[i]), (int)k, nt, (int)reps, json);
+    for (int i = 0; i < nsel; i++)
+        bench_one(sel[i]->name, gpt2_params_of(sel[i]), (int)k, nt, (int)reps, json);
     return 0;
 }

@@ -249,11 +249,22 @@ void proc_peer_flush(proc_peer *p)
     if (p->closed) return;
     struct evbuffer *out = bufferevent_get_output(p->bev);
     int fd = bufferevent_getfd(p->bev);
+    /* A socket bufferevent freezes its output's front so that only it
+     * drains it: evbuffer_write would fail (with a stale errno) and write
+     * nothing.  Unfreeze for the flush.  A peer that does not read for
+     * 5 s is given up on rather than blocking the exit forever. */
+    evbuffer_unfreeze(out, 1);
+    double give_up = time_mono() + 5.0;
     while (evbuffer_get_length(out) > 0) {
+        errno = 0;
         int n = evbuffer_write(out, fd);
         if (n < 0 && errno != EAGAIN && errno != EINTR) break;
-        if (n < 0) usleep(1000);
+        if (n <= 0) {
+            if (time_mono() > give_up) break;
+            usleep(1000);
+        }
     }
+    evbuffer_freeze(out, 1);
 }
 
 int proc_peer_closed(const proc_peer *p) { return p->closed; }

@@ -128,7 +128,8 @@ static int spawn(actor_slot *a, photon_err *err)
     if (pid < 0) return -1;
     a->pid = pid;
     a->state = ACTOR_STARTING;
-    a->held = 0;
+    /* a->held stays: an update the dead actor delivered is still in the
+     * slot until the round consumes it (pool_release). */
     a->has_task = 0;
     a->cause[0] = 0;
     a->timed_out = a->lost_channel = 0;

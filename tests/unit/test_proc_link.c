@@ -95,6 +95,28 @@ static void on_child(pid_t pid, int status, void *arg)
     proc_loop_exit(reap_loop);
 }
 
+/* proc_peer_flush writes the queued frames out at once, without the loop
+ * (bufferevent freezes its output buffer's front: evbuffer_write alone
+ * writes nothing). */
+static void test_flush(void)
+{
+    photon_err err;
+    proc_loop *l = proc_loop_new(&err);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    sink a = { .loop = l };
+    proc_peer *pa = proc_peer_new(l, sv[0], "a", on_msg, on_close, &a);
+    CHECK(proc_peer_send(pa, 7, "hello", 5) == 0);
+    proc_peer_flush(pa);
+    char buf[64];
+    ssize_t n = recv(sv[1], buf, sizeof buf, MSG_DONTWAIT);
+    CHECK_EQ_INT(n, 12 + 5);
+    if (n == 17) CHECK(memcmp(buf + 12, "hello", 5) == 0);
+    proc_peer_free(pa);
+    close(sv[1]);
+    proc_loop_free(l);
+}
+
 static void test_fork(void)
 {
     photon_err err;
@@ -199,6 +221,7 @@ static void test_stale(void)
 int main(void)
 {
     RUN(test_messages);
+    RUN(test_flush);
     RUN(test_fork);
     RUN(test_shm_link);
     RUN(test_stale);

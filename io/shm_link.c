@@ -248,7 +248,12 @@ static int map_seg(shm_seg *g, int create, size_t payload, int kind, photon_err 
     }
     g->map = mmap(NULL, g->map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     close(fd);
-    if (g->map == MAP_FAILED) { g->map = NULL; err_set(err, "mmap %s: %s", g->name, strerror(errno)); return -1; }
+    if (g->map == MAP_FAILED) {
+        g->map = NULL;
+        err_set(err, "mmap %s: %s", g->name, strerror(errno));
+        if (create) shm_unlink(g->name);   /* the caller leaves this one to us */
+        return -1;
+    }
     if (create) {
         shm_header *h = (shm_header *)g->map;
         h->magic = SHM_MAGIC;

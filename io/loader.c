@@ -25,8 +25,7 @@ loader *loader_open(const char *shard_path, int B, int T, uint64_t seed, int cli
     shard *s = shard_open(shard_path, vocab, err);
     if (!s) return NULL;
     size_t n = shard_ntokens(s);
-    /* window w covers tokens [w*T, w*T + T]: it needs w*T + T + 1 <= n */
-    int64_t nwin = n >= 1 ? (int64_t)((n - 1) / (size_t)T) : 0;
+    int64_t nwin = loader_count_windows(s, T);
     if (nwin < 1) {
         err_set(err, "%s: %zu tokens is too few for one window of seq_len+1 = %d tokens", shard_path, n, T + 1);
         shard_close(s);
@@ -64,6 +63,12 @@ void loader_batch(loader *l, int64_t step, uint32_t *out)
         int64_t w = (int64_t)keyperm_apply(&l->perm, (uint64_t)i);
         shard_read(l->s, (size_t)w * (size_t)l->T, (size_t)l->T + 1, out + (size_t)b * (size_t)(l->T + 1));
     }
+}
+
+int64_t loader_count_windows(const shard *s, int T)
+{
+    size_t n = shard_ntokens(s);
+    return n > (size_t)T ? (int64_t)((n - 1) / (size_t)T) : 0;
 }
 
 int loader_eval_batch(const shard *s, int64_t first_window, int B, int T, uint32_t *out)

@@ -14,6 +14,9 @@ void loader_close(loader *l);
  * (step counts all steps this client ever ran, so it continues across rounds). */
 void loader_batch(loader *l, int64_t step, uint32_t *out);
 int64_t loader_windows(const loader *l);
+/* Windows of T+1 tokens at stride T that fit in a shard (DESIGN §3):
+ * window w covers tokens [w*T, w*T + T], so it needs w*T + T + 1 <= n. */
+int64_t loader_count_windows(const shard *s, int T);
 /* Sequential eval windows (DESIGN §3): window w starts at token w*T.
  * Fills up to B windows from first_window on; returns how many fit in the shard. */
 int loader_eval_batch(const shard *s, int64_t first_window, int B, int T, uint32_t *out);

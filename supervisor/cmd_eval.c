@@ -47,7 +47,7 @@ int cmd_eval(int argc, char **argv)
     if (!s) goto fail;
     const int T = c.seq_len;
     size_t ntok = shard_ntokens(s);
-    int64_t windows = ntok > (size_t)T ? (int64_t)((ntok - 1) / (size_t)T) : 0;
+    int64_t windows = loader_count_windows(s, T);
     if (batches == 0) {
         int64_t fit = windows / batch;
         batches = (int)(fit < EVAL_DEFAULT_BATCHES ? fit : EVAL_DEFAULT_BATCHES);

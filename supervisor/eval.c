@@ -25,7 +25,7 @@ evaluator *evaluator_new(const run *r, photon_err *err)
     shard *sh = shard_open(path, r->gc.vocab_size, err);
     if (!sh) return NULL;
     int T = r->gc.seq_len;
-    int64_t windows = shard_ntokens(sh) > (size_t)T ? (int64_t)((shard_ntokens(sh) - 1) / (size_t)T) : 0;
+    int64_t windows = loader_count_windows(sh, T);
     int B = cfg->eval.batch_size > 0 ? cfg->eval.batch_size : cfg->clients.batch_size;
     if (windows < B) B = (int)windows;
     if (B <= 0) {

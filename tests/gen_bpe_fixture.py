@@ -11,21 +11,11 @@ from collections import Counter
 
 import regex
 
-PAT = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+# GPT-2's split pattern and byte-to-unicode map, shared with the tokenizer fixture
+from gen_tokenizer_fixture import GPT2_PAT as PAT, bytes_to_unicode  # noqa: E402
+
 VOCAB = 400
 NBYTES = 30000
-
-
-def bytes_to_unicode():
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, map(chr, cs)))
 
 
 def main():

@@ -112,9 +112,3 @@ void cli_print_help(const char *cmd)
 {
     cli_print_help_to(stdout, cmd);
 }
-
-int cli_not_built(const char *cmd, const char *what)
-{
-    fprintf(stderr, "photon-sim: error: '%s' is not built in this version yet (it needs %s)\n", cmd, what);
-    return PHOTON_EXIT_FAIL;
-}

@@ -22,6 +22,4 @@ void cli_print_help(const char *cmd);
 void cli_print_help_to(FILE *out, const char *cmd);
 /* True if cmd has a help text. */
 int cli_has_help(const char *cmd);
-/* Reports a command whose part is not built in yet (exit 1). */
-int cli_not_built(const char *cmd, const char *what);
 #endif

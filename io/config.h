@@ -76,6 +76,7 @@ typedef struct photon_config {
         char listen[CFG_STR];    /* host:port for tcp */
         char key_file[CFG_STR];
         double connect_timeout; /* link = tcp: seconds with no actor connected; 0 = forever */
+        int min_actors;          /* link = tcp: rounds start once this many actors are connected */
         int max_retries;         /* times a failed round is retried */
         bool requeue;            /* re-run a failed client's task within the round */
         double reject_norm;      /* reject updates with norm > this x median; 0 = off */

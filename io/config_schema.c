@@ -109,6 +109,7 @@ const cfg_key cfg_keys[] = {
     ENUM(aggregator, link, "shm", links, "weights move by POSIX shared memory (local) or TCP (remote actors)"),
     STR(aggregator, listen, "127.0.0.1:0", "host:port the supervisor listens on when link = tcp (port 0 = any)"),
     IN_PATH(aggregator, key_file, "", NULL, "shared secret that remote actors must present (link = tcp)"),
+    INT(aggregator, min_actors, "1", 1, 4096, "link = tcp: the first round starts once this many remote actors are connected (at most clients.actors)"),
     DBL(aggregator, connect_timeout, "600", CLOSED, 0, 1e7, "link = tcp: seconds without any remote actor connected before the run fails; 0 = wait forever"),
     INT(aggregator, max_retries, "3", 0, 1000000, "times a failed round is retried before the run fails"),
     BOOL(aggregator, requeue, "false", "re-run a failed client's task within the round"),

@@ -105,6 +105,10 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         return violation(&x, "aggregator.min_clients", "clients.per_round",
                          "[aggregator] min_clients = %d is more than the %d clients sampled per round",
                          c->aggregator.min_clients, k);
+    if (c->aggregator.min_actors > c->clients.actors)
+        return violation(&x, "aggregator.min_actors", "clients.actors",
+                         "[aggregator] min_actors = %d is more than [clients] actors = %d",
+                         c->aggregator.min_actors, c->clients.actors);
     if (c->clients.batch_size % c->clients.grad_accum)
         return violation(&x, "clients.grad_accum", "clients.batch_size",
                          "[clients] grad_accum = %d does not divide [clients] batch_size = %d",

@@ -247,6 +247,14 @@ actor_state pool_state(const actor_pool *p, int slot) { return p->a[slot].state;
 int pool_ready(const actor_pool *p, int slot) { return p->a[slot].state == ACTOR_IDLE && !p->a[slot].held && !p->stopping; }
 int pool_restarts(const actor_pool *p) { return p->restarts_total; }
 
+int pool_connected(const actor_pool *p)
+{
+    int n = 0;
+    for (int i = 0; i < p->n; i++)
+        if (p->a[i].state == ACTOR_IDLE || p->a[i].state == ACTOR_BUSY) n++;
+    return n;
+}
+
 int pool_live(const actor_pool *p)
 {
     int n = 0;

@@ -65,6 +65,8 @@ void pool_child_exited(actor_pool *p, pid_t pid, int status);
  * period; on_stopped fires when every actor is reaped. */
 void pool_stop(actor_pool *p);
 int pool_restarts(const actor_pool *p);
+/* Actors connected, set up and not stopping (IDLE or BUSY). */
+int pool_connected(const actor_pool *p);
 int pool_live(const actor_pool *p);
 /* Kills every actor now and reaps them (last-resort cleanup). */
 void pool_kill_all(actor_pool *p);

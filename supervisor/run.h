@@ -73,6 +73,7 @@ typedef struct run {
     double time_train, time_overhead;  /* summed over rounds */
 
     run_phase phase;
+    int waiting_actors;        /* link = tcp: round 1 waits for [aggregator] min_actors */
     int exit_code;
     char fail_reason[600];
     int interrupted;           /* SIGINT/SIGTERM arrived */

@@ -18,10 +18,23 @@
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
+static void start_round(run *r);
+
+/* With remote actors the first round may wait until min_actors have joined,
+ * so every actor a user starts takes part (the result is the same either
+ * way: aggregation order does not depend on who runs which task). */
 static void cb_idle(void *arg, int slot)
 {
     run *r = arg;
-    if (r->phase == RUN_ROUNDS) round_on_idle(r->rd, slot);
+    if (r->phase != RUN_ROUNDS) return;
+    if (r->waiting_actors) {
+        int need = r->cfg->aggregator.min_actors < r->n_actors ? r->cfg->aggregator.min_actors : r->n_actors;
+        if (pool_connected(r->pool) < need) return;
+        r->waiting_actors = 0;
+        start_round(r);   /* dispatches to every ready actor, this one included */
+        return;
+    }
+    round_on_idle(r->rd, slot);
 }
 
 static void cb_result(void *arg, int slot, const msg_result *res)
@@ -493,8 +506,11 @@ int runtime_main(const photon_config *cfg, int resume)
     r->t_rounds = time_mono();
     r->first_round = r->round;
     r->first_tokens = r->tokens_seen;
-    if (r->round < cfg->run.rounds) start_round(r);
-    else stop_actors(r);
+    r->waiting_actors = r->tcp != NULL && cfg->aggregator.min_actors > 1 && r->n_actors > 1;
+    if (r->round >= cfg->run.rounds) stop_actors(r);
+    else if (!r->waiting_actors) start_round(r);
+    else log_info("waiting for %d remote actors before the first round",
+                  cfg->aggregator.min_actors < r->n_actors ? cfg->aggregator.min_actors : r->n_actors);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);
     progress_clear(r->pg);
     const char *status = r->interrupted ? "interrupted" : r->exit_code ? "failed" : "completed";

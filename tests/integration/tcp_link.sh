@@ -14,7 +14,13 @@ sets=(--set clients.optimizer_state=keep)
     || { cat "$tmp/shm.txt"; fail "shm run exited with $?"; }
 
 run=$tmp/run
-"$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set aggregator.link=tcp > "$tmp/tcp.txt" 2>&1 &
+# min_actors must not exceed the actors the run has
+rc=0; "$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set aggregator.link=tcp --set aggregator.min_actors=3 \
+    > "$tmp/min.txt" 2>&1 || rc=$?
+[ $rc = 2 ] && grep -q "min_actors = 3 is more than \[clients\] actors = 2" "$tmp/min.txt" \
+    || { cat "$tmp/min.txt"; fail "min_actors above clients.actors: exit $rc"; }
+# min_actors = 2: round 1 waits for both actors, so neither can find the run already over
+"$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set aggregator.link=tcp --set aggregator.min_actors=2 > "$tmp/tcp.txt" 2>&1 &
 sup=$!
 pids=()
 stop_all() { kill -9 "$sup" "${pids[@]}" 2>/dev/null || true; rm -rf "$tmp"; }
@@ -60,6 +66,7 @@ for i in 0 1; do
 done
 pids=()
 cat "$tmp/tcp.txt"
+grep -q "waiting for 2 remote actors before the first round" "$tmp/tcp.txt" || fail "no wait for min_actors"
 grep -q "magic 0x" "$tmp/tcp.txt" || fail "no log line for the bad magic"
 grep -q "length 4294967295 over the limit" "$tmp/tcp.txt" || fail "no log line for the oversized frame"
 grep -q "protocol version 7" "$tmp/tcp.txt" || fail "no log line for the wrong protocol version"

@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "actors/protocol.h"
+#include "proto/protocol.h"
 #include "actors/train.h"
 #include "io/proc.h"
-#include "supervisor/aggregate.h"
+#include "gpu/vecops.h"
+#include "actors/fault_exec.h"
 
 typedef struct {
     actor_setup *setup;   /* NULL until MSG_SETUP */
@@ -65,7 +66,7 @@ static void run_task(actor *a, const msg_task *t)
      * aggregator's own deterministic function, so the supervisor can check
      * and add the update in one pass over it. */
     int64_t first_bad;
-    r.update_norm = agg_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
+    r.update_norm = vec_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
     if (t->keep_state) {
         if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, train_state_bytes(nparams), &err) < 0) {
             send_fail(a, t->task_id, 0, err.msg); return;

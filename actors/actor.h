@@ -18,7 +18,7 @@ typedef struct {
 } actor_setup;
 
 /* Runs the actor on control socket fd until MSG_STOP or the supervisor goes
- * away.  Returns the process exit status (actors/protocol.h). */
+ * away.  Returns the process exit status (proto/protocol.h). */
 int actor_main(int fd);
 
 /* A remote actor (`photon-sim actor --connect`): fd is a connected TCP

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "io/loader.h"
 #include "io/prepare.h"
+#include "actors/fault_exec.h"
 
 struct trainer {
     const photon_config *cfg;

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include "io/config.h"
 #include "gpu/model.h"
-#include "actors/protocol.h"
+#include "proto/protocol.h"
 
 typedef struct trainer trainer;
 

@@ -17,7 +17,7 @@
 #include <sys/types.h>
 #include "io/proc.h"
 #include "actors/actor.h"
-#include "actors/protocol.h"
+#include "proto/protocol.h"
 
 typedef enum {
     ACTOR_STARTING, ACTOR_IDLE, ACTOR_BUSY, ACTOR_STOPPING, ACTOR_DEAD, ACTOR_BACKOFF

@@ -2,15 +2,10 @@
  * order, with finiteness and norm checks.  See aggregate.h for why the order
  * is fixed and how weights and the norm reference are defined. */
 #include "supervisor/aggregate.h"
+#include "gpu/vecops.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Fixed chunk for the norm's partial sums: the reduction tree depends only on
- * n, never on the thread count.  64 Ki floats = 256 KiB, cache-sized.
- * Vectors under 8 chunks (2 MiB) stay on one thread: there a parallel
- * region costs more than it saves, and far more on a busy machine. */
-#define AGG_CHUNK ((size_t)1 << 16)
 
 struct agg {
     size_t n;
@@ -64,60 +59,6 @@ const char *agg_verdict_name(agg_verdict v)
     case AGG_FAILED: return "failed";
     }
     return "?";
-}
-
-double agg_norm(const float *x, size_t n, int threads, int64_t *first_bad)
-{
-    size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
-    double *part = xmalloc((nchunks ? nchunks : 1) * sizeof(double));
-    threads = cpu_threads(threads);
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
-        /* four quarters summed side by side: four independent vector add
-         * chains keep up with memory where one chain is latency-bound; the
-         * order is fixed by the binary, so every run gives the same sum */
-        size_t q = (hi - lo) / 4;
-        const float *x0 = x + lo, *x1 = x0 + q, *x2 = x1 + q, *x3 = x2 + q;
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        #pragma omp simd reduction(+:s0, s1, s2, s3)
-        for (size_t i = 0; i < q; i++) {
-            s0 += (double)x0[i] * (double)x0[i];
-            s1 += (double)x1[i] * (double)x1[i];
-            s2 += (double)x2[i] * (double)x2[i];
-            s3 += (double)x3[i] * (double)x3[i];
-        }
-        for (size_t i = lo + 4 * q; i < hi; i++) s3 += (double)x[i] * (double)x[i];
-        double s = (s0 + s1) + (s2 + s3);
-        part[c] = s;
-    }
-    double s = 0;
-    for (size_t c = 0; c < nchunks; c++) s += part[c];
-    free(part);
-    if (first_bad) *first_bad = -1;
-    /* finite floats squared cannot overflow a double sum, so a non-finite
-     * total means a non-finite element: find the first for the report */
-    if (!isfinite(s)) {
-        if (first_bad)
-            for (size_t i = 0; i < n; i++)
-                if (!isfinite(x[i])) { *first_bad = (int64_t)i; break; }
-        return NAN;
-    }
-    return sqrt(s);
-}
-
-void agg_axpy(float *dst, const float *src, float w, size_t n, int init, int threads)
-{
-    threads = cpu_threads(threads);
-    size_t nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
-    #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
-    for (size_t c = 0; c < nchunks; c++) {
-        size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
-        if (init)
-            for (size_t i = lo; i < hi; i++) dst[i] = w * src[i];
-        else
-            for (size_t i = lo; i < hi; i++) dst[i] += w * src[i];
-    }
 }
 
 static int cmp_rec(const void *x, const void *y)
@@ -225,7 +166,7 @@ static int add_update(agg *a, int client, const float *update, const double *kno
     if (known_norm && !(*known_norm < 0))   /* NaN and Inf included: non-finite */
         r->norm = isfinite(*known_norm) ? *known_norm : NAN;
     else                                     /* none given, or < 0: unknown */
-        r->norm = agg_norm(update, a->n, a->threads, &r->first_bad);
+        r->norm = vec_norm(update, a->n, a->threads, &r->first_bad);
     r->ref_norm = 0;
     if (isnan(r->norm)) {
         r->verdict = AGG_REJECT_NONFINITE;
@@ -240,7 +181,7 @@ static int add_update(agg *a, int client, const float *update, const double *kno
         if (r->ref_norm > 0 && r->norm > a->reject_norm * r->ref_norm) {
             r->verdict = AGG_REJECT_NORM;
         } else {
-            agg_axpy(a->sum, update, (float)r->weight, a->n, !a->have_sum, a->threads);
+            vec_axpy(a->sum, update, (float)r->weight, a->n, !a->have_sum, a->threads);
             a->have_sum = 1;
             a->norms[a->n_norms++] = r->norm;
             r->verdict = AGG_ACCEPTED;
@@ -287,13 +228,7 @@ const float *agg_finish(agg *a, agg_summary *s)
     a->reference = z.median_norm;
     if (z.samples_accepted != a->total_samples) {
         float f = (float)(a->total_samples / z.samples_accepted);
-        size_t n = a->n, nchunks = (n + AGG_CHUNK - 1) / AGG_CHUNK;
-        float *sum = a->sum;
-        #pragma omp parallel for schedule(static) num_threads(a->threads) if (nchunks >= 8)
-        for (size_t c = 0; c < nchunks; c++) {
-            size_t lo = c * AGG_CHUNK, hi = lo + AGG_CHUNK < n ? lo + AGG_CHUNK : n;
-            for (size_t i = lo; i < hi; i++) sum[i] *= f;
-        }
+        vec_scale(a->sum, f, a->n, a->threads);
     }
     return a->sum;
 }

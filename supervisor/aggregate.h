@@ -78,7 +78,7 @@ int agg_next(const agg *a);
  * call breaks the order or names a client not in the round. */
 int agg_add(agg *a, int client, const float *update, agg_record *rec, photon_err *err);
 /* The same with the update's L2 norm already known (the actor computes it
- * with agg_norm while the update is hot in its cache; NaN or Inf = non-
+ * with vec_norm while the update is hot in its cache; NaN or Inf = non-
  * finite; a negative norm means unknown and is computed here), so
  * the supervisor makes one pass over the update instead of two.  The norm
  * is trusted: use agg_add when the producer of the buffer is not. */
@@ -100,9 +100,4 @@ const char *agg_verdict_name(agg_verdict v);
 double agg_reference(const agg *a);
 void agg_set_reference(agg *a, double median);
 
-/* Building blocks, exposed for the runtime-cost bench and the tests:
- * the deterministic L2 norm (NAN and *first_bad >= 0 if non-finite), and
- * dst = w * src  (init) or dst += w * src, multithreaded. */
-double agg_norm(const float *x, size_t n, int threads, int64_t *first_bad);
-void agg_axpy(float *dst, const float *src, float w, size_t n, int init, int threads);
 #endif

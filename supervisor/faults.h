@@ -39,22 +39,7 @@
 #include "io/config.h"
 #include "io/metrics.h"
 
-#define FAULT_SCALE 1000.0f
-/* Exit status of an injected abnormal exit: transient (not 0, 2, 3). */
-#define FAULT_EXIT_CODE 70
-
-typedef enum { FAULT_NONE = 0, FAULT_KILL, FAULT_STALL, FAULT_CORRUPT } fault_kind;
-typedef enum { CORRUPT_NONE = 0, CORRUPT_NAN, CORRUPT_SCALE, CORRUPT_BITFLIP } fault_corruption;
-
-/* What happens to one task.  Plain data: it travels in the task message. */
-typedef struct {
-    int kind;              /* fault_kind */
-    int step;              /* kill / stall: local step at which it happens */
-    int signal;            /* kill: signal number, or 0 for an abnormal exit */
-    int corruption;        /* fault_corruption */
-    uint64_t seed;         /* corrupt: the element draw */
-    bool targeted;         /* from the targeted settings (else random) */
-} fault_task;
+#include "proto/fault_task.h"
 
 /* Where a task is. */
 typedef struct {
@@ -82,15 +67,6 @@ void faults_task(const fault_plan *p, const fault_where *w, fault_task *out);
 bool faults_kill_supervisor(const fault_plan *p, int64_t round);
 /* nth_write: 1 for the process's first checkpoint write. */
 bool faults_ckpt_write_fails(const fault_plan *p, int64_t nth_write);
-
-/* Carried out by the actor: dies by the planned signal (default action,
- * even if a handler is installed) or _exit(FAULT_EXIT_CODE). */
-void faults_fire_kill(const fault_task *t) __attribute__((noreturn));
-/* Hangs until killed (the supervisor's round_timeout notices). */
-void faults_stall(void) __attribute__((noreturn));
-/* Corrupts buf as planned; returns the element index touched (-1 for all,
- * i.e. scale) for the log. */
-int64_t faults_corrupt(const fault_task *t, float *buf, size_t n);
 
 /* Names for logs: "kill", "SIGKILL"/"exit", "nan", ... */
 const char *fault_kind_name(int kind);

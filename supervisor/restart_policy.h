@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 
-#define ACTOR_EXIT_CONFIG 3
+#include "proto/exit_codes.h"
 
 typedef enum {
     ACTOR_EXITED = 1,      /* code = exit status */

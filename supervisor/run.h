@@ -9,7 +9,7 @@
 #include "io/proc.h"
 #include "io/metrics.h"
 #include "gpu/model.h"
-#include "actors/protocol.h"
+#include "proto/protocol.h"
 #include "supervisor/actor_pool.h"
 #include "supervisor/aggregate.h"
 #include "supervisor/outer_opt.h"

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <event2/listener.h>
-#include "actors/protocol.h"
+#include "proto/protocol.h"
 #include "io/tcp_link.h"
 
 #define MAX_PENDING 16

@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "io/common.h"
 #include "supervisor/aggregate.h"
+#include "gpu/vecops.h"
 #include <stdlib.h>
 
 /* clients 0,1,2 with samples 1,1,2 -> weights 1/4, 1/4, 1/2.
@@ -227,7 +228,7 @@ static void test_known_norm(void)
     float u0[2] = {4, 8}, u1[2] = {8, 0}, u2[2] = {2, 4};
     agg_begin(a, 3, cl, sm, 0, &e);
     agg_record r;
-    CHECK(agg_add_norm(a, 0, u0, agg_norm(u0, 2, 1, NULL), &r, &e) == 0);
+    CHECK(agg_add_norm(a, 0, u0, vec_norm(u0, 2, 1, NULL), &r, &e) == 0);
     CHECK(r.verdict == AGG_ACCEPTED && r.norm == sqrt(80.0));
     CHECK(agg_add_norm(a, 1, u1, NAN, &r, &e) == 0);
     CHECK(r.verdict == AGG_REJECT_NONFINITE);

@@ -3,7 +3,7 @@
 #include "harness.h"
 #include <stdlib.h>
 #include <unistd.h>
-#include "supervisor/bench_link.h"
+#include "supervisor/cmd/bench_link.h"
 
 int main(int argc, char **argv)
 {

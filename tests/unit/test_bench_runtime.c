@@ -2,7 +2,7 @@
  * with arguments it is the bench itself:
  *   tests/test_bench_runtime --sizes tiny,125m --reps 3 */
 #include "harness.h"
-#include "supervisor/bench_runtime.h"
+#include "supervisor/cmd/bench_runtime.h"
 
 int main(int argc, char **argv)
 {

@@ -8,6 +8,7 @@
 #include "io/config.h"
 #include "io/metrics.h"
 #include "supervisor/faults.h"
+#include "actors/fault_exec.h"
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>

@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include "io/loader.h"
 #include "io/shard.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 
 #define EVAL_DEFAULT_BATCHES 20
 

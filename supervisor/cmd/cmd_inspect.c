@@ -11,8 +11,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "io/checkpoint.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 
 /* The hash of a dataset's values read as the type it is stored as, or 0 when
  * it is not a float32/int64/uint64 dataset or cannot be read. */

@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include "io/common.h"
 #include "io/config.h"
-#include "supervisor/cli.h"
+#include "supervisor/cmd/cli.h"
 
 int cmd_config(int argc, char **argv)
 {

@@ -3,8 +3,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include "supervisor/cli.h"
-#include "supervisor/version.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/version.h"
 #include "io/common.h"
 #include "io/config_schema.h"
 #include "gpu/model.h"

@@ -1,5 +1,5 @@
 /* Help texts and small shared helpers of the command line (DESIGN §3). */
-#include "supervisor/cli.h"
+#include "supervisor/cmd/cli.h"
 #include <stdio.h>
 #include <string.h>
 #include "io/common.h"

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/tokenizer.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 
 typedef struct { float logit; int id; } cand;
 

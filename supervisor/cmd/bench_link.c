@@ -1,17 +1,18 @@
-/* Link and dispatch bench (see supervisor/bench_link.h).  Every figure is
+/* Link and dispatch bench (see supervisor/cmd/bench_link.h).  Every figure is
  * the best of --reps, measured back to back with memcpy on buffers of the
  * same size, so the ratios compare like with like on one machine.  GB/s
  * counts the model-sized bytes each step touches once. */
-#include "supervisor/bench_link.h"
+#include "supervisor/cmd/bench_link.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "actors/protocol.h"
+#include "proto/protocol.h"
 #include "io/config.h"
 #include "io/link.h"
 #include "io/proc.h"
 #include "supervisor/aggregate.h"
+#include "gpu/vecops.h"
 #include "supervisor/outer_opt.h"
 
 typedef struct { const char *name; int L, C, V, T; } size_preset;
@@ -124,7 +125,7 @@ static int bench_size(const char *name, size_t n, int k, int threads, int reps, 
     double *samples = xmalloc((size_t)k * sizeof(double));
     for (int i = 0; i < k; i++) { ids[i] = i; samples[i] = 1.0; }
     int64_t bad;
-    double norm = agg_norm(link_read(sup, LINK_UPDATE, 0, 1, NULL, NULL, &err), n, threads, &bad);
+    double norm = vec_norm(link_read(sup, LINK_UPDATE, 0, 1, NULL, NULL, &err), n, threads, &bad);
     link_times t = { 1e30, 1e30, 1e30, 1e30, 1e30, 1e30 };
     for (int rep = 0; rep < reps; rep++) {
         double t0 = time_mono();

@@ -6,8 +6,8 @@
 #include "io/common.h"
 #include "io/config.h"
 #include "io/prepare.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 
 int cmd_prepare(int argc, char **argv)
 {

@@ -1,6 +1,6 @@
 /* --version: photon-sim's version and the versions of the libraries it runs
  * with (queried at run time, so a mismatched shared library shows up). */
-#include "supervisor/version.h"
+#include "supervisor/cmd/version.h"
 #include <event2/event.h>
 #include <hdf5.h>
 #include <zlib.h>

@@ -1,5 +1,5 @@
-/* Helpers shared by the checkpoint commands (see supervisor/cmd_util.h). */
-#include "supervisor/cmd_util.h"
+/* Helpers shared by the checkpoint commands (see supervisor/cmd/cmd_util.h). */
+#include "supervisor/cmd/cmd_util.h"
 #include <errno.h>
 #include <ini.h>
 #include <stdlib.h>

@@ -6,8 +6,8 @@
 #include "io/common.h"
 #include "io/config.h"
 #include "gpu/model.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 #include "supervisor/runtime.h"
 
 int cmd_run(int argc, char **argv)

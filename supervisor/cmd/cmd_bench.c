@@ -16,9 +16,9 @@
 #include "gpu/model.h"
 #include "io/common.h"
 #include <ini.h>
-#include "supervisor/cli.h"
-#include "supervisor/bench_runtime.h"
-#include "supervisor/bench_link.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/bench_runtime.h"
+#include "supervisor/cmd/bench_link.h"
 #ifdef PHOTON_HAVE_CUDA
 #include "gpu/cuda/cuda_api.h"
 #endif
@@ -145,7 +145,7 @@ int cmd_bench(int argc, char **argv)
     const char *preset = NULL, *backend = "cpu";
     int layers = 0, heads = 0, dim = 0, vocab = 0, B = 0, T = 0, threads = 0, steps = 10, warm = 2, json = 0, pad = 0;
     /* the runtime's own cost per round: aggregation and outer step
-     * (supervisor/bench_runtime.c), the shm link and dispatch (bench_link.c) */
+     * (supervisor/cmd/bench_runtime.c), the shm link and dispatch (bench_link.c) */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--runtime") == 0) return bench_runtime_main(argc, argv);
         if (strcmp(argv[i], "--link") == 0) return bench_link_main(argc, argv);

@@ -21,8 +21,8 @@
 #include <stdint.h>
 #include "io/proc.h"
 #include "io/tcp_link.h"
-#include "supervisor/faults.h"
-#include "supervisor/restart_policy.h"
+#include "proto/exit_codes.h"
+#include "proto/fault_task.h"
 
 enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6,
        MSG_BLOB = 7, MSG_CHALLENGE = 8, MSG_AUTH = 9 };
@@ -40,10 +40,6 @@ typedef struct {
     uint8_t mac[LINK_MAC_BYTES];
 } msg_auth;
 
-/* Actor exit codes (supervisor/restart_policy.h): ACTOR_EXIT_CONFIG (3)
- * means "bad configuration or unusable device: do not restart". */
-#define ACTOR_EXIT_OK 0
-#define ACTOR_EXIT_TRANSIENT 1
 
 enum { TASK_FEDERATED = 0, TASK_CENTRALIZED = 1 };
 

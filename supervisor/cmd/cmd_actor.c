@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "supervisor/cli.h"
+#include "supervisor/cmd/cli.h"
 #include "actors/actor.h"
 #include "io/common.h"
 #include "io/tcp_link.h"

@@ -21,8 +21,8 @@
 #include <unistd.h>
 #include "io/hf_gpt2.h"
 #include "io/tokenizer.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 
 /* Shape of tensor k as exported (wte trimmed to vocab_size rows). */
 static void export_tensor(const gpt2_config *c, int k, hf_tensor *t)

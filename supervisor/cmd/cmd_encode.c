@@ -9,8 +9,8 @@
 #include "io/common.h"
 #include "io/textsrc.h"
 #include "io/tokenizer.h"
-#include "supervisor/cli.h"
-#include "supervisor/cmd_util.h"
+#include "supervisor/cmd/cli.h"
+#include "supervisor/cmd/cmd_util.h"
 
 /* Reads all documents of a source into memory, then times only tokenization. */
 static int bench(const tokenizer *t, const char *path, int threads, int max_docs)

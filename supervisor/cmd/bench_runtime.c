@@ -3,8 +3,9 @@
  * back to back on the same buffers, so the ratios are side by side on one
  * machine.  Bandwidths count the update bytes a step consumes (K x model
  * bytes for aggregation and memcpy, model bytes for the outer step). */
-#include "supervisor/bench_runtime.h"
+#include "supervisor/cmd/bench_runtime.h"
 #include "supervisor/aggregate.h"
+#include "gpu/vecops.h"
 #include "supervisor/outer_opt.h"
 #include "io/common.h"
 #include "io/config.h"
@@ -68,7 +69,7 @@ static void bench_one(const char *name, size_t n, int k, int threads, int reps, 
     for (int c = 0; c < k; c++) { clients[c] = c; samples[c] = 1000 + c; }
     bench_times t = { 1e30, 1e30, 1e30, 1e30, 1e30, 1e30, 1e30 };
     double norms[64];
-    for (int b = 0; b < nbuf; b++) norms[b] = agg_norm(upd[b], n, threads, NULL);
+    for (int b = 0; b < nbuf; b++) norms[b] = vec_norm(upd[b], n, threads, NULL);
     for (int r = 0; r < reps + 1; r++) {       /* rep 0 warms up (page faults) */
         double t0 = time_mono();
         for (int c = 0; c < k; c++) memcpy(dst, upd[c % nbuf], bytes);
@@ -81,9 +82,9 @@ static void bench_one(const char *name, size_t n, int k, int threads, int reps, 
         double t3 = time_mono();
         outer_opt_step(o, theta, delta);
         double t4 = time_mono();
-        for (int c = 0; c < k; c++) (void)agg_norm(upd[c % nbuf], n, threads, NULL);
+        for (int c = 0; c < k; c++) (void)vec_norm(upd[c % nbuf], n, threads, NULL);
         double t5 = time_mono();
-        for (int c = 0; c < k; c++) agg_axpy(dst, upd[c % nbuf], 0.125f, n, c == 0, threads);
+        for (int c = 0; c < k; c++) vec_axpy(dst, upd[c % nbuf], 0.125f, n, c == 0, threads);
         double t6 = time_mono();
         agg_begin(a, k, clients, samples, 10.0, &e);
         for (int c = 0; c < k; c++) agg_add_norm(a, c, upd[c % nbuf], norms[c % nbuf], NULL, &e);

@@ -18,7 +18,11 @@ stage() {   # stage NAME COMMAND...: runs it, records PASS/FAIL
 }
 
 stage "setup and build" bash tools/setup.sh "$@"
-if [ "$fail" = 0 ]; then
+# The tests that compare with PyPI packages find them in this environment.
+pyenv() { PHOTON_VENV_PYTHON=$(bash tools/pyenv.sh) && export PHOTON_VENV_PYTHON; }
+built=$fail
+stage "python test environment (.venv)" pyenv
+if [ "$built" = 0 ]; then
     stage "tests (build/)" bash -c "cd build && ctest --output-on-failure -j $jobs"
 fi
 # shellcheck disable=SC2317  # called through stage

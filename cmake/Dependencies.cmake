@@ -16,8 +16,11 @@ endfunction()
 photon_require_pkg(LIBEVENT libevent libevent-dev)
 photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
-# HMAC-SHA256 and randomness for the TCP link's challenge-response.
+# Randomness, HKDF and HMAC for the TCP link's run key.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+# TLS 1.3 for the TCP link (libssl) through libevent's OpenSSL bufferevents.
+photon_require_pkg(LIBSSL libssl libssl-dev)
+photon_require_pkg(LIBEVENT_OPENSSL libevent_openssl libevent-dev)
 
 find_package(ZLIB)
 if(NOT ZLIB_FOUND)

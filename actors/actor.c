@@ -90,6 +90,7 @@ static void run_task(actor *a, const msg_task *t)
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
+    if (a->sess) a->sess->tasks++;
     /* Kept states came for this task only; the supervisor holds them. */
     if (a->remote) link_tcp_drop(a->link, LINK_STATE);
 }
@@ -195,7 +196,11 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
         break;
     }
     case MSG_STOP:
-        if (a->sess) a->sess->stopped = 1;
+        if (a->sess) {
+            a->sess->stopped = 1;
+            log_info("stopped by the supervisor after %d task%s in this session", a->sess->tasks,
+                     a->sess->tasks == 1 ? "" : "s");
+        }
         a->status = ACTOR_EXIT_OK;
         proc_loop_exit(a->loop);
         break;

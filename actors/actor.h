@@ -40,6 +40,7 @@ typedef struct {
     int stopped;          /* the supervisor sent STOP: the run is over */
     int served;           /* the session got its setup */
     int refused;          /* authentication failed: retrying cannot help */
+    int tasks;            /* results sent */
     char why[320];        /* how it ended */
 } actor_session;
 /* Returns the exit status the process should end with if it does not

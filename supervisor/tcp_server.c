@@ -318,15 +318,20 @@ tcp_server *tcp_server_start(proc_loop *loop, const char *listen_addr, const uns
     evconnlistener_set_error_cb(s->lis, on_accept_error);
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    char bound[96] = "?";
-    int local = 0;
+    char bound[96] = "?", hint[96] = "?";
+    int local = 0, port = 0;
     if (getsockname(evconnlistener_get_fd(s->lis), (struct sockaddr *)&ss, &sl) == 0) {
         format_addr((struct sockaddr *)&ss, bound, sizeof bound, NULL, 0);
         local = is_loopback((struct sockaddr *)&ss);
+        port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                              : ((struct sockaddr_in *)&ss)->sin_port);
     }
+    /* A wildcard address is not one to connect to: name the host instead. */
+    if (strncmp(bound, "0.0.0.0:", 8) == 0 || strncmp(bound, "[::]:", 5) == 0) snprintf(hint, sizeof hint, "THIS_HOST:%d", port);
+    else snprintf(hint, sizeof hint, "%s", bound);
     log_info("listening for remote actors on %s (%s; TLS 1.3 keyed by the run key) "
              "(photon-sim actor --connect %s --key-file KEY)",
-             bound, local ? "loopback: this host only" : "reachable from other hosts", bound);
+             bound, local ? "loopback: this host only" : "reachable from other hosts", hint);
     snprintf(s->addr_file, sizeof s->addr_file, "%s", addr_file);
     atomic_file *f = afile_open(addr_file, err);
     if (!f) { s->addr_file[0] = 0; tcp_server_free(s); return NULL; }

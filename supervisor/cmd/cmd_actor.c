@@ -135,7 +135,8 @@ static int serve_with_retries(actor_remote *opts, int retries)
             }
             if (rc == ACTOR_EXIT_CONFIG) return rc;
             if (sess.served) { failed = 0; backoff = BACKOFF_MIN; t0 = time_mono(); }
-            snprintf(why, sizeof why, "%s", sess.why[0] ? sess.why : "the session ended");
+            snprintf(why, sizeof why, "%s (after %d task%s)", sess.why[0] ? sess.why : "the session ended", sess.tasks,
+                     sess.tasks == 1 ? "" : "s");
         }
         if (++failed > retries) {
             log_error("gave up on the supervisor at %s after %d failed attempt%s in a row over %.0fs "

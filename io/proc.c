@@ -313,6 +313,17 @@ static proc_peer *peer_alloc(proc_loop *l, const char *name, proc_msg_cb on_msg,
     return p;
 }
 
+static void setup_bev(proc_peer *p)
+{
+    bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
+    /* libevent moves 16 KiB per callback by default; blobs are hundreds of
+     * megabytes, so let one callback move more (the frame limit still
+     * bounds what is buffered: complete frames are consumed at once). */
+    bufferevent_set_max_single_read(p->bev, 1 << 20);
+    bufferevent_set_max_single_write(p->bev, 1 << 20);
+    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+}
+
 proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
                          proc_close_cb on_close, void *arg)
 {
@@ -320,8 +331,7 @@ proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
     p->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
-    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+    setup_bev(p);
     return p;
 }
 
@@ -342,8 +352,7 @@ proc_peer *proc_peer_new_tls(proc_loop *l, int fd, struct ssl_st *ssl, int accep
         free(p);
         return NULL;
     }
-    bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
-    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+    setup_bev(p);
     return p;
 }
 

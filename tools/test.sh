@@ -2,7 +2,8 @@
 # Second of the two README commands: the whole test suite.  Sets up and builds
 # (tools/setup.sh, without running), runs every test in build/, then builds
 # the tests with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/
-# (CPU only) and runs all but the slow ones.  Exits non-zero on any failure.
+# (CPU only) and runs all but the slow ones, then, when clang-14 is there, the
+# libFuzzer targets briefly in build-fuzz/.  Exits non-zero on any failure.
 #   tools/test.sh [CMAKE_ARGS...]        PHOTON_TEST_JOBS=N runs N tests at once
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -40,6 +41,21 @@ if [[ "${status[-1]}" == *PASS ]]; then
     stage "sanitizer tests (ctest -LE slow)" env ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:handle_segv=0 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         bash -c "cd build-asan && ctest --output-on-failure -LE slow -j $jobs"
+fi
+
+# The libFuzzer targets (tests/fuzz), briefly each, in a clang build.
+if command -v clang-14 >/dev/null; then
+    # shellcheck disable=SC2317  # called through stage
+    fuzz_build() {
+        CC=clang-14 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPHOTON_FUZZ=ON -DPHOTON_CUDA=OFF &&
+            cmake --build build-fuzz -j "$build_jobs" --target fuzz
+    }
+    stage "fuzz build (build-fuzz/)" fuzz_build
+    if [[ "${status[-1]}" == *PASS ]]; then
+        stage "fuzz smoke (ctest -L fuzz)" bash -c "cd build-fuzz && ctest --output-on-failure -L fuzz"
+    fi
+else
+    echo "=== test.sh: fuzz smoke skipped: no clang-14 (Debian packages clang-14 libclang-rt-14-dev)"
 fi
 
 echo

@@ -372,6 +372,7 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
     actor_slot *a = arg;
     actor_pool *p = a->pool;
     if (a->state == ACTOR_DEAD) return;   /* a dropped remote actor's last frames */
+    if (p->tcp && a->state == ACTOR_STOPPING) return;   /* what a busy one sends before it reads STOP */
     switch (type) {
     case MSG_BLOB:
         on_blob(a, payload, len);
@@ -395,6 +396,16 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
                      (unsigned long long)a->task.task_id);
             violation(a, what);
             break;
+        }
+        /* A remote actor's result must name its task's round and client and
+         * follow the blobs it announces (training tasks). */
+        if (p->tcp && (a->task.kind == TASK_FEDERATED || a->task.kind == TASK_CENTRALIZED)) {
+            const char *bad = NULL;
+            if (r.round != a->task.round || r.client != a->task.client) bad = "a result for another round or client";
+            else if (!(a->blob_done & (1 << LINK_UPDATE))) bad = "a result before its update";
+            else if (a->task.keep_state && (r.state_generation != a->task.task_id || !(a->blob_done & (1 << LINK_STATE))))
+                bad = "a result without its optimizer state";
+            if (bad) { violation(a, bad); break; }
         }
         proc_timer_cancel(a->timeout);
         a->timeout = NULL;

@@ -4,6 +4,7 @@
 #ifndef PHOTON_BENCH_TCP_H
 #define PHOTON_BENCH_TCP_H
 #include <stddef.h>
-/* Prints one row (or JSON object) for a blob of `bytes`; -1 on failure. */
-int bench_tcp_run(const char *name, size_t bytes, int reps, int json);
+/* Prints one row (or JSON object) per size (n blobs of bytes[i], named
+ * names[i]); -1 on failure. */
+int bench_tcp_run(const char *const *names, const size_t *bytes, int n, int reps, int json);
 #endif

@@ -128,4 +128,11 @@ const backend_ops *backend_cuda_ops(void);   /* NULL when not built */
  * when the user set no OpenMP wait policy (spinning OpenMP threads starve
  * other actors on a shared machine); returns only if nothing was done. */
 void cpu_runtime_init(char **argv);
+/* What decides the CPU backend's bits, for the records of a run: the build
+ * ("portable" with -DPHOTON_PORTABLE=ON, "native" or "generic"), OpenBLAS's
+ * kernels (after cpu_blas_setup's choice) and the CPU's name. */
+const char *cpu_build_kind(void);
+const char *cpu_blas_kernels(void);
+void cpu_blas_setup(void);
+void cpu_model_name(char *out, size_t n);
 #endif

@@ -371,6 +371,13 @@ static void write_summary(run *r, const char *status)
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hash64(r->theta, r->model_bytes, HASH64_INIT));
     summary_str(s, "model_hash", hash);
+    /* What decides the bits on the CPU backend (docs/MODEL.md, "Reproducible builds"). */
+    char cpu[256];
+    cpu_model_name(cpu, sizeof cpu);
+    cpu_blas_setup();
+    summary_str(s, "cpu", cpu);
+    summary_str(s, "cpu_build", cpu_build_kind());
+    summary_str(s, "blas_kernels", cpu_blas_kernels());
     if (r->last_ckpt[0]) summary_str(s, "checkpoint", r->last_ckpt);
     photon_err err;
     if (summary_write(s, path, &err) < 0) log_error("summary.json: %s", err.msg);

@@ -49,7 +49,7 @@ int eval_task_run(eval_task *e, trainer *tr, const float *global, const msg_task
                   photon_err *err)
 {
     double t0 = time_mono();
-    if (!e->set && !(e->set = eval_set_for_run(e->cfg, e->gc.vocab_size, err))) return -1;
+    if (!e->set && !(e->set = eval_set_for_run(e->cfg, train_micro_batch(e->cfg), e->gc.vocab_size, err))) return -1;
     photon_model *m = model_for(e, tr, err);
     if (!m) return -1;
     m->ops->set_params(m, global);

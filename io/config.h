@@ -107,7 +107,7 @@ typedef struct photon_config {
     struct {
         int every;
         int batches;
-        int batch_size;          /* 0 = clients.batch_size */
+        int batch_size;          /* 0 = the training micro-batch */
         int64_t tokens;          /* tokens scored per evaluation; 0 = batches x batch_size x seq_len */
         int on;                  /* enum cfg_eval_on: where evaluation runs */
     } eval;

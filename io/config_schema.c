@@ -136,8 +136,8 @@ const cfg_key cfg_keys[] = {
     PATH(checkpoint, dir, "", NULL, "checkpoint directory; empty = <run dir>/checkpoints"),
 
     INT(eval, every, "1", 0, BIG, "evaluate every this many rounds; 0 = only at the end"),
-    INT(eval, batches, "8", 0, 1000000, "validation batches per evaluation (the budget when tokens = 0); 0 = no evaluation"),
-    INT(eval, batch_size, "0", 0, 1000000, "sequences per validation batch; 0 = clients.batch_size"),
+    INT(eval, batches, "8", 0, 1000000, "validation batches per evaluation (when tokens = 0, the budget is batches x batch_size x seq_len tokens); 0 = no evaluation"),
+    INT(eval, batch_size, "0", 0, 1000000, "sequences per validation batch; 0 = the training micro-batch (clients.batch_size / grad_accum; centralized: its own)"),
     I64(eval, tokens, "0", 0, "validation tokens scored per evaluation, in windows spread over every validation source; more than the set holds = every window; 0 = batches x batch_size x seq_len"),
     ENUM(eval, on, "auto", eval_ons, "where evaluation runs: an actor (a task on its device) or the supervisor (its CPU); auto = actor when the backend is cuda"),
 

@@ -31,21 +31,21 @@ int64_t eval_budget_tokens(int64_t tokens, int batches, int B, int T)
     return (int64_t)batches * B * T;
 }
 
-void eval_spec_from_config(const photon_config *c, eval_spec *out)
+void eval_spec_from_config(const photon_config *c, int micro_batch, eval_spec *out)
 {
     out->T = c->model.seq_len;
-    out->B = c->eval.batch_size > 0 ? c->eval.batch_size : c->clients.batch_size;
+    out->B = c->eval.batch_size > 0 ? c->eval.batch_size : micro_batch;
     out->budget_tokens = eval_budget_tokens(c->eval.tokens, c->eval.batches, out->B, out->T);
 }
 
-eval_set *eval_set_for_run(const photon_config *c, int vocab, photon_err *err)
+eval_set *eval_set_for_run(const photon_config *c, int micro_batch, int vocab, photon_err *err)
 {
     char val[4096], dir[4096], man[4200];
     prepare_val_shard(c, val, sizeof val);
     path_dirname(val, dir, sizeof dir);
     path_join(man, sizeof man, dir, "manifest.json");
     eval_spec spec;
-    eval_spec_from_config(c, &spec);
+    eval_spec_from_config(c, micro_batch, &spec);
     return eval_set_open(val, man, NULL, vocab, &spec, err);
 }
 

@@ -76,10 +76,12 @@ double eval_sums_loss(const eval_sums *s, int src);
 /* The budget a configuration asks for: [eval] tokens, or when 0
  * batches x batch x seq_len (the evaluation's cost before tokens existed). */
 int64_t eval_budget_tokens(int64_t tokens, int batches, int B, int T);
-/* A run's spec: T = model.seq_len, B = eval.batch_size (0: clients.batch_size),
- * the budget from [eval] tokens / batches. */
-void eval_spec_from_config(const photon_config *c, eval_spec *out);
+/* A run's spec: T = model.seq_len, B = eval.batch_size, or when 0 the
+ * training micro-batch (micro_batch: what an actor's model instance holds,
+ * so it can score with that instance and evaluation fits wherever training
+ * does), the budget from [eval] tokens / batches. */
+void eval_spec_from_config(const photon_config *c, int micro_batch, eval_spec *out);
 /* A run's validation set: its prepared val.bin and manifest.json (what
  * the supervisor and every actor open, each in its own prepared dir). */
-eval_set *eval_set_for_run(const photon_config *c, int vocab, photon_err *err);
+eval_set *eval_set_for_run(const photon_config *c, int micro_batch, int vocab, photon_err *err);
 #endif

@@ -31,7 +31,7 @@ struct evaluator {
 
 evaluator *evaluator_new(const run *r, photon_err *err)
 {
-    eval_set *set = eval_set_for_run(r->cfg, r->gc.vocab_size, err);
+    eval_set *set = eval_set_for_run(r->cfg, train_micro_batch(r->cfg), r->gc.vocab_size, err);
     if (!set) return NULL;
     evaluator *e = xcalloc(1, sizeof *e);
     e->set = set;

@@ -6,8 +6,9 @@
 #    budget / seq_len windows (eval_tokens within the budget), and its
 #    overall perplexity lies between the sources';
 #  - on = actor gives eval events bitwise equal to on = supervisor (CPU
-#    backend), and neither changes training: the model equals a run
-#    without evaluation;
+#    backend; with the default batch, the actor's training model instance,
+#    and with another, a second one), and neither changes training: the
+#    model equals a run without evaluation;
 #  - an actor killed during an eval task: the evaluation is retried on the
 #    other actor (PHOTON_FAULT_EVAL_KILL=1), or done by the supervisor when
 #    both die (=2), logged as eval_lost events, with the same figures; the
@@ -52,6 +53,11 @@ grep -q '"on":"supervisor"' "$tmp/act/metrics.jsonl" && fail "on = actor evaluat
 same_evals sup act
 [ "$(hash_of sup)" = "$(hash_of act)" ] && [ "$(hash_of sup)" = "$(hash_of none)" ] ||
     fail "evaluation changed training: $(hash_of none) $(hash_of sup) $(hash_of act)"
+
+# A batch other than the training micro-batch (the actor's second model instance).
+run sup3 --set eval.on=supervisor --set eval.batch_size=3
+run act3 --set eval.on=actor --set eval.batch_size=3
+same_evals sup3 act3
 
 # An actor dies in the first eval task: the other one does it.
 PHOTON_FAULT_EVAL_KILL=1 run kill1 --set eval.on=actor

@@ -105,7 +105,7 @@ const cfg_key cfg_keys[] = {
     ENUM(clients, optimizer_state, "keep", optstates, "client AdamW state: reset each round or keep per client"),
 
     INT(centralized, batch_size, "0", 0, 1000000, "global batch in sequences per step; 0 = clients.batch_size x per_round"),
-    INT(centralized, grad_accum, "0", 0, 1000000, "micro-batches per step (batch_size is split over them); 0 = as many as the clients' micro-batch size (clients.batch_size / clients.grad_accum) gives"),
+    INT(centralized, grad_accum, "0", 0, 1000000, "micro-batches per step (batch_size is split over them); 0 = batch_size / the clients' micro-batch (clients.batch_size / clients.grad_accum)"),
     DBL(centralized, lr, "0", CLOSED, 0, 100, "peak learning rate; 0 = clients.lr"),
     DBL(centralized, min_lr_ratio, "-1", CLOSED, -1, 1, "final learning rate as a fraction of lr; -1 = clients.min_lr_ratio"),
     INT(centralized, warmup, "-1", -1, BIG, "linear warmup steps; -1 = clients.warmup"),

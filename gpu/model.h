@@ -107,6 +107,9 @@ typedef struct backend_ops {
     void (*reset_opt_state)(photon_model *m);
     /* Read-only view of gradients on the host (CPU: direct; CUDA: copied). */
     void (*get_grads)(photon_model *m, float *host);
+    /* Forward only: the loss of every target position, (B, T) row-major, into
+     * host memory (evaluation sums them per window and per source). */
+    void (*forward_token_losses)(photon_model *m, const uint32_t *tokens, float *losses);
 } backend_ops;
 
 /* The public handle every caller uses. */

@@ -22,12 +22,17 @@ static const help_entry helps[] = {
       "shard, and writes a manifest so later runs know whether the data is current.\n"
       "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
       "See docs/DATA.md." },
-    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
+    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N | --tokens N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
       "Evaluates a checkpoint on a token shard: windows of seq_len+1 tokens, window w\n"
       "starting at token w*seq_len; averages the cross-entropy over the first\n"
       "batches x batch windows and prints `loss <x> perplexity <y>`.\n"
       "  --batch B      windows per forward pass (default 4)\n"
       "  --batches N    number of batches (default 20, or as many as the shard holds)\n"
+      "  --tokens N     instead: about N tokens in windows spread over the whole shard,\n"
+      "                 as a run's evaluation picks them ([eval] tokens; every window\n"
+      "                 when N covers the shard); per validation source when SHARD is a\n"
+      "                 prepared val.bin with its manifest.json, one line each:\n"
+      "                 `source <name> loss <x> perplexity <y> windows <n>`\n"
       "  --threads N    CPU threads (default all cores)\n"
       "  --backend      auto (CUDA when available), cpu or cuda" },
     { "sample", "photon-sim sample CKPT.h5 --prompt TEXT [--tokens N] [--temperature T] [--top-k K] [--seed S] [--tokenizer DIR]",

@@ -7,13 +7,17 @@
 typedef struct { const char *name, *usage, *help; } help_entry;
 
 static const help_entry helps[] = {
-    { "run", "photon-sim EXPERIMENT.ini [--set section.key=value ...] [--resume] [--dry-run]",
+    { "run", "photon-sim EXPERIMENT.ini [--set section.key=value ...] [--resume | --replace] [--dry-run]",
       "Runs a federated (or centralized) pre-training experiment described by an INI file.\n"
       "Prepares the data first when it is missing or stale. Results go to the run\n"
       "directory ([run] out_dir, default runs/<name>): config.ini (resolved),\n"
       "metrics.jsonl, summary.json, checkpoints/.\n"
       "  --set section.key=value  override one key (repeatable; paths relative to the CWD)\n"
       "  --resume                 continue from the newest valid checkpoint of the run\n"
+      "  --replace                delete the results already in the run directory\n"
+      "                           (metrics, summary, checkpoints, tb/; prepared data stays)\n"
+      "                           and start over; without --resume or --replace a run\n"
+      "                           directory that holds results is refused (exit 2)\n"
       "  --dry-run                print the resolved configuration and exit\n"
       "See `photon-sim config-reference` for every key." },
     { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...] [--if-stale]",

@@ -74,6 +74,10 @@ typedef struct {
     double last_loss;          /* loss of its last step */
     double update_norm;        /* L2 norm of the update */
     double seconds;            /* wall time of the task on the actor */
+    /* Informational (supervisor/round_stats.h), never used for training: */
+    double lr_first, lr_last;  /* learning rate of the task's first and last local step */
+    double grad_norm;          /* global gradient norm before clipping, mean over the steps */
+    double grad_norm_max;      /* and its largest */
 } msg_result;
 
 typedef struct {

@@ -233,7 +233,7 @@ int tfevents_session_start(tfevents *t, int64_t step)
     pbuf sl = { 0 }, ev = { 0 };
     pb_int(&sl, 1, 1);   /* status = START */
     event_start(&ev, step);
-    pb_bytes(&ev, 6, sl.p, sl.len);
+    pb_bytes(&ev, 7, sl.p, sl.len);
     int rc = write_record(t, &ev);
     free(sl.p);
     free(ev.p);

@@ -4,7 +4,7 @@
  * (tensorflow/core/util/event.proto), encoded here by hand:
  *
  *   Event   { double wall_time = 1; int64 step = 2; string file_version = 3;
- *             Summary summary = 5; SessionLog session_log = 6; }
+ *             Summary summary = 5; SessionLog session_log = 7; }
  *   Summary { repeated Value value = 1; }
  *   Value   { string tag = 1; float simple_value = 2; }
  *   SessionLog { SessionStatus status = 1; }   START = 1

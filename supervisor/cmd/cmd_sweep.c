@@ -230,9 +230,9 @@ static int run_sweep(sweep_plan *p, int verbose)
         k++;
         char ppl[64];
         if (pt->state == PT_COMPLETED) {
-            char sum[1500];
-            path_join(sum, sizeof sum, p->out_dir, pt->name);
-            path_join(sum, sizeof sum, sum, "summary.json");
+            char pdir[1400], sum[1500];
+            path_join(pdir, sizeof pdir, p->out_dir, pt->name);
+            path_join(sum, sizeof sum, pdir, "summary.json");
             if (file_exists(sum)) {
                 fmt_ppl(ppl, sizeof ppl, pt->ppl);
                 log_info("sweep [%d/%d] %s: completed earlier, skipped%s", k, total, pt->name, ppl);

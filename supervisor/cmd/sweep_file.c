@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/metrics.h"
 
 static const char *const state_names[] = { "pending", "running", "completed", "failed", "interrupted" };
 
@@ -220,10 +221,12 @@ out:
     return rc;
 }
 
+/* Exact numbers (cJSON's own printing may drop the last digits). */
 static void add_num_or_null(cJSON *o, const char *k, double v)
 {
-    if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
-    else cJSON_AddNullToObject(o, k);
+    char buf[40];
+    json_format_number(buf, sizeof buf, v);   /* "null" when not finite */
+    cJSON_AddRawToObject(o, k, buf);
 }
 
 int sweep_file_write(const sweep_plan *p, photon_err *err)
@@ -246,7 +249,7 @@ int sweep_file_write(const sweep_plan *p, photon_err *err)
     cJSON_AddNumberToObject(root, "base_seed", (double)p->base_seed);
     if (p->shared_data[0]) cJSON_AddStringToObject(root, "shared_data", p->shared_data);
     else cJSON_AddNullToObject(root, "shared_data");
-    cJSON_AddNumberToObject(root, "updated", time_wall());
+    add_num_or_null(root, "updated", time_wall());
     cJSON *pts = cJSON_AddArrayToObject(root, "points");
     for (int i = 0; i < p->n_points; i++) {
         const sweep_point *pt = &p->points[i];

@@ -19,7 +19,7 @@ rc=0
 "$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set run.rounds=3 > "$tmp/out.txt" 2> "$tmp/err.txt" || rc=$?
 [ $rc = 2 ] || { cat "$tmp/err.txt"; fail "a run into a run directory with results exited $rc, expected 2"; }
 [ "$(wc -l < "$tmp/err.txt")" = 1 ] || { cat "$tmp/err.txt"; fail "expected one error line"; }
-grep -q "error: run directory $run already holds results (metrics.jsonl, summary.json, checkpoints/)" "$tmp/err.txt" ||
+grep -q "error: run directory $run already holds results (metrics.jsonl, summary.json, tb/, checkpoints/)" "$tmp/err.txt" ||
     fail "message does not name the directory and its results: $(cat "$tmp/err.txt")"
 grep -q -- "--resume" "$tmp/err.txt" && grep -q -- "--replace" "$tmp/err.txt" || fail "message does not name both ways out"
 hashes > "$tmp/after.txt"

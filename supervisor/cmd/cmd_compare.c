@@ -127,8 +127,14 @@ static int add_sweep(table *t, const char *dir, const char *manifest)
             const cJSON *st = cJSON_GetObjectItemCaseSensitive(pt, "state");
             if (strcmp(g, groups[gi]) != 0 || !cJSON_IsString(d)) continue;
             if (cJSON_IsString(st) && strcmp(st->valuestring, "pending") == 0) continue;
-            char pdir[1400];
+            char pdir[1400], m[1500], sm[1500];
             path_join(pdir, sizeof pdir, dir, d->valuestring);
+            path_join(m, sizeof m, pdir, "metrics.jsonl");
+            path_join(sm, sizeof sm, pdir, "summary.json");
+            if (!file_exists(m) && !file_exists(sm)) {
+                log_warn("%s: no results yet: point skipped", pdir);
+                continue;
+            }
             if (!r) { r = new_row(t, label); r->sweep = 1; }
             if (add_run(t, pdir) < 0) { rc = -1; break; }
         }

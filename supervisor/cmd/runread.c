@@ -128,6 +128,7 @@ int runread_load(const char *dir, run_result *r)
                     if (k >= 0 && cJSON_IsNumber(e)) r->final_src_ppl[k] = e->valuedouble;
                 }
         }
+        if (text && r->n_evals == 0) r->final_ppl = num(s, "final_perplexity");   /* evaluation off */
         cJSON_Delete(s);
     }
     if (r->n_evals > 0) {

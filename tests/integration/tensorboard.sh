@@ -11,7 +11,7 @@ py=${PHOTON_VENV_PYTHON:-$(bash "$PHOTON_SOURCE_DIR/tools/pyenv.sh" --no-install
 "$py" -c "import tensorboard" 2>/dev/null || { echo "skip: tensorboard not installed in $py"; exit 77; }
 trap 'rc=$?; if [ $rc != 0 ]; then for f in "$tmp"/*.txt; do echo "== $f"; tail -n 5 "$f"; done; fi; cleanup' EXIT
 write_tiny_ini "$tmp/x.ini"
-sets=(--set run.rounds=6 --set checkpoint.every=2 --set clients.grad_clip=1.0)
+sets=(--set run.rounds=6 --set checkpoint.every=2 --set clients.grad_clip=1.0 --set clients.warmup=2)
 "$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set run.out_dir="$tmp/full" > "$tmp/full.txt" 2>&1 || fail "uninterrupted run"
 # Killed as round 4 starts: the checkpoint is after round 2, round 3's points come after it.
 rc=0
@@ -69,6 +69,31 @@ assert series(ea, "train/lr") == [(e["tokens"], f32(e["lr_last"])) for e in roun
 assert series(ea, "train/grad_norm") == [(e["tokens"], f32(e["grad_norm_mean"])) for e in rounds]
 assert series(ea, "round/round") == [(e["tokens"], float(e["round"])) for e in rounds]
 assert len(rounds) == 6 and len(evals) == 7, (len(rounds), len(evals))
+
+# The round events' informational figures (supervisor/round_stats.c): the
+# learning rate is the schedule's (warmup 2, cosine to 0.1x over 6 x 4
+# steps, computed here), the norms and rates agree with the task events.
+def lr_at(step, lr=3e-3, warmup=2, total=24, lo=0.1):
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    r = min(1.0, (step - warmup) / (total - warmup))
+    return lo * lr + 0.5 * (1 + math.cos(math.pi * r)) * (lr - lo * lr)
+tasks = [e for e in events if e["event"] == "task"]
+close = lambda a, b: abs(a - b) <= 1e-9 * max(1.0, abs(b))
+for e in rounds:
+    r = e["round"]
+    assert e["lr_first"] == f32(lr_at(4 * (r - 1))) and e["lr_last"] == f32(lr_at(4 * (r - 1) + 3)), (e, lr_at(4 * (r - 1)))
+    ts = [t for t in tasks if t["round"] == r]
+    assert len(ts) == 4 and all(t["lr_first"] == e["lr_first"] for t in ts), ts
+    un = [t["update_norm"] for t in ts]
+    assert close(e["update_norm_mean"], sum(un) / 4) and e["update_norm_min"] == min(un) and e["update_norm_max"] == max(un), e
+    assert close(e["grad_norm_mean"], sum(t["grad_norm"] for t in ts) / 4) and e["grad_norm_max"] >= max(t["grad_norm"] for t in ts) > 0, e
+    rates = e["actor_tokens_per_s"]
+    assert len(rates) == 2, rates
+    for a in range(2):
+        mine = [t for t in ts if t["actor"] == a]
+        want = sum(t["tokens"] for t in mine) / sum(t["seconds"] for t in mine) if mine else None
+        assert (rates[a] is None and want is None) or close(rates[a], want), (a, rates, want)
 
 # Resumed == uninterrupted, for every deterministic tag.
 er = load(resumed)

@@ -16,6 +16,13 @@ static int state_from(const char *s)
     return -1;
 }
 
+static void axis_free(sweep_axis *ax)
+{
+    for (int i = 0; i < ax->n; i++) free(ax->values[i]);
+    free(ax->values);
+    memset(ax, 0, sizeof *ax);
+}
+
 int sweep_axis_parse(const char *arg, sweep_axis *ax, photon_err *err)
 {
     const char *eq = strchr(arg, '=');
@@ -31,11 +38,12 @@ int sweep_axis_parse(const char *arg, sweep_axis *ax, photon_err *err)
     for (;;) {
         const char *c = strchr(p, ',');
         size_t n = c ? (size_t)(c - p) : strlen(p);
-        if (n == 0) { err_set(err, "--grid %s: empty value in '%s'", ax->key, eq + 1); return -1; }
-        if (n >= 250) { err_set(err, "--grid %s: value too long", ax->key); return -1; }
+        if (n == 0) { err_set(err, "--grid %s: empty value in '%s'", ax->key, eq + 1); axis_free(ax); return -1; }
+        if (n >= 250) { err_set(err, "--grid %s: value too long", ax->key); axis_free(ax); return -1; }
         for (int i = 0; i < ax->n; i++)
             if (strlen(ax->values[i]) == n && strncmp(ax->values[i], p, n) == 0) {
                 err_set(err, "--grid %s: value '%.*s' given twice", ax->key, (int)n, p);
+                axis_free(ax);
                 return -1;
             }
         ax->values = xrealloc(ax->values, (size_t)(ax->n + 1) * sizeof *ax->values);
@@ -50,10 +58,7 @@ int sweep_axis_parse(const char *arg, sweep_axis *ax, photon_err *err)
 
 void sweep_plan_free(sweep_plan *p)
 {
-    for (int a = 0; a < p->n_axes; a++) {
-        for (int i = 0; i < p->axes[a].n; i++) free(p->axes[a].values[i]);
-        free(p->axes[a].values);
-    }
+    for (int a = 0; a < p->n_axes; a++) axis_free(&p->axes[a]);
     free(p->points);
     p->points = NULL;
 }

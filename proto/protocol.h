@@ -29,7 +29,7 @@ enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, 
 
 /* Version of the TCP conversation (frames, message structs, actor_setup),
  * bound into the authentication MAC: an actor of another build is refused. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 1u)
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 2u)   /* 2: msg_result grew lr and grad norms */
 
 typedef struct {
     uint32_t version;

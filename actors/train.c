@@ -125,7 +125,7 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
         .lr = 0, .beta1 = (float)cfg->clients.beta1, .beta2 = (float)cfg->clients.beta2,
         .eps = (float)cfg->clients.eps, .weight_decay = (float)cfg->clients.weight_decay,
     };
-    double loss_sum = 0, last = 0;
+    double loss_sum = 0, last = 0, gn_sum = 0, gn_max = 0, lr_first = 0, lr_last = 0;
     for (int s = 0; s < task->local_steps; s++) {
         maybe_inject_fault(task, s);
         ops->zero_grad(m);
@@ -146,8 +146,13 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
             step_loss += ops->forward_backward(m, t->tokens, scale);
         }
         step_loss /= micro;
-        if (cfg->clients.grad_clip > 0) ops->clip_grad(m, (float)cfg->clients.grad_clip);
+        /* Always measured (max_norm 0 only measures): the norm is reported. */
+        double gn = ops->clip_grad(m, cfg->clients.grad_clip > 0 ? (float)cfg->clients.grad_clip : 0.0f);
+        gn_sum += gn;
+        if (isnan(gn) || gn > gn_max) gn_max = gn;   /* a NaN stays */
         ap.lr = (float)lr_at(&sched, task->global_step + s);
+        if (s == 0) lr_first = ap.lr;
+        lr_last = ap.lr;
         ops->adamw_step(m, &ap);
         loss_sum += step_loss;
         last = step_loss;
@@ -175,5 +180,9 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
     r->last_loss = last;
     r->update_norm = NAN;   /* the caller measures the update as sent */
     r->seconds = time_mono() - t0;
+    r->lr_first = lr_first;
+    r->lr_last = lr_last;
+    r->grad_norm = task->local_steps ? gn_sum / task->local_steps : 0;
+    r->grad_norm_max = gn_max;
     return 0;
 }

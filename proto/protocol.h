@@ -30,7 +30,7 @@ enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, 
 
 /* Version of the TCP conversation (frames, message structs, actor_setup),
  * bound into the authentication MAC: an actor of another build is refused. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 2u)
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 3u)   /* 3: TASK_EVAL + MSG_EVAL_RESULT; msg_result grew lr and grad norms */
 
 typedef struct {
     uint32_t version;
@@ -78,6 +78,10 @@ typedef struct {
     double last_loss;          /* loss of its last step */
     double update_norm;        /* L2 norm of the update */
     double seconds;            /* wall time of the task on the actor */
+    /* Informational (supervisor/round_stats.h), never used for training: */
+    double lr_first, lr_last;  /* learning rate of the task's first and last local step */
+    double grad_norm;          /* global gradient norm before clipping, mean over the steps */
+    double grad_norm_max;      /* and its largest */
 } msg_result;
 
 /* Per validation source, in val.bin's order: windows scored and the sum of

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/eval_windows.h"
+#include "supervisor/tb_log.h"
 #include "actors/train.h"
 
 /* A window's mean cross-entropy is >= 0 (log-sum-exp is at least the
@@ -145,6 +146,20 @@ void evaluator_record(run *r, const eval_sums *s, const char *on, double seconds
     metrics_end(r->mx);
     free(ppl);
     free(losses);
+    /* TensorBoard: the sources with a figure (a source too short for one
+     * window has none). */
+    const char **names = xcalloc((size_t)s->n + 1, sizeof *names);
+    double *ppls = xcalloc((size_t)s->n + 1, sizeof *ppls);
+    int k = 0;
+    for (int i = 0; i < s->n; i++) {
+        double l = eval_sums_loss(s, i);
+        if (!isfinite(l)) continue;
+        names[k] = eval_set_source_name(e->set, i);
+        ppls[k++] = exp(l);
+    }
+    tblog_eval(r->tb, r, loss, r->last_eval_ppl, k, (const char *const *)names, ppls);
+    free(names);
+    free(ppls);
 }
 
 void evaluator_summary(const evaluator *e, summary *s)

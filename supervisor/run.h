@@ -18,8 +18,10 @@
 #include "io/eval_windows.h"
 
 typedef struct round_fsm round_fsm;
+typedef struct round_stats round_stats;
 typedef struct evaluator evaluator;
 typedef struct progress progress;
+typedef struct tblog tblog;
 
 typedef enum { RUN_STARTING, RUN_ROUNDS, RUN_STOPPING, RUN_DONE } run_phase;
 
@@ -62,6 +64,7 @@ typedef struct run {
     fault_plan *faults;
     progress *pg;
     round_fsm *rd;
+    tblog *tb;                 /* TensorBoard log, NULL if disabled (tb_log.h) */
 
     /* Per-client run state: data position (micro-batches consumed), and
      * with kept optimizer state the link slot holding it and its generation. */
@@ -101,6 +104,8 @@ void round_free(round_fsm *rd);
 /* Starts round r->round (attempt r->attempt): samples, queues, dispatches. */
 void round_start(round_fsm *rd);
 int round_active(const round_fsm *rd);
+/* The current (or last) attempt's informational figures (round_stats.h). */
+const round_stats *round_stats_of(const round_fsm *rd);
 void round_on_idle(round_fsm *rd, int slot);
 void round_on_result(round_fsm *rd, int slot, const msg_result *res);
 void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause);

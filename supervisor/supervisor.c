@@ -15,6 +15,8 @@
 #include "io/prepare.h"
 #include "io/tcp_link.h"
 #include "supervisor/tcp_server.h"
+#include "supervisor/round_stats.h"
+#include "supervisor/tb_log.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -215,7 +217,9 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     metrics_num(r->mx, "overhead_seconds", overhead);
     metrics_num(r->mx, "bytes_moved", cb.photon_bytes);
     metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
+    round_stats_write(round_stats_of(r->rd), r->mx);
     metrics_end(r->mx);
+    if (committed) tblog_round(r->tb, r, train_loss, secs);
     if (!committed) {
         r->attempt++;
         if (r->attempt > cfg->aggregator.max_retries) {
@@ -411,6 +415,7 @@ static void teardown(run *r)
     evaluator_free(r->ev);
     progress_free(r->pg);
     if (r->mx) metrics_close(r->mx);
+    tblog_close(r->tb);
     if (r->outer) outer_opt_free(r->outer);
     faults_free(r->faults);
     if (r->ag) agg_free(r->ag);
@@ -472,6 +477,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");
     if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    r->tb = tblog_open(r);
     r->faults = faults_create(cfg, r->resumed);
     if (cfg->eval.batches > 0) {
         photon_err e2;

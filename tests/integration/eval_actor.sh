@@ -102,7 +102,7 @@ rc=0; { "$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set run.out_dir="$tmp/res" --s
     fail "resumed run failed"
 grep -q "resuming after round 2" "$tmp/res2.txt" || fail "did not resume after round 2"
 [ "$(hash_of res)" = "$(hash_of act)" ] || fail "resumed model differs"
-strip() { sed -E 's/"(time|seconds|overhead_seconds)":[^,}]*//g; s/"(pid|actor)":[0-9]+//g; s/"dir":"[^"]*"//' "$1" | grep -v actor_exit; }
+strip() { metrics_untimed "$1" | grep -v actor_exit; }
 diff <(strip "$tmp/act/metrics.jsonl") <(strip "$tmp/res/metrics.jsonl") > "$tmp/mdiff.txt" ||
     { head "$tmp/mdiff.txt"; fail "resumed metrics differ"; }
 echo ok

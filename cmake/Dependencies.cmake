@@ -16,6 +16,8 @@ endfunction()
 photon_require_pkg(LIBEVENT libevent libevent-dev)
 photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
+# JSON for sweep.json and for reading run results (sweep, compare).
+photon_require_pkg(CJSON libcjson libcjson-dev)
 # Randomness, HKDF and HMAC for the TCP link's run key.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 # TLS 1.3 for the TCP link (libssl) through libevent's OpenSSL bufferevents.

@@ -19,8 +19,8 @@ done
 
 # Build tools and libraries, plus what the tests use (PyTorch fixtures, diff).
 packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev libssl-dev
-          libopenblas-dev python3 python3-venv python3-torch python3-numpy diffutils gzip
-          openssl iproute2 clang-14 libclang-rt-14-dev)
+          libopenblas-dev libcjson-dev python3 python3-venv python3-torch python3-numpy python3-matplotlib
+          diffutils gzip openssl iproute2 clang-14 libclang-rt-14-dev)
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

@@ -9,6 +9,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include "io/link_tls.h"
+#include "proto/protocol.h"
 
 static link_tls *srv, *cli;
 
@@ -17,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     photon_err err;
     if (!srv) {
         static const unsigned char key[] = "fuzz key 0123456789abcdef";
-        srv = link_tls_server(key, sizeof key - 1, 0x10002, &err);
-        cli = link_tls_client(key, sizeof key - 1, 0x10002, &err);
+        srv = link_tls_server(key, sizeof key - 1, TCP_PROTOCOL_VERSION, &err);
+        cli = link_tls_client(key, sizeof key - 1, TCP_PROTOCOL_VERSION, &err);
         if (!srv || !cli) __builtin_trap();
     }
     if (size < 1) return 0;

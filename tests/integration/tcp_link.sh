@@ -52,13 +52,17 @@ kill -0 $sup 2>/dev/null || { cat "$tmp/tcp.txt"; fail "the supervisor died of g
 
 # Peers that hold the key but break the protocol after the handshake.  The
 # pre-shared key and identity, derived as docs/RUNTIME.md says (HKDF-SHA256;
-# protocol version 0x00010002).
-read -r psk ident < <(python3 - "$run/run.key" <<'PY'
-import hashlib, hmac, sys
+# the protocol version from proto/protocol.h and io/proc.h).
+read -r psk ident < <(python3 - "$run/run.key" "$PHOTON_SOURCE_DIR" <<'PY'
+import hashlib, hmac, re, sys
 key = open(sys.argv[1], "rb").read().rstrip()
+src = sys.argv[2]
+proc = int(re.search(r"#define PROC_VERSION (\d+)", open(src + "/io/proc.h").read()).group(1))
+tcp = int(re.search(r"#define TCP_PROTOCOL_VERSION \(\(uint32_t\)PROC_VERSION << 16 \| (\d+)u\)",
+                    open(src + "/proto/protocol.h").read()).group(1))
 prk = hmac.new(b"photon-sim run key", key, hashlib.sha256).digest()
 hk = lambda info, n: hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:n]
-print(hk(b"photon-sim tls13 psk", 32).hex(), "photon-sim_v00010002_" + hk(b"photon-sim key id", 8).hex())
+print(hk(b"photon-sim tls13 psk", 32).hex(), f"photon-sim_v{proc << 16 | tcp:08x}_" + hk(b"photon-sim key id", 8).hex())
 PY
 )
 ident=${ident//_/ }

@@ -9,6 +9,7 @@
 # all dropped without harm; nothing is left behind (listen.addr removed,
 # actors exited, run.key mode 0600).
 source "$(dirname "$0")/runtime_common.bash"
+command -v openssl > /dev/null || { echo "skip: no openssl command (Debian package openssl)"; exit 77; }
 write_tiny_ini "$tmp/x.ini"
 sets=(--set clients.optimizer_state=keep)
 

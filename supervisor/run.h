@@ -17,6 +17,7 @@
 #include "supervisor/faults.h"
 
 typedef struct round_fsm round_fsm;
+typedef struct netclock netclock;
 typedef struct evaluator evaluator;
 typedef struct progress progress;
 
@@ -48,6 +49,7 @@ typedef struct run {
     fault_plan *faults;
     progress *pg;
     round_fsm *rd;
+    netclock *nc;              /* [network]: the simulated clock; NULL = none */
 
     /* Per-client run state: data position (micro-batches consumed), and
      * with kept optimizer state the link slot holding it and its generation. */
@@ -69,6 +71,7 @@ typedef struct run {
     double last_train_loss;
     double bytes_moved, bytes_allreduce;
     int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
+    int64_t tasks_late;        /* [network]: failed by missing round_timeout on the simulated clock */
     int64_t tasks_discarded, tokens_discarded; /* accepted in attempts that failed min_clients */
     double time_train, time_overhead;  /* summed over rounds */
 

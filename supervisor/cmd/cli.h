@@ -12,7 +12,8 @@ int cmd_export_hf(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_config(int argc, char **argv);     /* photon-sim config-reference: key reference from the schema */
+int cmd_config(int argc, char **argv);
+int cmd_plan(int argc, char **argv);       /* photon-sim plan EXPERIMENT.ini: predicted round times (DESIGN §8) */     /* photon-sim config-reference: key reference from the schema */
 
 /* True if argv has --help or -h. */
 int cli_wants_help(int argc, char **argv);

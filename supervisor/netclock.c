@@ -144,33 +144,38 @@ void netclock_outer_time(netclock *nc, double seconds)
 }
 
 /* The same work as per-step data parallelism over the same links: n
- * workers (the round's clients) each doing 1/n of every step, the slowest
- * one setting the pace, then a ring all-reduce of the gradient. */
+ * workers (the round's clients) each doing 1/n of every step at its own
+ * speed, then a ring all-reduce of the gradient (netsim_allreduce). */
 static double allreduce_round(netclock *nc)
 {
     const photon_config *cfg = nc->cfg;
     int steps = cfg->clients.local_steps;
     int n = nc->centralized ? nc->per_round : nc->k;
-    net_client *w = xcalloc((size_t)(n > 0 ? n : 1), sizeof *w);
-    double step_compute = 0;
+    if (n < 1) n = 1;
+    net_client *w = xcalloc((size_t)n, sizeof *w);
+    double *per_step = xcalloc((size_t)n, sizeof(double)), *zero = xcalloc((size_t)n, sizeof(double));
+    double known = 0;
     for (int i = 0; i < n; i++) {
-        double per_step;
         if (nc->centralized) {
             /* one task did the whole global batch at scale 1; worker i does 1/n at its speed */
             net_client_of(cfg, i, &w[i]);
-            double task = nc->model ? nc->task_compute : (nc->compute[0] * nc->c[0].link.scale);
-            per_step = isnan(task) ? 0 : task / n / steps / w[i].scale;
+            double task = nc->model ? nc->task_compute : nc->compute[0] * nc->c[0].link.scale;
+            per_step[i] = isnan(task) ? NAN : task / n / steps / w[i].scale;
         } else {
             w[i] = nc->c[i].link;
-            per_step = isnan(nc->compute[i]) ? 0 : nc->compute[i] / steps;
+            per_step[i] = nc->compute[i] / steps;
         }
-        if (per_step > step_compute) step_compute = per_step;
+        if (!isnan(per_step[i]) && per_step[i] > known) known = per_step[i];
     }
-    double comm = netsim_allreduce_step(n, w, nc->bytes.allreduce);
+    /* a worker without a figure (its task failed) is taken as the slowest known */
+    for (int i = 0; i < n; i++) if (isnan(per_step[i])) per_step[i] = known;
+    nc->ar_compute = known;
+    netsim_allreduce(n, w, zero, nc->bytes.allreduce, 8, &nc->ar_comm);   /* steady state */
+    double total = netsim_allreduce(n, w, per_step, nc->bytes.allreduce, steps, NULL);
     free(w);
-    nc->ar_compute = step_compute;
-    nc->ar_comm = comm;
-    return steps * (step_compute + comm);
+    free(per_step);
+    free(zero);
+    return total;
 }
 
 void netclock_round_end(netclock *nc)

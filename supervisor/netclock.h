@@ -72,7 +72,9 @@ typedef struct {
     const struct netsim_client *clients;
     const struct netsim_result *results;
     const struct netsim_summary *summary;
-    double sim, allreduce, allreduce_step_compute, allreduce_step_comm;
+    double sim, allreduce;
+    double allreduce_step_compute;   /* the slowest worker's compute per step */
+    double allreduce_step_comm;      /* one step's all-reduce alone (no compute) */
 } netclock_report;
 void netclock_last(const netclock *nc, netclock_report *out);
 

@@ -95,9 +95,13 @@ void netsim_share(double cap, int n, const double *enter, const double *bytes, c
 void netsim_round(int k, const netsim_client *c, double server_bw, double timeout, double outer,
                   netsim_result *out, netsim_summary *sum);
 
-/* Per-step ring all-reduce among n workers (ring in the given order) of
- * payload bytes: 2(n-1) phases, each as long as its slowest hop, a hop
- * i -> i+1 taking lat_i + lat_i+1 + (payload / n) / min(bw_i, bw_i+1) on
- * the wire.  0 for n <= 1. */
-double netsim_allreduce_step(int n, const net_client *w, double payload);
+/* `steps` steps of data parallelism among n workers with ring all-reduce
+ * (the ring in the given order): worker i computes compute[i] seconds,
+ * then the ring all-reduces payload bytes in 2(n-1) phases of payload / n;
+ * a worker forwards each phase's chunk once it has received the previous
+ * one, and the hop i -> i+1 carries a chunk in (payload / n) / min(bw_i,
+ * bw_i+1) on the wire and delivers it lat_i + lat_i+1 later.  Returns the
+ * time until every worker has finished the last step; period (may be NULL)
+ * gets the steady-state time of one step. */
+double netsim_allreduce(int n, const net_client *w, const double *compute, double payload, int steps, double *period);
 #endif

@@ -145,14 +145,47 @@ void netsim_round(int k, const netsim_client *c, double server_bw, double timeou
     free(enter); free(bytes); free(rate); free(leave); free(idx); free(arr);
 }
 
-double netsim_allreduce_step(int n, const net_client *w, double payload)
+double netsim_allreduce(int n, const net_client *w, const double *compute, double payload, int steps, double *period)
 {
-    if (n <= 1) return 0;
-    double chunk = payload * NET_WIRE_OVERHEAD / n, phase = 0;
+    if (period) *period = 0;
+    if (n <= 0 || steps <= 0) return 0;
+    if (n == 1) {
+        if (period) *period = compute[0];
+        return steps * compute[0];
+    }
+    /* Max-plus recursion over the ring: rank i forwards phase p as soon as
+     * it has received phase p - 1 (phase 0: when its compute is done); hop
+     * i -> i+1 carries one phase at a time (tx) and delivers it lat later.
+     * After a few steps the ring settles into a period; the rest of the
+     * steps are extrapolated with it (the recursion is O(n^2) per step). */
+    int phases = 2 * (n - 1);
+    double chunk = payload * NET_WIRE_OVERHEAD / n;
+    double *tx = xmalloc((size_t)n * sizeof(double)), *lat = xmalloc((size_t)n * sizeof(double));
+    double *busy = xcalloc((size_t)n, sizeof(double)), *recv = xmalloc((size_t)n * sizeof(double));
+    double *start = xmalloc((size_t)n * sizeof(double)), *done = xcalloc((size_t)n, sizeof(double));
     for (int i = 0; i < n; i++) {
         const net_client *a = &w[i], *b = &w[(i + 1) % n];
-        double hop = a->lat + b->lat + chunk / (a->bw < b->bw ? a->bw : b->bw);
-        if (hop > phase) phase = hop;
+        tx[i] = chunk / (a->bw < b->bw ? a->bw : b->bw);
+        lat[i] = a->lat + b->lat;
     }
-    return 2.0 * (n - 1) * phase;
+    int sim = steps < 8 ? steps : 8;
+    double end = 0, prev_end = 0;
+    for (int s = 0; s < sim; s++) {
+        for (int i = 0; i < n; i++) start[i] = done[i] + compute[i];
+        for (int p = 0; p < phases; p++) {
+            for (int i = 0; i < n; i++) {
+                double x = start[i] > busy[i] ? start[i] : busy[i];   /* hop i -> i+1 free */
+                busy[i] = x + tx[i];
+                recv[(i + 1) % n] = busy[i] + lat[i];
+            }
+            memcpy(start, recv, (size_t)n * sizeof(double));
+        }
+        prev_end = end;
+        end = 0;
+        for (int i = 0; i < n; i++) { done[i] = recv[i]; if (recv[i] > end) end = recv[i]; }
+    }
+    double per = end - prev_end;
+    if (period) *period = per;
+    free(tx); free(lat); free(busy); free(recv); free(start); free(done);
+    return end + (steps - sim) * per;
 }

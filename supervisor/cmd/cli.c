@@ -69,14 +69,15 @@ static const help_entry helps[] = {
       "--runtime: the runtime's cost per round (aggregation, outer step) next to memcpy;\n"
       "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
       "--json prints one JSON object (per size for --runtime and --link)." },
-    { "plan", "photon-sim plan EXPERIMENT.ini [--set section.key=value ...] [--json]",
+    { "plan", "photon-sim plan EXPERIMENT.ini [--set section.key=value ...] [--json] [--clients]",
       "Predicts, without training or reading data, the time of a round over the\n"
       "experiment's [network] (the defaults when it has none): download, compute,\n"
       "upload and aggregation, the same work as per-step ring all-reduce data\n"
       "parallelism, and the communication reduction.  Compute comes from FLOPs per\n"
       "token over [network] tokens_per_s or device_tflops; a preset with only a\n"
       "[model] is enough (vocabulary: [model] vocab_size, else the trained\n"
-      "tokenizer's size, else GPT-2's 50257).  --json prints one JSON object.\n"
+      "tokenizer's size, else GPT-2's 50257).  --json prints one JSON object;\n"
+      "--clients lists every client's bandwidth, latency and compute_scale instead.\n"
       "See docs/NETWORK.md." },
     { "config-reference", "photon-sim config-reference",
       "Prints the reference of every experiment-file key (Markdown), generated from the schema." },

@@ -18,7 +18,7 @@
 #include "supervisor/netmodel.h"
 #include "supervisor/sampler.h"
 
-#define USAGE "photon-sim plan EXPERIMENT.ini [--set section.key=value ...] [--json]"
+#define USAGE "photon-sim plan EXPERIMENT.ini [--set section.key=value ...] [--json] [--clients]"
 #define GPT2_VOCAB 50257   /* GPT-2's tokenizer, assumed when the configuration names no vocabulary size */
 
 static int cmp_double(const void *a, const void *b)
@@ -88,12 +88,13 @@ static void perclient_text(const photon_config *c, const char *key, char *out, s
 int cmd_plan(int argc, char **argv)
 {
     const char *path = NULL;
-    int json = 0;
+    int json = 0, list = 0;
     const char **sets = xcalloc((size_t)argc + 1, sizeof *sets);
     int nsets = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) json = 1;
+        else if (strcmp(a, "--clients") == 0) list = 1;
         else if (strcmp(a, "--set") == 0 && i + 1 < argc) sets[nsets++] = argv[++i];
         else if (strncmp(a, "--set=", 6) == 0) sets[nsets++] = a + 6;
         else if (a[0] == '-' && a[1]) {
@@ -125,6 +126,17 @@ int cmd_plan(int argc, char **argv)
     cfg->network.present = true;            /* the defaults when the file has none */
     cfg->network.compute = COMPUTE_MODEL;   /* nothing is measured here */
 
+    if (list) {
+        /* every client's link and speed, as the model draws them (tools/wan.sh shapes its links by these) */
+        printf("client bandwidth_mbps latency_ms compute_scale\n");
+        for (int i = 0; i < cfg->clients.count; i++) {
+            net_client l;
+            net_client_of(cfg, i, &l);
+            printf("%d %.17g %.17g %.17g\n", i, l.bw * 8 / 1e6, l.lat * 1e3, l.scale);
+        }
+        free(cfg);
+        return PHOTON_EXIT_OK;
+    }
     gpt2_config g = { .n_layer = cfg->model.n_layer, .n_head = cfg->model.n_head, .d_model = cfg->model.d_model,
                       .seq_len = cfg->model.seq_len };
     const char *vsrc = "[model] vocab_size";
@@ -184,7 +196,7 @@ int cmd_plan(int argc, char **argv)
         printf(", \"network_section\": %s, \"mode\": \"%s\", \"parameters\": %zu, "
                "\"vocab_size\": %d, \"clients\": %d, \"clients_per_round\": %d, \"local_steps\": %d, "
                "\"task_tokens\": %.0f, \"flops_per_token\": %.6g, \"tokens_per_s\": %.6g, "
-               "\"download_bytes\": %.0f, \"upload_bytes\": %.0f, "
+               "\"download_bytes\": %.0f, \"upload_bytes\": %.0f, \"server_bandwidth_mbps\": %.17g, "
                "\"download_seconds_max\": %.6g, \"compute_seconds_max\": %.6g, \"upload_seconds_max\": %.6g, "
                "\"aggregation_seconds\": %.6g, \"late\": %d, \"round_seconds\": %.6g, "
                "\"allreduce_step_compute_seconds\": %.6g, \"allreduce_step_comm_seconds\": %.6g, "
@@ -193,6 +205,7 @@ int cmd_plan(int argc, char **argv)
                "\"run_seconds\": %.6g, \"allreduce_run_seconds\": %.6g}\n",
                had_network ? "true" : "false", centralized ? "centralized" : "federated", n, g.vocab_size,
                count, k, cfg->clients.local_steps, task_tokens, flops_per_token, tps, nb.download, nb.upload,
+               cfg->network.server_bandwidth_mbps,
                centralized ? 0 : sd.max, centralized ? 0 : sc.max, centralized ? 0 : su.max,
                isnan(agg_tail) ? 0 : agg_tail, rep.summary->late, rep.sim,
                rep.allreduce_step_compute, rep.allreduce_step_comm, rep.allreduce, photon_bytes, ar_bytes,

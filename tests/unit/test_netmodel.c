@@ -116,16 +116,33 @@ static void test_straggler(void)
     CHECK_CLOSE(s.seconds, 12.1 + 0.1 + 0.2, 1e-12);
 }
 
-/* Ring all-reduce of 3 workers: chunks of a third, 4 phases, each as long as
- * its slowest hop (latencies of both ends + chunk over the slower link). */
+/* Ring all-reduce of 3 workers: chunks of a third, 4 phases per step.
+ * Alike links: each phase takes the hop's latencies + its chunk over the
+ * link.  Unlike links (worked by hand below): ranks forward a chunk as soon
+ * as they have it, so a slow hop delays only the chunks that cross it. */
 static void test_allreduce(void)
 {
     net_client w[3] = { { 1.5e6, 0.01, 1 }, { 1.5e6, 0.01, 1 }, { 1.5e6, 0.01, 1 } };
-    CHECK_CLOSE(netsim_allreduce_step(3, w, PAY(4.5e6)), 4 * (1.0 + 0.02), 1e-12);
-    w[1].bw = 0.75e6;   /* hops 0->1 and 1->2 run at 0.75 MB/s: 2 s each */
-    w[2].lat = 0.1;     /* hop 2->0 has 0.11 s of latency, but 1 s of data */
-    CHECK_CLOSE(netsim_allreduce_step(3, w, PAY(4.5e6)), 4 * (2.0 + 0.11), 1e-12);
-    CHECK_CLOSE(netsim_allreduce_step(1, w, 1e9), 0, 0);
+    double zero[3] = { 0, 0, 0 }, half[3] = { 0.5, 0.5, 0.5 }, period;
+    CHECK_CLOSE(netsim_allreduce(3, w, zero, PAY(4.5e6), 1, &period), 4 * (1.0 + 0.02), 1e-12);
+    CHECK_CLOSE(period, 4 * 1.02, 1e-12);
+    CHECK_CLOSE(netsim_allreduce(3, w, half, PAY(4.5e6), 3, &period), 3 * (0.5 + 4 * 1.02), 1e-12);
+    CHECK_CLOSE(period, 0.5 + 4 * 1.02, 1e-12);
+    CHECK_CLOSE(netsim_allreduce(3, w, half, PAY(4.5e6), 20, NULL), 20 * (0.5 + 4 * 1.02), 1e-12);   /* extrapolated */
+    /* hops 0->1: 1 s of data + 0 latency; 1->2 and 2->0: 1 s + 1 s.  By
+     * hand, phase by phase (receipt times at ranks 0, 1, 2):
+     *   step 1: (2,1,2) (4,3,3) (5,5,5) (7,6,7): 7 s (a lockstep ring: 8)
+     *   step 2: (9,8,8) (10,10,10) (12,11,12) (14,13,13): 14 s */
+    net_client u[3] = { { 1.5e6, 0, 1 }, { 1.5e6, 0, 1 }, { 1.5e6, 1, 1 } };
+    CHECK_CLOSE(netsim_allreduce(3, u, zero, PAY(4.5e6), 1, &period), 7, 1e-12);
+    CHECK_CLOSE(netsim_allreduce(3, u, zero, PAY(4.5e6), 2, &period), 14, 1e-12);
+    CHECK_CLOSE(period, 7, 1e-12);
+    /* a slow worker (3 s of compute): by hand, receipts (4.02,1.02,1.02)
+     * (5.02,5.04,2.04) (6.02,6.04,6.06) (7.08,7.04,7.06): the others wait
+     * for its chunks, as slow as a lockstep ring after it */
+    double slow[3] = { 0, 0, 3 };
+    CHECK_CLOSE(netsim_allreduce(3, w, slow, PAY(4.5e6), 1, NULL), 3 + 4 * 1.02, 1e-12);
+    CHECK_CLOSE(netsim_allreduce(1, w, half, 1e9, 4, &period), 2.0, 0);   /* alone: compute only */
 }
 
 /* Over random rounds: every client's completion is at least its bytes

@@ -37,7 +37,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 src=$(dirname "$here")
 build=$src/build
-grid= mode=both ring_steps=5 ring_warmup=3 json= max_error= out= cc=cubic
+grid= mode=both ring_steps=8 ring_warmup=3 json= max_error= out= cc=cubic
 exp= sets=()
 usage() { echo "usage: tools/wan.sh [--build DIR] [--grid BWS:LATS] [--mode federated|allreduce|both] [--ring-steps N] [--json FILE] [--max-error PCT] [--out DIR] EXPERIMENT.ini [--set section.key=value ...]" >&2; exit 2; }
 while [ $# -gt 0 ]; do

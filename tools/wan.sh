@@ -93,6 +93,8 @@ trap 'exit 130' INT TERM
 # The experiment's clients: one line each, "id bandwidth_mbps latency_ms compute_scale".
 "$sim" plan "$exp" "${sets[@]}" --clients > "$tmp/clients.txt" || exit 2
 k=$(($(wc -l < "$tmp/clients.txt") - 1))
+"$sim" plan "$exp" "${sets[@]}" --json | grep -q '"mode": "federated"' \
+    || { echo "wan.sh: the experiment must be federated ([run] mode)" >&2; exit 2; }
 [ "$k" -ge 2 ] && [ "$k" -le 60 ] || { echo "wan.sh: needs 2 to 60 clients ([clients] count = $k)" >&2; exit 2; }
 
 ns() { echo "${tag}h$1"; }           # host 0: the aggregator; host i+1: client i

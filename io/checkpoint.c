@@ -73,6 +73,84 @@ void ckpt_h5_join(char *out, size_t n, const char *group, const char *name)
     else snprintf(out, n, "%s/%s", group, name);
 }
 
+/* The filters of dataset d: *fletcher set when Fletcher-32 is among them,
+ * and the return value 1 when any filter may change the size of the data
+ * (anything but Fletcher-32 and shuffle: compression). */
+static int filters_of(hid_t d, int *fletcher)
+{
+    *fletcher = 0;
+    int compressed = 0;
+    hid_t dcpl = H5Dget_create_plist(d);
+    if (dcpl < 0) return 1;
+    int nf = H5Pget_nfilters(dcpl);
+    for (int i = 0; i < nf; i++) {
+        unsigned flags, cd[8];
+        size_t ncd = 8;
+        char name[64];
+        H5Z_filter_t f = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name, name, NULL);
+        if (f == H5Z_FILTER_FLETCHER32) *fletcher = 1;
+        else if (f != H5Z_FILTER_SHUFFLE) compressed = 1;
+    }
+    H5Pclose(dcpl);
+    return compressed;
+}
+
+int ckpt_h5_fletcher(hid_t d)
+{
+    int fl;
+    filters_of(d, &fl);
+    return fl;
+}
+
+int ckpt_h5_stored(hid_t d, uint64_t file_size, char *why, size_t n)
+{
+    hid_t sp = H5Dget_space(d), t = H5Dget_type(d);
+    hssize_t npts = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    size_t esz = t < 0 ? 0 : H5Tget_size(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    if (npts < 0 || esz == 0) { snprintf(why, n, "no readable shape or type"); return 0; }
+    if (npts == 0) return 1;
+    H5D_space_status_t st = H5D_SPACE_STATUS_ERROR;
+    if (H5Dget_space_status(d, &st) < 0 || st == H5D_SPACE_STATUS_NOT_ALLOCATED) {
+        snprintf(why, n, "its data was never written");
+        return 0;
+    }
+    /* A chunk never written reads back as fill values: count them.  (HDF5's
+     * own space status compares byte counts, which checksums and edge chunks
+     * throw off.) */
+    hid_t dcpl = H5Dget_create_plist(d);
+    int chunked = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED;
+    if (chunked) {
+        hsize_t cdims[H5S_MAX_RANK], dims[H5S_MAX_RANK], want = 1, have = 0;
+        int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, cdims);
+        hid_t fsp = H5Dget_space(d);
+        int drank = H5Sget_simple_extent_dims(fsp, dims, NULL);
+        for (int i = 0; i < rank && rank == drank; i++) want *= (dims[i] + cdims[i] - 1) / (cdims[i] ? cdims[i] : 1);
+        herr_t hr = H5Dget_num_chunks(d, fsp, &have);
+        H5Sclose(fsp);
+        if (rank != drank || hr < 0 || have != want) {
+            H5Pclose(dcpl);
+            snprintf(why, n, "%llu of its %llu chunks are stored", (unsigned long long)have, (unsigned long long)want);
+            return 0;
+        }
+    }
+    if (dcpl >= 0) H5Pclose(dcpl);
+    int fl;
+    if (filters_of(d, &fl)) return 1;   /* compressed: any stored size can be right */
+    /* Uncompressed data takes its nominal size on disk (plus checksums):
+     * a shape that claims more than the file holds is a lie, found here
+     * before anyone allocates memory for it. */
+    double nominal = (double)npts * (double)esz;
+    hsize_t stored = H5Dget_storage_size(d);
+    if ((double)stored < nominal || nominal > (double)file_size) {
+        snprintf(why, n, "its shape needs %.0f bytes, the file stores %llu of them%s", nominal,
+                 (unsigned long long)stored, nominal > (double)file_size ? " (more than the whole file)" : "");
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- writer ------------------------------------------------------------ */
 
 static int wfail(ckpt_writer *w, photon_err *err, const char *what, const char *obj)

@@ -33,8 +33,13 @@ typedef struct ckpt_reader ckpt_reader;
 ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err);
 /* Reads /model attributes into c (padded_vocab from the wte shape). */
 int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err);
+/* Checks, without reading the data, that group holds every HF-named tensor
+ * of c as a float dataset of the right shape whose data is all stored (for
+ * "/model", also the shape attributes against c): call it before allocating
+ * memory for a model whose shape a file declared. */
+int ckpt_check_params(ckpt_reader *r, const char *group, const gpt2_config *c, photon_err *err);
 /* Reads an HF-named group into a flat vector (checks every tensor's presence,
- * shape, and checksum). */
+ * shape, stored data and checksum). */
 int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, float *flat, photon_err *err);
 int ckpt_has(ckpt_reader *r, const char *path);
 /* Reads exactly n elements (error if the dataset has another size). */

@@ -42,6 +42,11 @@ int ckpt_check_params(ckpt_reader *r, const char *group, const gpt2_config *c, p
  * shape, stored data and checksum). */
 int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, float *flat, photon_err *err);
 int ckpt_has(ckpt_reader *r, const char *path);
+/* Number of elements of dataset path, or -1 with err (missing, unreadable). */
+int64_t ckpt_len(ckpt_reader *r, const char *path, photon_err *err);
+/* 0 when all of dataset path's data is stored (see ckpt_check_params), so
+ * its declared size can be allocated; -1 with err. */
+int ckpt_check_stored(ckpt_reader *r, const char *path, photon_err *err);
 /* Reads exactly n elements (error if the dataset has another size). */
 int ckpt_get_f32(ckpt_reader *r, const char *path, float *data, size_t n, photon_err *err);
 int ckpt_get_i64(ckpt_reader *r, const char *path, int64_t *data, size_t n, photon_err *err);
@@ -49,8 +54,11 @@ int ckpt_get_u64(ckpt_reader *r, const char *path, uint64_t *data, size_t n, pho
 void ckpt_close(ckpt_reader *r);
 
 /* Added for inspect and resume (additive):
- * reads every dataset once so that each chunk's Fletcher-32 checksum is
- * checked; -1 with err naming the first corrupt dataset. */
+ * reads every dataset once, in bounded memory, so that each chunk's
+ * Fletcher-32 checksum is checked; also requires of every non-empty dataset
+ * that it is float32/64 or an integer of up to 64 bits, carries the
+ * Fletcher-32 filter, has all its data stored, and (floats) holds only
+ * finite values.  -1 with err naming the first dataset that fails. */
 int ckpt_verify(ckpt_reader *r, photon_err *err);
 /* Calls fn for every group and dataset below the root, in creation order
  * (groups: rank -1).  dtype is "f32", "f64", "i32", "i64", "u64", "str", ...

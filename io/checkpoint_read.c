@@ -520,6 +520,35 @@ static int get_n(ckpt_reader *r, const char *path, hid_t mtype, H5T_class_t cls,
     return read_all(r, d, mtype, data, path, err);
 }
 
+int64_t ckpt_len(ckpt_reader *r, const char *path, photon_err *err)
+{
+    int ex = exists(r, path, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: missing dataset %s", r->path, path);
+        return -1;
+    }
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rfail(r, err, "open", path);
+    hid_t sp = H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    if (n < 0) err_set(err, "%s: dataset %s has no readable shape", r->path, path);
+    return n;
+}
+
+int ckpt_check_stored(ckpt_reader *r, const char *path, photon_err *err)
+{
+    if (ckpt_len(r, path, err) < 0) return -1;
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rfail(r, err, "open", path);
+    char why[160];
+    int ok = ckpt_h5_stored(d, r->size, why, sizeof why);
+    H5Dclose(d);
+    if (!ok) err_set(err, "%s: dataset %s is incomplete: %s", r->path, path, why);
+    return ok ? 0 : -1;
+}
+
 int ckpt_get_f32(ckpt_reader *r, const char *path, float *data, size_t n, photon_err *err)
 {
     return get_n(r, path, H5T_NATIVE_FLOAT, H5T_FLOAT, "float", data, n, err);

@@ -1,7 +1,11 @@
 /* `photon-sim inspect CKPT.h5 [--verify] [--config] [--hash]`: what a
  * checkpoint holds — its attributes, the model's shape and parameter count,
  * and every group and dataset with its type and shape.  --verify reads every
- * dataset so each Fletcher-32 checksum is checked; --config prints the
+ * dataset so each Fletcher-32 checksum is checked, and says ok only when
+ * eval and --resume would accept the file (the same checks: required tensors
+ * present with their shapes, every dataset stored whole with a Fletcher-32
+ * filter and finite values, sane attributes, a complete run state if it has
+ * one); --config prints the
  * resolved experiment configuration recorded in it; --hash adds a 64-bit hash
  * of each numeric dataset's values, so two checkpoints can be compared
  * bit for bit (e.g. a resumed run against an uninterrupted one) without
@@ -11,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "io/checkpoint.h"
+#include "io/runstate.h"
 #include "supervisor/cmd/cli.h"
 #include "supervisor/cmd/cmd_util.h"
 
@@ -24,8 +29,14 @@ static int dataset_hash(ckpt_reader *r, const char *path, int rank, const uint64
     int f32 = !strcmp(dtype, "f32"), i64 = !strcmp(dtype, "i64"), u64 = !strcmp(dtype, "u64");
     if (!f32 && !i64 && !u64) return 0;
     size_t bytes = n * (f32 ? 4 : 8);
-    void *buf = xmalloc(bytes);
     photon_err err;
+    /* The shape is the file's word: check the data is there before
+     * allocating for it. */
+    if (ckpt_check_stored(r, path, &err) < 0) {
+        fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+        return -1;
+    }
+    void *buf = xmalloc(bytes);
     int rc = f32 ? ckpt_get_f32(r, path, buf, n, &err)
            : i64 ? ckpt_get_i64(r, path, buf, n, &err)
                  : ckpt_get_u64(r, path, buf, n, &err);
@@ -104,7 +115,8 @@ int cmd_inspect(int argc, char **argv)
     }
     int rc = PHOTON_EXIT_OK;
     gpt2_config c;
-    if (ckpt_model_config(r, &c, &err) == 0) {
+    int model_ok = ckpt_model_config(r, &c, &err) == 0;
+    if (model_ok) {
         printf("model        GPT-2, n_layer %d, n_head %d, d_model %d, seq_len %d, vocab_size %d (wte rows %d)\n",
                c.n_layer, c.n_head, c.d_model, c.seq_len, c.vocab_size, c.padded_vocab);
         gpt2_config true_v = c;
@@ -124,11 +136,22 @@ int cmd_inspect(int argc, char **argv)
     }
     if (hc.failed) rc = PHOTON_EXIT_FAIL;
     if (verify) {
-        if (ckpt_verify(r, &err) == 0) {
-            printf("checksums    ok (every dataset read and its Fletcher-32 checksums verified)\n");
+        /* ok only for what eval and --resume accept: the same checks they
+         * make, in the same functions. */
+        runstate_info info = { 0 };
+        int state = -1;
+        if (model_ok && ckpt_check_params(r, "/model", &c, &err) == 0 && ckpt_verify(r, &err) == 0)
+            state = runstate_check(r, path, &c, m.seed, &info, &err);
+        if (state >= 0) {
+            printf("checksums    ok (every dataset read and its Fletcher-32 checksums verified; all values finite)\n");
+            if (state == 1)
+                printf("run state    ok (%lld clients, %d with kept optimizer state%s): --resume can continue from it\n",
+                       (long long)info.n_clients, info.kept_states, info.has_outer ? ", outer momentum" : "");
+            else
+                printf("run state    none (a model-only checkpoint: eval, sample and export-hf read it, --resume does not)\n");
         } else {
-            printf("checksums    FAILED\n");
-            fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+            printf("verify       FAILED\n");
+            if (model_ok) fprintf(stderr, "photon-sim: error: %s\n", err.msg);
             rc = PHOTON_EXIT_FAIL;
         }
     } else {

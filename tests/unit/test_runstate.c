@@ -43,7 +43,7 @@ static void fill(fixture *f, int64_t round)
     }
     for (int c = 0; c < NCL; c++) {
         f->pos[c][0] = round * 100 + c;
-        f->pos[c][1] = -c;
+        f->pos[c][1] = c;
         f->rng[c] = rng_u64(&g);
     }
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actors/train.h"
+#include "gpu/vecops.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
 
@@ -37,6 +38,7 @@ struct round_fsm {
     round_client *c;
     double t0, overhead;
     double loss_sum, loss_w;
+    int64_t task_samples;   /* sequences one task trains on */
     int models_sent, updates_received;
 };
 
@@ -146,6 +148,17 @@ static void finish(round_fsm *rd)
     int committed = mean && sum.accepted >= need;
     if (committed) {
         outer_opt_step(r->outer, r->theta, mean);
+        /* Every accepted update is finite, but the outer step can still
+         * overflow: a model that is no longer finite ends the run here,
+         * before it is published, evaluated or checkpointed. */
+        int64_t bad = -1;
+        if (!isfinite(vec_norm(r->theta, r->n, cpu_threads(r->cfg->run.threads), &bad))) {
+            rd->active = 0;
+            run_fail(r, "round %lld: the global model is no longer finite after the outer step (parameter %lld): "
+                     "the run diverged; the last good checkpoint is %s", (long long)r->round + 1, (long long)bad,
+                     r->last_ckpt[0] ? r->last_ckpt : "none");
+            return;
+        }
     }
     /* Only a committed attempt's work counts as training: its clients move
      * on in their data streams.  A failed attempt's accepted updates are
@@ -205,11 +218,17 @@ static void consume(round_fsm *rd)
             r->tasks_failed++;
             task_event(r, rc, "unreadable", err.msg);
         } else {
+            /* Nothing an actor says about its own update is trusted: the
+             * norm and finiteness are measured here, the sample and token
+             * counts are the task's. */
             agg_record rec;
-            if (agg_add_norm(r->ag, c, u, rc->res.update_norm, &rec, &err) < 0) {
+            if (agg_add(r->ag, c, u, &rec, &err) < 0) {
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }
+            rc->res.update_norm = rec.norm;
+            rc->res.samples = rd->task_samples;
+            rc->res.tokens = rd->task_samples * r->cfg->model.seq_len;
             rc->st = CS_DONE;
             rd->updates_received++;
             if (rec.verdict == AGG_ACCEPTED) {
@@ -253,8 +272,9 @@ void round_start(round_fsm *rd)
         rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
     }
     double *samples = xmalloc((size_t)rd->k * sizeof(double));
-    double per_task = (double)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
-                      train_micro_batch(r->cfg);
+    rd->task_samples = (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
+                       train_micro_batch(r->cfg);
+    double per_task = (double)rd->task_samples;
     for (int i = 0; i < rd->k; i++) {
         memset(&rd->c[i], 0, sizeof rd->c[i]);
         rd->c[i].client = rd->ids[i];

@@ -37,7 +37,7 @@ static void write_ini(void)
     char text[4096];
     snprintf(text, sizeof text,
              "[run]\nname = tiny\nseed = 7\nrounds = 3\nbackend = cpu\nthreads = 1\n"
-             "[model]\nn_layer = 1\nn_head = 2\nd_model = 16\nseq_len = 16\n"
+             "[model]\nn_layer = 1\nn_head = 2\nd_model = 16\nseq_len = 16\npad_vocab = 64\n"
              "[data]\nsources = %s/data/c4/c4-sample-train.json.gz\n"
              "validation = %s/data/c4/c4-sample-validation.json.gz\n"
              "tokenizer = train\ntokenizer_vocab = 300\nmax_docs = 60\nprepared_dir = %s/data\n"
@@ -282,6 +282,35 @@ static void test_verify_structure(void)
     expect_verify(p, 1, "run state    none (a model-only checkpoint");
 }
 
+/* Item 2: a global model that stops being finite fails the run.  Every
+ * update is checked, so only the outer step itself can overflow: here a
+ * valid (finite) checkpoint holds -3e38 in a padded row of wte, which no
+ * forward pass reads, and +3e38 of momentum at the same place; the next
+ * Nesterov step takes it past -FLT_MAX. */
+static void test_model_diverges(void)
+{
+    fresh("diverge");
+    const char *p = ckpt("diverge", 3);
+    set_f32_elem(p, "/model/transformer.wte.weight", 310, -3e38f);
+    set_f32_elem(p, "/outer_optimizer/transformer.wte.weight", 310, 3e38f);
+    expect_verify(p, 1, "checksums    ok");
+    int rc = run("diverge", "--resume --set run.rounds=4 --set aggregator.reject_norm=0");
+    CHECK_MSG(rc == 1, "a diverging run exits 1 (got %d): %s", rc, out);
+    CHECK_CONTAINS(out, "resuming after round 3");
+    CHECK_CONTAINS(out, "round 4: the global model is no longer finite after the outer step");
+    CHECK_CONTAINS(out, "the last good checkpoint is");
+    char path[900], sum[4096] = "";
+    snprintf(path, sizeof path, "%s/diverge/summary.json", dir);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(sum, 1, sizeof sum - 1, f) : 0;
+    sum[n] = 0;
+    if (f) fclose(f);
+    CHECK_CONTAINS(sum, "\"status\":\"failed\"");
+    CHECK_CONTAINS(sum, "ckpt-00000003.h5");
+    /* nothing written after the divergence */
+    CHECK(access(ckpt("diverge", 4), F_OK) != 0);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s", th_tmpdir());
@@ -291,5 +320,6 @@ int main(void)
     if (rc != 0) return th_finish();
     RUN(test_verify_structure);
     RUN(test_resume_fallbacks);
+    RUN(test_model_diverges);
     return th_finish();
 }

@@ -1,6 +1,7 @@
 /* Common helpers: errors, logging, allocation, RNG, hashing, time, files,
  * atomic replace and the fault seams tests use to fail the Nth call. */
 #include "io/common.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -335,6 +336,55 @@ int fsync_dir(const char *dir, photon_err *err)
     close(fd);
     if (rc != 0 && errno != EINVAL) { err_set(err, "%s: fsync failed: %s", dir, strerror(errno)); return -1; }
     return 0;
+}
+
+/* The process's command name (/proc/PID/comm), or "" when unreadable. */
+static void proc_comm(const char *pid, char *out, size_t n)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%s/comm", pid);
+    out[0] = '\0';
+    FILE *f = fopen(p, "r");
+    if (!f) return;
+    if (fgets(out, (int)n, f)) out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+int tmp_sweep(const char *dir, bool all_pids)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    char self[64];
+    proc_comm("self", self, sizeof self);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        /* "<name>.tmp.<pid>": the last ".tmp." followed by digits only */
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name) continue;
+        while (strstr(t + 1, ".tmp.")) t = strstr(t + 1, ".tmp.");
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || t[5] < '0' || t[5] > '9') continue;
+        if (!all_pids) {
+            if (pid == (long)getpid()) continue;
+            /* Its writer is gone when the pid is, or when the pid now
+             * belongs to another program (pids are reused); a live
+             * photon-sim (or whatever wrote it, under its own name) may
+             * still be writing it. */
+            if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
+                char comm[64];
+                proc_comm(t + 5, comm, sizeof comm);
+                if (!comm[0] || strcmp(comm, self) == 0) continue;
+            }
+        }
+        char path[4400];
+        path_join(path, sizeof path, dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 struct atomic_file {

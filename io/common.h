@@ -81,6 +81,12 @@ FILE *afile_stream(atomic_file *f);
 const char *afile_tmp_path(atomic_file *f);
 int afile_commit(atomic_file *f, photon_err *err);  /* frees f */
 void afile_abort(atomic_file *f);                    /* frees f, removes temp */
+/* Removes the temporary files that interrupted atomic writes left in dir:
+ * regular files named "<name>.tmp.<pid>" (afile_open's and ckpt_create's
+ * naming) whose writer is gone — the pid is not running, or runs another
+ * program now — or every one when all_pids (never this process's own
+ * unless all_pids).  Returns how many were removed. */
+int tmp_sweep(const char *dir, bool all_pids);
 /* Whole-buffer convenience. */
 int file_write_atomic(const char *path, const void *data, size_t n, photon_err *err);
 /* fsync a directory (after a rename inside it). */

@@ -65,25 +65,7 @@ int runstate_list(const char *dir, int64_t *rounds, int max)
 
 int runstate_clean(const char *dir, bool all_pids)
 {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        /* "<name>.tmp.<pid>": the temp-file naming of ckpt_create and afile_open */
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || t == e->d_name) continue;
-        while (strstr(t + 1, ".tmp.")) t = strstr(t + 1, ".tmp.");
-        char *end;
-        long pid = strtol(t + 5, &end, 10);
-        if (*end || pid <= 0 || t[5] < '0' || t[5] > '9') continue;
-        if (!all_pids && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
-        char path[1024];
-        path_join(path, sizeof path, dir, e->d_name);
-        if (unlink(path) == 0) removed++;
-    }
-    closedir(d);
-    return removed;
+    return tmp_sweep(dir, all_pids);
 }
 
 /* ---- save ------------------------------------------------------------------- */

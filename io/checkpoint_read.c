@@ -172,12 +172,8 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
         err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
         return NULL;
     }
-    if (S_ISDIR(st.st_mode)) {
-        err_set(err, "%s: is a directory, expected a checkpoint file (.h5)", path);
-        return NULL;
-    }
     if (!S_ISREG(st.st_mode)) {
-        err_set(err, "%s: not a regular file, expected a checkpoint file (.h5)", path);
+        err_set(err, "%s: is %s, expected a checkpoint file (.h5)", path, file_kind(st.st_mode));
         return NULL;
     }
     if (access(path, R_OK) < 0) {

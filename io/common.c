@@ -254,33 +254,81 @@ double time_wall(void)
 
 /* ---- files ------------------------------------------------------------------ */
 
-char *file_read_all(const char *path, size_t *len, photon_err *err)
+const char *file_kind(unsigned m)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
+}
+
+int file_open_regular(const char *path, uint64_t max, const char *what, struct stat *st, photon_err *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat s;
+    if (fstat(fd, &s) != 0) {
+        err_set(err, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(s.st_mode)) {
+        err_set(err, "%s: is %s, expected %s", path, file_kind(s.st_mode), what);
+        close(fd);
+        return -1;
+    }
+    if (max && (uint64_t)s.st_size > max) {
+        err_set(err, "%s: is %lld bytes, more than %s may hold (%llu)", path, (long long)s.st_size, what,
+                (unsigned long long)max);
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (st) *st = s;
+    return fd;
+}
+
+char *file_read_max(const char *path, uint64_t max, const char *what, size_t *len, photon_err *err)
+{
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        err_set(err, "%s: is a directory, expected a file", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
+    int fd = file_open_regular(path, max, what, &st, err);
+    if (fd < 0) return NULL;
+    /* The size can change while we read (a file being written): read to
+     * EOF, but never beyond max. */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = xmalloc(cap + 1);
     for (;;) {
-        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2);
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
+        if (n == cap) {
+            if (max && n >= max) {
+                err_set(err, "%s: grew beyond %llu bytes while being read, more than %s may hold", path,
+                        (unsigned long long)max, what);
+                free(buf);
+                close(fd);
+                return NULL;
+            }
+            cap *= 2;
+            buf = xrealloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            err_set(err, "%s: read error: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
         if (r == 0) break;
+        n += (size_t)r;
     }
-    if (ferror(f)) {
-        err_set(err, "%s: read error: %s", path, strerror(errno));
-        fclose(f); free(buf);
-        return NULL;
-    }
-    fclose(f);
+    close(fd);
     buf[n] = 0;
     if (len) *len = n;
     return buf;
+}
+
+char *file_read_all(const char *path, size_t *len, photon_err *err)
+{
+    return file_read_max(path, FILE_READ_MAX, "a regular file", len, err);
 }
 
 bool file_exists(const char *path)

@@ -62,7 +62,20 @@ double time_mono(void);
 double time_wall(void);
 
 /* Files. */
-/* Reads a whole file; returns NULL and fills err on failure. *len excludes the added NUL. */
+/* Opens path for reading only if it is a regular file of at most max bytes
+ * (0 = any size): never blocks on a FIFO, never reads a device such as
+ * /dev/zero.  what names the file in errors ("an INI file": "x: is a
+ * FIFO, expected an INI file").
+ * Returns the descriptor (st filled when not NULL), or -1 with err. */
+struct stat;
+/* "a directory", "a FIFO", "a character device", ... for st_mode m. */
+const char *file_kind(unsigned m);
+int file_open_regular(const char *path, uint64_t max, const char *what, struct stat *st, photon_err *err);
+/* Reads a whole regular file of at most max bytes (file_open_regular);
+ * returns NULL and fills err on failure.  *len excludes the added NUL. */
+char *file_read_max(const char *path, uint64_t max, const char *what, size_t *len, photon_err *err);
+/* file_read_max with FILE_READ_MAX. */
+#define FILE_READ_MAX ((uint64_t)1 << 30)
 char *file_read_all(const char *path, size_t *len, photon_err *err);
 bool file_exists(const char *path);
 /* mkdir -p; returns 0 or -1 with err. */

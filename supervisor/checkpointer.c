@@ -104,7 +104,7 @@ int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon
     char mpath[2048];
     struct stat st;
     path_join(mpath, sizeof mpath, r->dir, "metrics.jsonl");
-    if (stat(mpath, &st) == 0) {
+    if (stat(mpath, &st) == 0 && S_ISREG(st.st_mode)) {   /* anything else: metrics_open says what */
         rs.check_metrics = true;
         rs.metrics_size = (int64_t)st.st_size;
     }

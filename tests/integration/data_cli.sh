@@ -70,7 +70,7 @@ wait $dead
 mkfifo in.fifo
 "$BIN" encode --tokenizer "$TOK" < in.fifo > /dev/null 2>&1 & live=$!
 exec 7> in.fifo
-for _ in $(seq 100); do [ "$(cat /proc/$live/comm 2>/dev/null)" = photon-sim ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ "$(cat /proc/$live/comm 2>/dev/null)" = photon-sim ] && break; sleep 0.05; done
 touch "run/data/client_0001.bin.tmp.$dead" "run/data/train.bin.tmp.$$" "run/data/val.bin.tmp.$live"
 "$BIN" prepare exp.ini 2>err.txt || fail "prepare over stale temps: $(cat err.txt)"
 exec 7>&-

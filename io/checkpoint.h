@@ -29,6 +29,19 @@ int ckpt_commit(ckpt_writer *w, photon_err *err);   /* closes, fsyncs, renames; 
 void ckpt_abort(ckpt_writer *w);                     /* removes the temp file; frees w */
 
 typedef struct ckpt_reader ckpt_reader;
+/* Reads all of an untrusted checkpoint once in a child process (see
+ * io/checkpoint_probe.c): 0 when the child read it cleanly, else -1 with
+ * the child's one-line error, or -2 with "reading it crashed the HDF5
+ * library" / "did not finish in N s" when the library died or hung on it.
+ * Call before reading a file that came from elsewhere. */
+int ckpt_probe(const char *path, double seconds, photon_err *err);
+/* A generous time limit for probing path (grows with its size). */
+double ckpt_probe_seconds(const char *path);
+/* ckpt_check_untrusted: ckpt_probe with that limit, unless probing was
+ * turned off (the fuzz targets read in-process, so that the library's own
+ * crashes show up as findings). */
+int ckpt_check_untrusted(const char *path, photon_err *err);
+void ckpt_probe_disable(void);
 /* Opens and checks format / format_version; meta is filled (free meta->config). */
 ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err);
 /* Reads /model attributes into c (padded_vocab from the wte shape). */

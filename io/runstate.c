@@ -297,6 +297,9 @@ static int load_clients(ckpt_reader *r, runstate *rs, photon_err *err)
 
 int runstate_load(const char *path, runstate *rs, photon_err *err)
 {
+    /* Everything is read (checksums verified) in a child first: a file
+     * that crashes or hangs the HDF5 library is skipped like any other. */
+    if (ckpt_check_untrusted(path, err) < 0) return -1;
     ckpt_meta meta;
     ckpt_reader *r = ckpt_open(path, &meta, err);
     if (!r) return -1;
@@ -310,7 +313,6 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
                 path, (long long)meta.round, (long long)name_round);
         goto out;
     }
-    if (ckpt_verify(r, err) < 0) goto out;
     if (ckpt_model_config(r, &fc, err) < 0) goto out;
     if (!same_model(&fc, &rs->model_cfg)) {
         err_set(err, "%s: model shape L%d H%d C%d T%d V%d differs from the run's L%d H%d C%d T%d V%d",

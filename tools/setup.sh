@@ -18,8 +18,11 @@ for a in "$@"; do
 done
 
 # Build tools and libraries, plus what the tests use (PyTorch fixtures, diff).
+# clang-14 + libclang-rt-14-dev + libomp-14-dev: the libFuzzer targets
+# (tests/fuzz, tools/fuzz.sh); python3-h5py: checkpoints written by h5py.
 packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev libssl-dev
-          libopenblas-dev python3 python3-venv python3-torch python3-numpy diffutils gzip)
+          libopenblas-dev python3 python3-venv python3-torch python3-numpy diffutils gzip
+          clang-14 libclang-rt-14-dev libomp-14-dev python3-h5py)
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

@@ -95,6 +95,12 @@ int cmd_inspect(int argc, char **argv)
     const char *path = pos[0];
     photon_err err;
     ckpt_meta m;
+    /* A file that crashes the HDF5 library is reported, not fatal; its
+     * ordinary damage is reported below, where it shows. */
+    if (ckpt_check_untrusted(path, &err) == -2) {
+        fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+        return PHOTON_EXIT_FAIL;
+    }
     ckpt_reader *r = ckpt_open(path, &m, &err);
     if (!r) {
         fprintf(stderr, "photon-sim: error: %s\n", err.msg);

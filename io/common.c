@@ -15,6 +15,14 @@
 
 /* ---- errors and logging ------------------------------------------------ */
 
+/* An error is one line whatever it quotes (a value with a newline, a name
+ * from a damaged file): control characters become '?'. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 void err_set(photon_err *e, const char *fmt, ...)
 {
     if (!e) return;
@@ -22,6 +30,7 @@ void err_set(photon_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    one_line(e->msg);
 }
 
 void err_prefix(photon_err *e, const char *fmt, ...)
@@ -40,6 +49,7 @@ void err_prefix(photon_err *e, const char *fmt, ...)
     memmove(e->msg + plen, e->msg, old);   /* shift the old message right, keep its head */
     memcpy(e->msg, pre, plen);
     e->msg[plen + old] = 0;
+    one_line(e->msg);
 }
 
 static const char *log_tag = "photon-sim";

@@ -48,14 +48,28 @@ static int dataset_hash(ckpt_reader *r, const char *path, int rank, const uint64
 
 typedef struct { ckpt_reader *r; int failed; } hash_ctx;
 
+/* Text from the file goes to a terminal: no control characters (escape
+ * sequences) but the line breaks and tabs the caller allows. */
+static void put_clean(const char *s, int keep_lines)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        putchar(c == 0x7f || (c < 0x20 && !(keep_lines && (c == '\n' || c == '\t'))) ? '?' : c);
+    }
+}
+
 static int print_entry(const char *path, int rank, const uint64_t *dims, const char *dtype, void *ud)
 {
     hash_ctx *hc = ud;   /* NULL unless --hash */
     int depth = 0;
     for (const char *p = path + 1; *p; p++) depth += *p == '/';
     const char *base = strrchr(path, '/') + 1;
+    char name[256];
+    snprintf(name, sizeof name, "%s", base);
+    for (char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
     if (rank < 0) {
-        printf("  %*s%s/\n", 2 * depth, "", base);
+        printf("  %*s%s/\n", 2 * depth, "", name);
         return 0;
     }
     char shape[128] = "(";
@@ -64,7 +78,7 @@ static int print_entry(const char *path, int rank, const uint64_t *dims, const c
         snprintf(shape + l, sizeof shape - l, "%s%" PRIu64, i ? ", " : "", dims[i]);
     }
     strncat(shape, rank == 1 ? ",)" : ")", sizeof shape - strlen(shape) - 1);
-    printf("  %*s%-*s %-4s %s", 2 * depth, "", 44 - 2 * depth > 8 ? 44 - 2 * depth : 8, base, dtype, shape);
+    printf("  %*s%-*s %-4s %s", 2 * depth, "", 44 - 2 * depth > 8 ? 44 - 2 * depth : 8, name, dtype, shape);
     if (hc) {
         uint64_t h = 0;
         int rc = dataset_hash(hc->r, path, rank, dims, dtype, &h);
@@ -116,7 +130,7 @@ int cmd_inspect(int argc, char **argv)
     printf("seed         %" PRIu64 "\n", m.seed);
     printf("config       %d lines%s\n", count_lines(m.config), show_config ? ":" : " (--config prints it)");
     if (show_config) {
-        fputs(m.config, stdout);
+        put_clean(m.config, 1);
         if (m.config[0] && m.config[strlen(m.config) - 1] != '\n') putchar('\n');
     }
     int rc = PHOTON_EXIT_OK;

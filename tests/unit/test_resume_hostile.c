@@ -311,6 +311,23 @@ static void test_model_diverges(void)
     CHECK(access(ckpt("diverge", 4), F_OK) != 0);
 }
 
+/* Finite but huge weights overflow in the forward pass: eval and sample
+ * say the model is damaged (sample once sorted NaN logits with qsort). */
+static void test_overflowing_model(void)
+{
+    char p[900];
+    snprintf(p, sizeof p, "%s/huge.h5", dir);
+    CHECK_EQ_INT(th_run(out, sizeof out, "cp %s %s", ckpt("base", 3), p), 0);
+    for (hsize_t row = 0; row < 16; row++) set_f32_elem(p, "/model/transformer.h.0.attn.c_attn.weight", row, 3e38f);
+    expect_verify(p, 1, "checksums    ok");
+    int rc = th_run(out, sizeof out, "%s sample %s --prompt hello --tokens 3 --threads 1", th_binary(), p);
+    CHECK_MSG(rc == 1, "sample on an overflowing model exits 1 (got %d): %s", rc, out);
+    CHECK_CONTAINS(out, "its parameters are damaged");
+    rc = th_run(out, sizeof out, "%s eval %s --data %s/data/val.bin --batches 1 --batch 1 --threads 1", th_binary(), p, dir);
+    CHECK_MSG(rc == 1, "eval on an overflowing model exits 1 (got %d): %s", rc, out);
+    CHECK_CONTAINS(out, "the loss is not finite");
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "%s", th_tmpdir());
@@ -321,5 +338,6 @@ int main(void)
     RUN(test_verify_structure);
     RUN(test_resume_fallbacks);
     RUN(test_model_diverges);
+    RUN(test_overflowing_model);
     return th_finish();
 }

@@ -24,7 +24,7 @@ done
 command -v clang > /dev/null || { echo "fuzz.sh: clang not found (Debian: clang-14 libclang-rt-14-dev libomp-14-dev)" >&2; exit 2; }
 [ ${#targets[@]} -gt 0 ] || targets=(config checkpoint runstate shard json tokenizer)
 CC=clang cmake -S . -B build-fuzz -DPHOTON_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-fuzz.log 2>&1 &&
-    cmake --build build-fuzz -j "$(nproc 2>/dev/null || echo 2)" >> build-fuzz.log 2>&1 ||
+    cmake --build build-fuzz --target fuzz -j "$(nproc 2>/dev/null || echo 2)" >> build-fuzz.log 2>&1 ||
     { tail -n 20 build-fuzz.log; echo "fuzz.sh: build failed (build-fuzz.log)" >&2; exit 1; }
 rm -f build-fuzz.log
 fail=0

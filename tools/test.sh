@@ -49,7 +49,7 @@ fi
 # shellcheck disable=SC2317  # called through stage
 fuzz_smoke() {
     CC=clang cmake -S . -B build-fuzz -DPHOTON_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null &&
-        cmake --build build-fuzz -j "$build_jobs" > /dev/null &&
+        cmake --build build-fuzz --target fuzz -j "$build_jobs" > /dev/null &&
         (cd build-fuzz && ctest --output-on-failure -L fuzz -j "$jobs")
 }
 if command -v clang > /dev/null; then

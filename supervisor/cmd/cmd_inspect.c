@@ -150,8 +150,10 @@ int cmd_inspect(int argc, char **argv)
     }
     printf("contents\n");
     hash_ctx hc = { r, 0 };
+    char said[sizeof err.msg] = "";   /* an error already on stderr is not repeated */
     if (ckpt_visit(r, print_entry, hash ? &hc : NULL, &err) < 0) {
         fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+        snprintf(said, sizeof said, "%s", err.msg);
         rc = PHOTON_EXIT_FAIL;
     }
     if (hc.failed) rc = PHOTON_EXIT_FAIL;
@@ -171,7 +173,7 @@ int cmd_inspect(int argc, char **argv)
                 printf("run state    none (a model-only checkpoint: eval, sample and export-hf read it, --resume does not)\n");
         } else {
             printf("verify       FAILED\n");
-            if (model_ok) fprintf(stderr, "photon-sim: error: %s\n", err.msg);
+            if (model_ok && strcmp(err.msg, said) != 0) fprintf(stderr, "photon-sim: error: %s\n", err.msg);
             rc = PHOTON_EXIT_FAIL;
         }
     } else {

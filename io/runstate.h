@@ -23,9 +23,12 @@
  * so a kill at any moment leaves the previous checkpoints intact plus at
  * most a "ckpt-*.h5.tmp.<pid>" file, which runstate_clean removes.
  *
- * Resume: runstate_resume tries the checkpoints newest first; one that fails
- * to open or fails any checksum (ckpt_verify reads every chunk) is logged
- * and skipped for the previous one. */
+ * Resume: runstate_resume tries the checkpoints newest first; one that is
+ * not usable — it crashes or fails to read in a child first (ckpt_probe:
+ * every chunk's checksum, every value finite), its round is not its name's,
+ * runstate_check rejects it, it is another run's, or its metrics offset is
+ * beyond metrics.jsonl — is logged with the reason and skipped for the
+ * previous one. */
 #ifndef PHOTON_RUNSTATE_H
 #define PHOTON_RUNSTATE_H
 #include <stdint.h>

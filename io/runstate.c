@@ -372,8 +372,26 @@ out:
     return rc;
 }
 
+/* Files that look like checkpoints but are not named as photon-sim names
+ * them are not resumed from: say so, never silently. */
+static void warn_misnamed(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && n > 8 && strcmp(e->d_name + n - 3, ".h5") == 0 &&
+            parse_name(e->d_name) < 0)
+            log_warn("--resume: ignoring %s/%s: not a checkpoint name photon-sim writes (ckpt-<8-digit round>.h5)",
+                     dir, e->d_name);
+    }
+    closedir(d);
+}
+
 int runstate_resume(const char *dir, runstate *rs, char *out_path, size_t out_n, photon_err *err)
 {
+    warn_misnamed(dir);
     int64_t *r = xmalloc(MAX_CKPTS * sizeof *r);
     int n = runstate_list(dir, r, MAX_CKPTS);
     char first_err[1024] = "";

@@ -17,7 +17,10 @@ src=$(cd "$(dirname "$0")/../.." && pwd)
 name=$(basename "$target")
 work=$(mktemp -d "${TMPDIR:-/tmp}/photon-$name.XXXXXX")
 corpus=${keep:-$work/corpus}
-mkdir -p "$corpus" "$work/found"
+mkdir -p "$corpus" "$work/found" "$work/tmp"
+# The targets' scratch files (tests/fuzz/fuzz_util.c) go under $work: a job
+# that libFuzzer ends with _Exit leaves them there, and they go with it.
+export TMPDIR=$work/tmp
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 # -rss_limit_mb also bounds single allocations: an input that makes a
 # parser allocate without bound is a finding.

@@ -18,6 +18,7 @@
 #include "actors/train.h"
 #include "supervisor/round_stats.h"
 #include "supervisor/netclock.h"
+#include "gpu/vecops.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
 
@@ -39,6 +40,7 @@ struct round_fsm {
     round_client *c;
     double t0, overhead;
     double loss_sum, loss_w;
+    int64_t task_samples;   /* sequences one task trains on */
     int models_sent, updates_received;
     round_stats *stats;   /* informational figures of the attempt */
     int *late;          /* [network]: per sampled client, late on the simulated clock */
@@ -163,6 +165,17 @@ static void finish(round_fsm *rd)
         double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
         if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+        /* Every accepted update is finite, but the outer step can still
+         * overflow: a model that is no longer finite ends the run here,
+         * before it is published, evaluated or checkpointed. */
+        int64_t bad = -1;
+        if (!isfinite(vec_norm(r->theta, r->n, cpu_threads(r->cfg->run.threads), &bad))) {
+            rd->active = 0;
+            run_fail(r, "round %lld: the global model is no longer finite after the outer step (parameter %lld): "
+                     "the run diverged; the last good checkpoint is %s", (long long)r->round + 1, (long long)bad,
+                     r->last_ckpt[0] ? r->last_ckpt : "none");
+            return;
+        }
     }
     /* Only a committed attempt's work counts as training: its clients move
      * on in their data streams.  A failed attempt's accepted updates are
@@ -257,13 +270,19 @@ static void consume(round_fsm *rd)
             r->tasks_failed++;
             task_event(r, rc, "unreadable", err.msg);
         } else {
+            /* Nothing an actor says about its own update is trusted: the
+             * norm and finiteness are measured here, the sample and token
+             * counts are the task's. */
             agg_record rec;
             double t_add = time_mono();
-            if (agg_add_norm(r->ag, c, u, rc->res.update_norm, &rec, &err) < 0) {
+            if (agg_add(r->ag, c, u, &rec, &err) < 0) {
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }
             if (r->nc) netclock_add_time(r->nc, c, time_mono() - t_add);
+            rc->res.update_norm = rec.norm;
+            rc->res.samples = rd->task_samples;
+            rc->res.tokens = rd->task_samples * r->cfg->model.seq_len;
             rc->st = CS_DONE;
             rd->updates_received++;
             round_stats_add(rd->stats, rc->slot, &rc->res);
@@ -309,8 +328,9 @@ void round_start(round_fsm *rd)
         rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
     }
     double *samples = xmalloc((size_t)rd->k * sizeof(double));
-    double per_task = (double)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
-                      train_micro_batch(r->cfg);
+    rd->task_samples = (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
+                       train_micro_batch(r->cfg);
+    double per_task = (double)rd->task_samples;
     for (int i = 0; i < rd->k; i++) {
         memset(&rd->c[i], 0, sizeof rd->c[i]);
         rd->c[i].client = rd->ids[i];

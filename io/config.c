@@ -17,8 +17,14 @@
 #include "io/config_schema.h"
 
 #define MAX_DEPTH 32
+/* An experiment file and its presets are a few kilobytes.  The limits keep
+ * a hostile one (include = /dev/zero, a file including the same preset
+ * twice at every level: 2^32 loads) bounded in memory and time. */
+#define MAX_FILE_BYTES ((uint64_t)1 << 20)
+#define MAX_FILES 256
 
-typedef struct { int key; int line; char *value; } entry;   /* key -1 = include */
+/* key -1 = include; key <= -2: optional section -2 - key appears. */
+typedef struct { int key; int line; char *value; } entry;
 
 /* State of one file being parsed. */
 typedef struct {
@@ -43,10 +49,12 @@ typedef struct {
     char *stack[MAX_DEPTH];  /* real paths of the files being loaded */
     const char *shown[MAX_DEPTH];
     int depth;
+    int loaded;              /* files parsed so far, includes counted */
     char **origin;           /* per key: "file:line" or "--set ..." */
 } load_ctx;
 
 static int fail(file_ctx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_entry(file_ctx *f, int key, const char *value);
 static int fail(file_ctx *f, const char *fmt, ...)
 {
     if (f->failed) return 0;
@@ -63,8 +71,17 @@ static int fail(file_ctx *f, const char *fmt, ...)
 static void section_hint(const char *name, char *out, size_t n)
 {
     const char *s = cfg_suggest(name, &cfg_sections[0].name, sizeof(cfg_section), cfg_nsections);
-    if (s) snprintf(out, n, " (did you mean [%s]?)", s);
-    else snprintf(out, n, " (sections: run, model, data, clients, aggregator, supervision, checkpoint, eval, faults)");
+    if (s) { snprintf(out, n, " (did you mean [%s]?)", s); return; }
+    size_t len = (size_t)snprintf(out, n, " (sections:");
+    for (int i = 0; i < cfg_nsections && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s %s", i ? "," : "", cfg_sections[i].name);
+    if (len < n) snprintf(out + len, n - len, ")");
+}
+
+void cfg_set_present(photon_config *c, int s)
+{
+    size_t off = cfg_present_off(s);
+    if (off) *(bool *)((char *)c + off) = true;
 }
 
 /* "did you mean" for an unknown key: the closest key of the same section, or
@@ -121,12 +138,15 @@ static char *reader(char *buf, int num, void *user)
     if (close && !(f->indented && f->have_prev_key)) {
         char name[128];
         trim_copy(name, sizeof name, s + 1, (size_t)(close - s - 1));
-        if (cfg_find_section(name) < 0) {
-            char hint[160];
+        int sec = cfg_find_section(name);
+        if (sec < 0) {
+            char hint[240];
             section_hint(name, hint, sizeof hint);
             fail(f, "unknown section [%s]%s", name, hint);
             return NULL;
         }
+        /* An optional section counts as present even with no keys. */
+        if (cfg_present_off(sec)) add_entry(f, -2 - sec, "");
         f->have_prev_key = false;
     }
     memcpy(buf, f->line, (size_t)len + 1);
@@ -148,13 +168,14 @@ static int handler(void *user, const char *section_raw, const char *name, const 
     if (f->failed) return 0;
     char section[128];
     trim_copy(section, sizeof section, section_raw, strlen(section_raw));
-    bool cont = f->indented && f->nents > 0 && strcmp(name, f->prev_name) == 0 &&
+    bool cont = f->indented && f->nents > 0 && f->ents[f->nents - 1].key > -2 && strcmp(name, f->prev_name) == 0 &&
                 strcmp(section, f->prev_section) == 0;
     f->have_prev_key = true;
     if (cont) {
         /* An indented line continues the previous value (a list spread over lines). */
         entry *e = &f->ents[f->nents - 1];
-        if (e->key >= 0 && cfg_keys[e->key].type != CFG_T_LIST && cfg_keys[e->key].type != CFG_T_PATHLIST)
+        if (e->key >= 0 && cfg_keys[e->key].type != CFG_T_LIST && cfg_keys[e->key].type != CFG_T_PATHLIST &&
+            cfg_keys[e->key].type != CFG_T_PERCLIENT)
             return fail(f, "[%s] %s: an indented line continues a list value, but this key is not a list (got '%s')",
                         section, name, value);
         size_t a = strlen(e->value), b = strlen(value);
@@ -169,7 +190,7 @@ static int handler(void *user, const char *section_raw, const char *name, const 
     if (!section[0])
         return fail(f, "key '%s' is outside any section (expected a [section] line before it)", name);
     if (cfg_find_section(section) < 0) {
-        char hint[160];
+        char hint[240];
         section_hint(section, hint, sizeof hint);
         return fail(f, "unknown section [%s]%s", section, hint);
     }
@@ -199,6 +220,12 @@ static int apply_file(load_ctx *L, file_ctx *f, const char *base_dir, photon_err
         char *copy = xstrdup(f->ents[i].value);
         for (char *save = NULL, *it = strtok_r(copy, ",\n", &save); it; it = strtok_r(NULL, ",\n", &save)) {
             char name[PATH_MAX], from[PATH_MAX + 32];
+            if (strlen(it) >= sizeof name) {
+                err_set(err, "%s:%d: include: a path of %zu characters is too long", f->path, f->ents[i].line,
+                        strlen(it));
+                free(copy);
+                return -1;
+            }
             trim_copy(name, sizeof name, it, strlen(it));
             if (!name[0]) continue;
             char shown[2 * PATH_MAX];
@@ -210,6 +237,7 @@ static int apply_file(load_ctx *L, file_ctx *f, const char *base_dir, photon_err
     }
     for (int i = 0; i < f->nents; i++) {
         int k = f->ents[i].key;
+        if (k <= -2) cfg_set_present(L->c, -2 - k);
         if (k < 0) continue;
         if (cfg_parse_value(L->c, k, f->ents[i].value, base_dir, err) < 0) {
             err_prefix(err, "%s:%d", f->path, f->ents[i].line);
@@ -236,6 +264,11 @@ static int load_file(load_ctx *L, const char *path, const char *from, photon_err
         err_set(err, "%s%s%s: is a directory, expected an INI file", pre, sep, path);
         return -1;
     }
+    if (++L->loaded > MAX_FILES) {
+        err_set(err, "%s%s%s: more than %d files loaded for one experiment (is a preset included over and over?)",
+                pre, sep, path, MAX_FILES);
+        return -1;
+    }
     char *real = realpath(path, NULL);
     if (!real) { err_set(err, "%s%s%s: cannot resolve: %s", pre, sep, path, strerror(errno)); return -1; }
     for (int i = 0; i < L->depth; i++)
@@ -253,9 +286,11 @@ static int load_file(load_ctx *L, const char *path, const char *from, photon_err
         free(real);
         return -1;
     }
-    FILE *fp = fopen(path, "r");
+    int fd = file_open_regular(path, MAX_FILE_BYTES, "an INI file", NULL, err);
+    FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
     if (!fp) {
-        err_set(err, "%s%s%s: cannot open: %s", pre, sep, path, strerror(errno));
+        if (fd >= 0) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); close(fd); }
+        if (from) err_prefix(err, "%s: include", from);
         free(real);
         return -1;
     }
@@ -302,6 +337,11 @@ static int apply_override(load_ctx *L, const char *ov, photon_err *err)
         return -1;
     }
     char name[256], section[128], value[4 * CFG_STR];
+    if ((size_t)(eq - ov) >= sizeof name || strlen(eq + 1) >= sizeof value) {
+        err_set(err, "--set '%.60s...': too long (a name of at most %zu characters, a value of at most %zu)", ov,
+                sizeof name - 1, sizeof value - 1);
+        return -1;
+    }
     trim_copy(name, sizeof name, ov, (size_t)(eq - ov));
     trim_copy(value, sizeof value, eq + 1, strlen(eq + 1));
     const char *dot = strchr(name, '.');
@@ -311,7 +351,7 @@ static int apply_override(load_ctx *L, const char *ov, photon_err *err)
     }
     snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
     const char *key = dot + 1;
-    char hint[160];
+    char hint[240];
     if (cfg_find_section(section) < 0) {
         section_hint(section, hint, sizeof hint);
         err_set(err, "--set %s: unknown section [%s]%s", name, section, hint);
@@ -333,6 +373,7 @@ static int apply_override(load_ctx *L, const char *ov, photon_err *err)
     snprintf(where, sizeof where, "--set %s", name);
     free(L->origin[k]);
     L->origin[k] = xstrdup(where);
+    cfg_set_present(L->c, cfg_find_section(section));
     return 0;
 }
 
@@ -346,7 +387,7 @@ void config_defaults(photon_config *c)
     }
 }
 
-int config_load(photon_config *c, const char *path, const char *const *overrides, int n_overrides,
+static int load(photon_config *c, const char *path, const char *const *overrides, int n_overrides, int need_data,
                 photon_err *err)
 {
     config_defaults(c);
@@ -354,11 +395,23 @@ int config_load(photon_config *c, const char *path, const char *const *overrides
     load_ctx L = { .c = c, .origin = xcalloc((size_t)cfg_nkeys, sizeof(char *)) };
     int rc = load_file(&L, path, NULL, err);
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(&L, overrides[i], err);
-    if (rc == 0) rc = cfg_check(c, (const char *const *)L.origin, path, err);
-    if (rc == 0) rc = cfg_check_inputs(c, (const char *const *)L.origin, path, err);
+    if (rc == 0) rc = cfg_check_ex(c, (const char *const *)L.origin, path, need_data, err);
+    if (rc == 0 && need_data) rc = cfg_check_inputs(c, (const char *const *)L.origin, path, err);
     for (int k = 0; k < cfg_nkeys; k++) free(L.origin[k]);
     free(L.origin);
     return rc;
+}
+
+int config_load(photon_config *c, const char *path, const char *const *overrides, int n_overrides,
+                photon_err *err)
+{
+    return load(c, path, overrides, n_overrides, 1, err);
+}
+
+int config_load_model_only(photon_config *c, const char *path, const char *const *overrides, int n_overrides,
+                           photon_err *err)
+{
+    return load(c, path, overrides, n_overrides, 0, err);
 }
 
 int config_validate(const photon_config *c, photon_err *err)

@@ -69,7 +69,7 @@ typedef struct {
     int64_t tokens;
     double loss;               /* mean training loss over the task */
     double last_loss;          /* loss of its last step */
-    double update_norm;        /* L2 norm of the update */
+    double update_norm;        /* L2 norm of the update as trained (informative: the supervisor measures its own) */
     double seconds;            /* wall time of the task on the actor */
     /* Informational (supervisor/round_stats.h), never used for training: */
     double lr_first, lr_last;  /* learning rate of the task's first and last local step */

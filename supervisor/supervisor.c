@@ -17,6 +17,7 @@
 #include "supervisor/tcp_server.h"
 #include "supervisor/round_stats.h"
 #include "supervisor/tb_log.h"
+#include "supervisor/netclock.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -218,6 +219,7 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     metrics_num(r->mx, "bytes_moved", cb.photon_bytes);
     metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
     round_stats_write(round_stats_of(r->rd), r->mx);
+    if (r->nc) netclock_log_round(r->nc, r->mx);
     metrics_end(r->mx);
     if (committed) tblog_round(r->tb, r, train_loss, secs);
     if (!committed) {
@@ -387,6 +389,13 @@ static void write_summary(run *r, const char *status)
     summary_int(s, "tokens_discarded", r->tokens_discarded);
     summary_int(s, "updates_rejected", r->updates_rejected);
     summary_int(s, "actor_restarts", r->pool ? pool_restarts(r->pool) : 0);
+    if (r->nc) {
+        double sim, ar;
+        netclock_totals(r->nc, &sim, &ar);
+        summary_num(s, "sim_wall_seconds", sim);
+        summary_num(s, "sim_allreduce_wall_seconds", ar);
+        summary_int(s, "tasks_late", r->tasks_late);
+    }
     summary_int(s, "checkpoints", r->ckpts);
     /* Bit-exact identity of the final global model, for reproducibility checks. */
     char hash[32];
@@ -411,6 +420,7 @@ static void teardown(run *r)
     if (r->pool) { pool_kill_all(r->pool); pool_free(r->pool); }
     if (r->loop) proc_loop_reap(r->loop);
     round_free(r->rd);
+    netclock_free(r->nc);
     link_close(r->link);   /* unlinks every segment */
     evaluator_free(r->ev);
     progress_free(r->pg);
@@ -435,7 +445,12 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     config_run_dir(cfg, r->dir, sizeof r->dir);
     if (cfg->checkpoint.dir[0]) snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s", cfg->checkpoint.dir);
     else path_join(r->ckpt_dir, sizeof r->ckpt_dir, r->dir, "checkpoints");
-    if (mkdir_p(r->dir, err) < 0 || write_config(r, err) < 0) return -1;
+    if (mkdir_p(r->dir, err) < 0) return -1;
+    /* Temp files of a supervisor killed inside a write (config.ini,
+     * summary.json, listen.addr, a checkpoint): gone before anything else. */
+    int swept = tmp_sweep(r->dir, false) + tmp_sweep(r->ckpt_dir, false);
+    if (swept > 0) log_info("removed %d temporary file(s) left by an interrupted run in %s", swept, r->dir);
+    if (write_config(r, err) < 0) return -1;
     r->centralized = cfg->run.mode == MODE_CENTRALIZED;
     r->n_clients = cfg->clients.count;
     /* per_round 0 = all clients; centralized runs one task per round whose
@@ -452,6 +467,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     r->theta = xmalloc_aligned(r->model_bytes);
     gpt2_init_params(&r->gc, r->theta, cfg->run.seed, cfg->model.init_std);
     r->client_pos = xcalloc((size_t)r->n_clients, sizeof(int64_t));
+    r->nc = netclock_new(cfg, &r->gc, r->n, r->centralized, r->per_round);
     if (setup_link(r, err) < 0) return -1;
 
     int threads = cpu_threads(cfg->run.threads);

@@ -1,7 +1,7 @@
-/* Writes the seed corpora of the fuzz_tcp_* targets (tests/fuzz/corpus/):
+/* Writes the seed corpora of the fuzz_tcp_* targets (tests/fuzz/corpus/tcp_*):
  * well-formed inputs that reach deep into each parser, so the fuzzer mutates
  * from there.  Run from the source tree after changing a message layout:
- *   build-fuzz/tests/gen_tcp_seeds tests/fuzz/corpus */
+ *   build-fuzz/tests/fuzz/gen_tcp_seeds tests/fuzz/corpus */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +72,11 @@ int main(int argc, char **argv)
     size_t n;
     /* fuzz_tcp_blob: complete blobs in one and in several frames, with valid checksums. */
     n = blob_frames(buf, LINK_UPDATE, 0, 7, 1000, 1000, 0, 1);
-    put("fuzz_tcp_blob", "update-one-frame", buf, n, NULL, 0);
+    put("tcp_blob", "update-one-frame", buf, n, NULL, 0);
     n = blob_frames(buf, LINK_MODEL, 0, 3, 3000, 700, 0, 1);
-    put("fuzz_tcp_blob", "model-five-frames", buf, n, NULL, 0);
+    put("tcp_blob", "model-five-frames", buf, n, NULL, 0);
     n = blob_frames(buf, LINK_STATE, 0, 9, 64, 64, 0, 1);
-    put("fuzz_tcp_blob", "state", buf, n, NULL, 0);
+    put("tcp_blob", "state", buf, n, NULL, 0);
     /* fuzz_tcp_frame: first byte 1 = the harness says HELLO (a task is in
      * flight, id 7); 3 = with kept state (out slot 1). */
     uint8_t one = 1, three = 3, zero = 0;
@@ -85,22 +85,22 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     r.task_id = 7;
     frame(buf, &n, MSG_RESULT, &r, sizeof r);
-    put("fuzz_tcp_frame", "update-and-result", &one, 1, buf, n);
+    put("tcp_frame", "update-and-result", &one, 1, buf, n);
     n = blob_frames(buf, LINK_STATE, 1, 7, 256, 256, 1, 0);
     n += blob_frames(buf + n, LINK_UPDATE, 0, 7, 4096, 4096, 1, 0);
     frame(buf, &n, MSG_RESULT, &r, sizeof r);
-    put("fuzz_tcp_frame", "state-update-result", &three, 1, buf, n);
+    put("tcp_frame", "state-update-result", &three, 1, buf, n);
     msg_fail f;
     memset(&f, 0, sizeof f);
     f.task_id = 7;
     snprintf(f.reason, sizeof f.reason, "out of memory\n\033[2J");
     n = 0;
     frame(buf, &n, MSG_FAIL, &f, sizeof f);
-    put("fuzz_tcp_frame", "fail", &one, 1, buf, n);
+    put("tcp_frame", "fail", &one, 1, buf, n);
     msg_hello h = { 0, 1 };
     n = 0;
     frame(buf, &n, MSG_HELLO, &h, sizeof h);
-    put("fuzz_tcp_frame", "hello-before-task", &zero, 1, buf, n);
+    put("tcp_frame", "hello-before-task", &zero, 1, buf, n);
     /* fuzz_tcp_handshake: a client's first flight with the harness's key
      * (so the server gets as far as the binder), and a server's answer. */
     static const unsigned char key[] = "fuzz key 0123456789abcdef";
@@ -117,11 +117,11 @@ int main(int argc, char **argv)
     SSL_do_handshake(c);
     char *p;
     long len = BIO_get_mem_data(c_out, &p);
-    put("fuzz_tcp_handshake", "client-hello", &zero, 1, p, (size_t)len);
+    put("tcp_handshake", "client-hello", &zero, 1, p, (size_t)len);
     BIO_write(s_in, p, (int)len);
     SSL_do_handshake(s);
     len = BIO_get_mem_data(s_out, &p);
-    put("fuzz_tcp_handshake", "server-flight", &one, 1, p, (size_t)len);
+    put("tcp_handshake", "server-flight", &one, 1, p, (size_t)len);
     SSL_free(c);
     SSL_free(s);
     link_tls_free(ts);

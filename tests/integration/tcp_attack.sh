@@ -3,7 +3,8 @@
 #  1. An on-path attacker (tests/integration/tcp_proxy.py) between an actor
 #     and the supervisor flips a bit in, replays, reorders, drops or
 #     truncates one TLS record of the update (actor -> supervisor) or of the
-#     model (supervisor -> actor): the receiver detects it, the connection
+#     model (supervisor -> actor; the offset assumes a setup message under
+#     100 KB, about 40 KB now): the receiver detects it, the connection
 #     drops, the task is lost and requeued, the actor reconnects, and the run
 #     ends bitwise identical to the same run over shared memory.
 #  2. What the attacker captured holds no plaintext: neither the run's name
@@ -73,7 +74,10 @@ IFS=, read -r -a specs <<< "${TCP_ATTACKS:-flip up,replay up,reorder up,drop up,
 runs=($!)
 for spec in "${specs[@]}"; do
     set -- $spec
-    (tcp_run "$1-$2" --attack "$1" --direction "$2" --after 40000) &
+    # up: inside the first update (120 KB); down: past the setup message
+    # (40 KB) inside the first model (120 KB)
+    after=$([ "$2" = up ] && echo 40000 || echo 100000)
+    (tcp_run "$1-$2" --attack "$1" --direction "$2" --after "$after") &
     runs+=($!)
 done
 for r in "${runs[@]}"; do wait "$r" || fail "a run failed (above)"; done

@@ -169,7 +169,8 @@ static void test_partition(void)
     for (int k = 1; k < 4; k++) { lo = load[k] < lo ? load[k] : lo; hi = load[k] > hi ? load[k] : hi; }
     CHECK_MSG(hi - lo <= 1000, "token loads %lld..%lld", (long long)lo, (long long)hi);
 
-    cfg_list assign = { 3, { "wiki=0-1", "c4=2+3", "books=4" } };
+    const char *assign_items[] = { "wiki=0-1", "c4=2+3", "books=4" };
+    cfg_list assign = { 3, assign_items };
     partition_spec q = { PART_BY_SOURCE, 5, 7, 0.5, &assign };
     CHECK(partition_docs(&q, 3, names, nd, NULL, client, order, &nused, &err) == 0);
     int ok = 1;
@@ -179,7 +180,8 @@ static void test_partition(void)
     }
     CHECK(ok);
     /* a client that no source names gets nothing: an error */
-    cfg_list gap = { 2, { "wiki=0-1", "c4=2" } };
+    const char *gap_items[] = { "wiki=0-1", "c4=2" };
+    cfg_list gap = { 2, gap_items };
     q.assign = &gap;
     q.nclients = 4;
     CHECK(partition_docs(&q, 3, names, nd, NULL, client, order, &nused, &err) < 0);

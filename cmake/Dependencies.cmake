@@ -16,6 +16,12 @@ endfunction()
 photon_require_pkg(LIBEVENT libevent libevent-dev)
 photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
+# Hugging Face tokenizers: Oniguruma for their Split regexes (the engine
+# the tokenizers library uses), utf8proc for their Unicode normalizers.
+photon_require_pkg(ONIG oniguruma libonig-dev)
+photon_require_pkg(UTF8PROC libutf8proc libutf8proc-dev)
+# .zst text sources.
+photon_require_pkg(ZSTD libzstd libzstd-dev)
 # HMAC-SHA256 and randomness for the TCP link's challenge-response.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 

@@ -37,7 +37,7 @@ static const help_entry helps[] = {
       "  --temperature T  softmax temperature, 0 = greedy (default 1.0)\n"
       "  --top-k K        sample among the K most likely tokens, 0 = all (default 0)\n"
       "  --seed S         random seed (default 1337); same seed, same text on the CPU\n"
-      "  --tokenizer DIR  encoder.json + vocab.bpe (default: the tokenizer recorded in\n"
+      "  --tokenizer DIR  tokenizer directory (default: the tokenizer recorded in\n"
       "                   the checkpoint's configuration)\n"
       "  --threads N, --backend auto|cpu|cuda  as for eval" },
     { "inspect", "photon-sim inspect CKPT.h5 [--verify] [--config] [--hash]",
@@ -52,9 +52,11 @@ static const help_entry helps[] = {
       "transformers as GPT2LMHeadModel (lm_head tied to wte, which is trimmed to the\n"
       "true vocabulary), plus vocab.json + merges.txt when the checkpoint's tokenizer\n"
       "(or --tokenizer DIR) is found." },
-    { "encode", "photon-sim encode --tokenizer DIR [--eot] < TEXT",
+    { "encode", "photon-sim encode --tokenizer DIR [--eot | --jsonl] < TEXT",
       "Reads all of standard input as one text and prints its token ids, space\n"
       "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"
+      "DIR holds tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe.\n"
+      "  --jsonl  standard input is JSON Lines: one line of ids per document (its \"text\")\n"
       "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
       "      a text source (read into memory first); prints one JSON line with MB/s" },
     { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--threads N] [--backend cpu|cuda] [--data-dir DIR]",

@@ -20,6 +20,7 @@
  * small arrays, long ones (digit runs, rows of '=') with a linked list and a
  * heap so that they stay O(n log n). */
 #include "io/tokenizer_int.h"
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -419,7 +420,9 @@ static int pick_kind(const char *dir, photon_err *err)
         return k;
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    if (stat(dir, &st) != 0)
+        err_set(err, "%s: cannot open the tokenizer directory: %s", dir, strerror(errno));
+    else if (!S_ISDIR(st.st_mode))
         err_set(err, "%s: not a tokenizer directory (expected tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)", dir);
     else
         err_set(err, "%s: no tokenizer in this directory (expected tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)", dir);

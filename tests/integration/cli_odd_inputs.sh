@@ -17,7 +17,7 @@ no_temps() {
 expect "encode --threads abc" 2 "encode: error: --threads 'abc': expected an integer" encode --tokenizer "$TOK" --threads abc
 expect "encode stray argument" 2 "encode: error: unexpected argument 'extra'" encode --tokenizer "$TOK" extra
 expect "encode --tokenizer without a value" 2 "option --tokenizer needs a value" encode --tokenizer
-expect "encode missing tokenizer dir" 1 "nodir/encoder.json: cannot open" encode --tokenizer nodir
+expect "encode missing tokenizer dir" 1 "nodir: cannot open the tokenizer directory" encode --tokenizer nodir
 got=$("$BIN" encode --tokenizer "$TOK" </dev/null)
 [ -z "$got" ] || fail "encode of an empty stdin printed '$got'"
 

@@ -291,7 +291,7 @@ static void test_inputs(void)
     CHECK_EQ_INT(load("n.ini", "[data]\nsources = wiki=presets\n"), -1);
     CHECK_CONTAINS(err.msg, "[data] sources: expected a file, not a directory");
     CHECK_EQ_INT(load("n.ini", BASE "tokenizer = text.txt\n"), -1);
-    CHECK_CONTAINS(err.msg, "n.ini:3: [data] tokenizer: expected a directory with encoder.json and vocab.bpe");
+    CHECK_CONTAINS(err.msg, "n.ini:3: [data] tokenizer: expected a tokenizer directory (tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)");
     const char *set[] = { "data.validation=/nonexistent/v.txt" };
     CHECK_EQ_INT(load_sets("n.ini", BASE, set, 1), -1);
     CHECK_CONTAINS(err.msg, "--set data.validation: [data] validation: '/nonexistent/v.txt' not found");

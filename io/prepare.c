@@ -247,6 +247,7 @@ typedef struct {
     char cache_dir[4096];
     char **used;          /* cache file names in use */
     int nused;
+    int reused, tokenized;
 } prep_ctx;
 
 /* The token cache of one file: reused when its key matches, else made. */
@@ -267,7 +268,8 @@ static tokcache *file_tokens(prep_ctx *x, const src_file *f, const man_source *m
     x->used[x->nused++] = xstrdup(name);
     photon_err e;
     tokcache *c = file_exists(path) ? tokcache_open(path, key, &e) : NULL;
-    if (c) return c;
+    if (c) { x->reused++; return c; }
+    x->tokenized++;
     if (file_exists(path)) log_warn("%s; tokenizing %s again", e.msg, f->path);
     r->src.label_key = labels && textsrc_is_jsonl(f->path) ? x->c->data.source_field : NULL;
     int64_t docs;
@@ -448,8 +450,9 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     if (gather(&x, &ss, src, labels, &docs, "reading and tokenizing", err)) goto out;
     int64_t ntok = 0;
     for (int64_t d = 0; d < docs.ndocs; d++) ntok += docs.tokens[d];
-    log_info("read and tokenized %" PRId64 " documents from %d file%s into %" PRId64 " tokens on %d thread%s in %.1f s",
-             docs.ndocs, ss.n, ss.n == 1 ? "" : "s", ntok, threads, threads == 1 ? "" : "s", time_mono() - tt);
+    log_info("read and tokenized %" PRId64 " documents from %d file%s into %" PRId64 " tokens on %d thread%s in %.1f s "
+             "(%d file%s tokenized, %d from the cache in %s)", docs.ndocs, ss.n, ss.n == 1 ? "" : "s", ntok, threads,
+             threads == 1 ? "" : "s", time_mono() - tt, x.tokenized, x.tokenized == 1 ? "" : "s", x.reused, x.cache_dir);
     if (c->data.partition == PART_BY_FIELD && check_field_assign(c, &docs, err)) goto out;
 
     /* partition: documents grouped by label (stably), as partition_docs wants them */

@@ -16,6 +16,8 @@ endfunction()
 photon_require_pkg(LIBEVENT libevent libevent-dev)
 photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
+# JSON for sweep.json and for reading run results (sweep, compare).
+photon_require_pkg(CJSON libcjson libcjson-dev)
 # Hugging Face tokenizers: Oniguruma for their Split regexes (the engine
 # the tokenizers library uses), utf8proc for their Unicode normalizers.
 photon_require_pkg(ONIG oniguruma libonig-dev)

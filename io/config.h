@@ -21,6 +21,9 @@ enum cfg_optstate { OPTSTATE_RESET, OPTSTATE_KEEP };
 enum cfg_strategy { STRAT_FEDAVG, STRAT_FEDMOM, STRAT_NESTEROV };
 enum cfg_link { LINK_SHM, LINK_TCP };
 enum cfg_precision { PREC_FP32, PREC_BF16 };
+enum cfg_eval_on { EVAL_ON_AUTO, EVAL_ON_SUPERVISOR, EVAL_ON_ACTOR };
+/* [centralized] schedule: CSCHED_INHERIT, else enum cfg_schedule + 1. */
+enum { CSCHED_INHERIT = 0 };
 
 /* A list value: comma-separated in the INI file, any number of items.  The
  * items are interned for the life of the process (a configuration is loaded
@@ -76,6 +79,14 @@ typedef struct photon_config {
         double weight_decay, grad_clip, beta1, beta2, eps;
         int optimizer_state;     /* enum cfg_optstate */
     } clients;
+    struct {                     /* mode = centralized; each default inherits [clients] */
+        int batch_size;          /* global batch (sequences per step); 0 = clients.batch_size x per_round */
+        int grad_accum;          /* micro-batches per step; 0 = global batch / the clients' micro-batch */
+        double lr;               /* 0 = clients.lr */
+        double min_lr_ratio;     /* -1 = clients.min_lr_ratio */
+        int warmup;              /* -1 = clients.warmup */
+        int schedule;            /* CSCHED_INHERIT or enum cfg_schedule + 1 */
+    } centralized;
     struct {
         int strategy;            /* enum cfg_strategy */
         double server_lr, momentum;
@@ -105,7 +116,9 @@ typedef struct photon_config {
     struct {
         int every;
         int batches;
-        int batch_size;          /* 0 = clients.batch_size */
+        int batch_size;          /* 0 = the training micro-batch */
+        int64_t tokens;          /* tokens scored per evaluation; 0 = batches x batch_size x seq_len */
+        int on;                  /* enum cfg_eval_on: where evaluation runs */
     } eval;
     struct {
         uint64_t seed;           /* 0 = run.seed */

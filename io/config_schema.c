@@ -38,6 +38,8 @@ static const char *const precisions[] = { "fp32", "bf16", NULL };
 static const char *const partitions[] = { "iid", "by_source", "dirichlet", "by_field", NULL };
 static const char *const schedules[] = { "cosine", "constant", "linear", NULL };
 static const char *const optstates[] = { "reset", "keep", NULL };
+static const char *const cschedules[] = { "inherit", "cosine", "constant", "linear", NULL };
+static const char *const eval_ons[] = { "auto", "supervisor", "actor", NULL };
 static const char *const strategies[] = { "fedavg", "fedmom", "nesterov", NULL };
 static const char *const links[] = { "shm", "tcp", NULL };
 static const char *const signals[] = { "KILL", "SEGV", "ABRT", "exit", NULL };
@@ -48,6 +50,7 @@ const cfg_section cfg_sections[] = {
     { "model", "The GPT-2 shape (DESIGN §6)" },
     { "data", "Text sources, tokenizer and how data is split over clients" },
     { "clients", "The virtual clients and their local training (inner AdamW)" },
+    { "centralized", "The centralized baseline's own recipe (mode = centralized); each default inherits [clients]" },
     { "aggregator", "The server: outer optimizer, round policy and link" },
     { "supervision", "Actor restarts (OTP-style limits) and shutdown" },
     { "checkpoint", "HDF5 checkpoints of the global model and optimizer state" },
@@ -81,7 +84,7 @@ const cfg_key cfg_keys[] = {
     ENUM(data, partition, "iid", partitions, "how documents are dealt to clients (by_field: by the source_field value of each document)"),
     LIST(data, assign, "by_source / by_field: name=clients items (a source name or a field value), clients as ranges joined by +, e.g. wiki=0-1, c4=2+3, books=4; empty = sources dealt evenly"),
     DBL(data, alpha, "0.5", POS, 0, 1e6, "dirichlet concentration of each client's source mixture"),
-    IN_PATHS(data, validation, "validation sources (paths); empty = no validation set"),
+    IN_PATHS(data, validation, "validation sources: 'path' or 'name=path' (name = file stem); each gets its own perplexity; empty = no validation set"),
     PATH(data, prepared_dir, "", NULL, "where tokenized shards go; empty = <run dir>/data"),
     I64(data, max_docs, "0", 0, "cap on documents read per source; 0 = all"),
     STR(data, text_key, "text", "JSON Lines: the member that holds a document's text; a dotted path reaches into nested objects (meta.text)"),
@@ -104,6 +107,13 @@ const cfg_key cfg_keys[] = {
     DBL(clients, beta2, "0.95", UNIT_OPEN, 0, 1, "AdamW beta2"),
     DBL(clients, eps, "1e-8", POS, 0, 1, "AdamW epsilon"),
     ENUM(clients, optimizer_state, "keep", optstates, "client AdamW state: reset each round or keep per client"),
+
+    INT(centralized, batch_size, "0", 0, 1000000, "global batch in sequences per step; 0 = clients.batch_size x per_round"),
+    INT(centralized, grad_accum, "0", 0, 1000000, "micro-batches per step (batch_size is split over them); 0 = batch_size / the clients' micro-batch (clients.batch_size / clients.grad_accum)"),
+    DBL(centralized, lr, "0", CLOSED, 0, 100, "peak learning rate; 0 = clients.lr"),
+    DBL(centralized, min_lr_ratio, "-1", CLOSED, -1, 1, "final learning rate as a fraction of lr; -1 = clients.min_lr_ratio"),
+    INT(centralized, warmup, "-1", -1, BIG, "linear warmup steps; -1 = clients.warmup"),
+    ENUM(centralized, schedule, "inherit", cschedules, "learning-rate decay after warmup; inherit = clients.schedule"),
 
     ENUM(aggregator, strategy, "fedavg", strategies, "outer optimizer over the averaged pseudo-gradient"),
     DBL(aggregator, server_lr, "1.0", POS, 0, 100, "outer learning rate eta_s"),
@@ -130,8 +140,10 @@ const cfg_key cfg_keys[] = {
     PATH(checkpoint, dir, "", NULL, "checkpoint directory; empty = <run dir>/checkpoints"),
 
     INT(eval, every, "1", 0, BIG, "evaluate every this many rounds; 0 = only at the end"),
-    INT(eval, batches, "8", 0, 1000000, "validation batches per evaluation; 0 = no evaluation"),
-    INT(eval, batch_size, "0", 0, 1000000, "sequences per validation batch; 0 = clients.batch_size"),
+    INT(eval, batches, "8", 0, 1000000, "validation batches per evaluation (when tokens = 0, the budget is batches x batch_size x seq_len tokens); 0 = no evaluation"),
+    INT(eval, batch_size, "0", 0, 1000000, "sequences per validation batch; 0 = the training micro-batch (clients.batch_size / grad_accum; centralized: its own)"),
+    I64(eval, tokens, "0", 0, "validation tokens scored per evaluation, in windows spread over every validation source; more than the set holds = every window; 0 = batches x batch_size x seq_len"),
+    ENUM(eval, on, "auto", eval_ons, "where evaluation runs: an actor (a task on its device) or the supervisor (its CPU); auto = actor when the backend is cuda"),
 
     U64(faults, seed, "0", "seed of the fault draws; 0 = run.seed"),
     INT(faults, kill_round, "-1", -1, BIG, "round in which an actor is killed; -1 = none (see kill_prob)"),

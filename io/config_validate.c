@@ -80,6 +80,27 @@ bad:
                      name, eq + 1);
 }
 
+/* mode = centralized: the global batch splits into whole micro-batches. */
+static int check_centralized(check_ctx *x, const photon_config *c)
+{
+    int k = c->clients.per_round > 0 && c->clients.per_round < c->clients.count ? c->clients.per_round : c->clients.count;
+    long g = c->centralized.batch_size > 0 ? c->centralized.batch_size : (long)c->clients.batch_size * k;
+    int micro = c->clients.batch_size / c->clients.grad_accum;
+    if (c->centralized.grad_accum > 0 && g % c->centralized.grad_accum)
+        return violation(x, "centralized.grad_accum", "centralized.batch_size",
+                         "[centralized] grad_accum = %d does not divide the global batch of %ld sequences",
+                         c->centralized.grad_accum, g);
+    if (c->centralized.grad_accum == 0 && g % micro)
+        return violation(x, "centralized.batch_size", "centralized.grad_accum",
+                         "[centralized] batch_size = %ld is not a multiple of the clients' micro-batch of %d sequences "
+                         "(set [centralized] grad_accum)", g, micro);
+    if (c->centralized.min_lr_ratio < 0 && c->centralized.min_lr_ratio != -1)
+        return violation(x, "centralized.min_lr_ratio", NULL,
+                         "[centralized] min_lr_ratio: expected -1 (inherit) or a value in [0, 1] (got %g)",
+                         c->centralized.min_lr_ratio);
+    return 0;
+}
+
 int cfg_check(const photon_config *c, const char *const *origin, const char *fallback, photon_err *err)
 {
     check_ctx x = { origin, fallback, err };
@@ -130,6 +151,21 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         return violation(&x, "clients.grad_accum", "clients.batch_size",
                          "[clients] grad_accum = %d does not divide [clients] batch_size = %d",
                          c->clients.grad_accum, c->clients.batch_size);
+    if (c->run.mode == MODE_CENTRALIZED && check_centralized(&x, c) < 0) return -1;
+    if (c->eval.tokens > 0 && c->eval.tokens < c->model.seq_len)
+        return violation(&x, "eval.tokens", "model.seq_len",
+                         "[eval] tokens = %lld is less than one window of [model] seq_len = %d tokens",
+                         (long long)c->eval.tokens, c->model.seq_len);
+    /* Per-source perplexities are keyed by name. */
+    for (int i = 0; i < c->data.validation.n; i++)
+        for (int j = 0; j < i; j++) {
+            char a[CFG_STR], b[CFG_STR];
+            partition_source_name(c->data.validation.item[i], a, sizeof a);
+            partition_source_name(c->data.validation.item[j], b, sizeof b);
+            if (strcmp(a, b) == 0)
+                return violation(&x, "data.validation", NULL,
+                                 "[data] validation: two items are named '%s' (give one a name: name=path)", a);
+        }
     if (c->aggregator.link == LINK_TCP && !c->aggregator.listen[0])
         return violation(&x, "aggregator.listen", "aggregator.link", "[aggregator] listen: expected host:port when link = tcp (got '')");
     const struct { int v; const char *key; } fc[] = {

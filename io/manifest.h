@@ -22,8 +22,10 @@ typedef struct {
     const char *tokenizer_dir;
     int vocab_size, trained;
     uint64_t tokenizer_hash;
-    int nsources, nval;
-    const man_source *sources, *val;
+    int nsources, nval, nval_files;
+    const man_source *sources;
+    const man_source *val;          /* one per validation source name, in val.bin's order */
+    const man_source *val_files;    /* the files behind them */
     const photon_config *cfg;       /* partition parameters */
     int nclients;
     const int64_t *client_docs, *client_tokens;

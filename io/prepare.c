@@ -32,6 +32,7 @@
 #include "io/textsrc.h"
 #include "io/tokcache.h"
 #include "io/tokenizer.h"
+#include "io/val_index.h"
 
 #define PREPARE_FORMAT 3      /* bump when the output for the same inputs changes */
 #define CACHE_FORMAT 1        /* bump when a file's cached tokens for the same inputs change */
@@ -91,10 +92,27 @@ static int hash_file(const char *path, uint64_t *bytes, uint64_t *h, photon_err 
     return 0;
 }
 
+/* Validation files grouped by name (stably): val.bin holds each
+ * validation source as one contiguous range. */
+static void group_by_name(srcset *set)
+{
+    src_file *g = xmalloc((size_t)(set->n ? set->n : 1) * sizeof *g);
+    int k = 0;
+    for (int i = 0; i < set->n; i++) {
+        int seen = 0;
+        for (int j = 0; j < i && !seen; j++) seen = strcmp(set->f[j].name, set->f[i].name) == 0;
+        for (int j = i; j < set->n && !seen; j++)
+            if (strcmp(set->f[j].name, set->f[i].name) == 0) g[k++] = set->f[j];
+    }
+    memcpy(set->f, g, (size_t)set->n * sizeof *g);
+    free(g);
+}
+
 /* Expands a sources list into files and hashes each. */
 static int describe(const cfg_list *l, const char *key, srcset *set, man_source **out, photon_err *err)
 {
     if (srcset_expand(l, key, set, err)) return -1;
+    if (strcmp(key, "[data] validation") == 0) group_by_name(set);
     *out = xcalloc((size_t)set->n + 1, sizeof **out);
     for (int i = 0; i < set->n; i++) {
         man_source *m = &(*out)[i];
@@ -427,7 +445,8 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     if (unlink(mpath) != 0 && errno != ENOENT) { err_set(err, "%s: cannot remove: %s", mpath, strerror(errno)); return -1; }
 
     srcset ss = { 0 }, vs = { 0 };
-    man_source *src = NULL, *val = NULL;
+    man_source *src = NULL, *val = NULL, *valsrc = NULL;
+    int nval = 0;
     tokenizer *t = NULL;
     doctable docs = { 0 }, vdocs = { 0 };
     int32_t *client = NULL, *pclient = NULL;
@@ -498,6 +517,27 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
         if (doctable_write_all(&vdocs, vpath, x.wide, err)) goto out;
         m.val_docs = vdocs.ndocs;
         for (int64_t d = 0; d < vdocs.ndocs; d++) m.val_tokens += vdocs.tokens[d];
+        /* one entry per validation source (files of one name are adjacent) */
+        valsrc = xcalloc((size_t)vs.n, sizeof *valsrc);
+        for (int i = 0; i < vs.n; i++) {
+            man_source *a = nval && strcmp(valsrc[nval - 1].name, val[i].name) == 0 ? &valsrc[nval - 1] : NULL;
+            if (!a) {
+                if (nval == VAL_MAX_SOURCES) {
+                    err_set(err, "[data] validation: more than %d sources (per-source perplexities are kept for at most %d): "
+                            "gather files under one name with name=pattern", VAL_MAX_SOURCES, VAL_MAX_SOURCES);
+                    goto out;
+                }
+                a = &valsrc[nval++];
+                *a = val[i];
+                a->hash = hash64(&val[i].hash, sizeof val[i].hash, HASH64_INIT);
+                continue;
+            }
+            a->bytes += val[i].bytes;
+            a->hash = hash64(&val[i].hash, sizeof val[i].hash, a->hash);
+            a->docs += val[i].docs;
+            a->tokens += val[i].tokens;
+            a->pretokenized &= val[i].pretokenized;
+        }
     } else if (file_exists(vpath)) {
         unlink(vpath);   /* a validation shard of other inputs must not be mistaken for this one's */
     }
@@ -510,8 +550,10 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
     m.tokenizer_hash = tok_hash(t);
     m.nsources = ss.n;
     m.sources = src;
-    m.nval = vs.n;
-    m.val = val;
+    m.nval = nval;
+    m.val = valsrc;
+    m.nval_files = vs.n;
+    m.val_files = val;
     m.cfg = c;
     m.nlabels = ns;
     m.labels = (const char *const *)docs.labels;
@@ -539,6 +581,7 @@ out:
     tok_free(t);
     free(src);
     free(val);
+    free(valsrc);
     srcset_free(&ss);
     srcset_free(&vs);
     return rc;

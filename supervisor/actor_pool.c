@@ -269,8 +269,12 @@ static void on_timeout(void *arg)
     a->timeout = NULL;
     if (a->state != ACTOR_BUSY) return;
     a->timed_out = 1;
-    snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
-             a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
+    if (a->task.kind == TASK_EVAL)
+        snprintf(a->cause, sizeof a->cause, "timed out after %gs (evaluation after round %d)",
+                 a->pool->cfg->aggregator.round_timeout, a->task.round);
+    else
+        snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
+                 a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
     if (a->pool->tcp) { remote_gone(a, a->cause, 0); return; }
     log_warn("actor %d (pid %d) %s: killing it", a->slot, (int)a->pid, a->cause);
     kill(a->pid, SIGKILL);
@@ -330,7 +334,7 @@ static void on_blob(actor_slot *a, const void *payload, uint32_t len)
     char why[240];
     if (!p->tcp || link_tcp_peek(payload, len, &h) < 0) {
         snprintf(why, sizeof why, "malformed blob message (%u bytes)", len);
-    } else if (a->state != ACTOR_BUSY || !a->has_task || h.generation != a->task.task_id ||
+    } else if (a->state != ACTOR_BUSY || !a->has_task || a->task.kind == TASK_EVAL || h.generation != a->task.task_id ||
                !((h.kind == LINK_UPDATE && h.idx == a->slot) ||
                  (h.kind == LINK_STATE && a->task.keep_state && h.idx == a->task.state_out))) {
         snprintf(why, sizeof why, "unexpected blob (kind %u index %d generation %llu) in state %s", h.kind, h.idx,
@@ -366,7 +370,7 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
             break;
         }
         memcpy(&r, payload, sizeof r);
-        if (!a->has_task || r.task_id != a->task.task_id) {
+        if (!a->has_task || r.task_id != a->task.task_id || a->task.kind == TASK_EVAL) {
             log_warn("actor %d: result for task %llu, expected %llu; ignored", a->slot,
                      (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
             break;
@@ -378,6 +382,26 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
         a->state = ACTOR_IDLE;
         rp_on_healthy(p->rp, a->slot);
         p->cb.on_result(p->cb.arg, a->slot, &r);
+        break;
+    }
+    case MSG_EVAL_RESULT: {
+        msg_eval_result r;
+        if (len != sizeof r || a->state != ACTOR_BUSY || !a->has_task || a->task.kind != TASK_EVAL) {
+            log_warn("actor %d: unexpected evaluation result (state %s, %u bytes)", a->slot, actor_state_name(a->state), len);
+            break;
+        }
+        memcpy(&r, payload, sizeof r);
+        if (r.task_id != a->task.task_id) {
+            log_warn("actor %d: evaluation result for task %llu, expected %llu; ignored", a->slot,
+                     (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
+            break;
+        }
+        proc_timer_cancel(a->timeout);
+        a->timeout = NULL;
+        a->has_task = 0;
+        a->state = ACTOR_IDLE;
+        rp_on_healthy(p->rp, a->slot);
+        if (p->cb.on_eval_result) p->cb.on_eval_result(p->cb.arg, a->slot, &r);
         break;
     }
     case MSG_FAIL: {

@@ -29,6 +29,8 @@ typedef struct {
     /* The actor in slot can take a task now. */
     void (*on_idle)(void *arg, int slot);
     void (*on_result)(void *arg, int slot, const msg_result *r);
+    /* A TASK_EVAL's figures (nothing is held: the actor is IDLE again). */
+    void (*on_eval_result)(void *arg, int slot, const msg_eval_result *r);
     /* The task in flight on slot is lost (actor died, timed out, failed). */
     void (*on_task_lost)(void *arg, int slot, const msg_task *t, const char *cause);
     /* An actor process ended (for the actor_exit event). */

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actors/train.h"
+#include "supervisor/round_stats.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
 
@@ -38,6 +39,7 @@ struct round_fsm {
     double t0, overhead;
     double loss_sum, loss_w;
     int models_sent, updates_received;
+    round_stats *stats;   /* informational figures of the attempt */
 };
 
 round_fsm *round_new(run *r)
@@ -46,6 +48,7 @@ round_fsm *round_new(run *r)
     rd->r = r;
     rd->ids = xcalloc((size_t)r->n_clients, sizeof(int));
     rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
+    rd->stats = round_stats_new(r->n_actors);
     return rd;
 }
 
@@ -54,10 +57,13 @@ void round_free(round_fsm *rd)
     if (!rd) return;
     free(rd->ids);
     free(rd->c);
+    round_stats_free(rd->stats);
     free(rd);
 }
 
 int round_active(const round_fsm *rd) { return rd->active; }
+
+const round_stats *round_stats_of(const round_fsm *rd) { return rd->stats; }
 
 static round_client *find(round_fsm *rd, int client)
 {
@@ -81,6 +87,9 @@ static void task_event(run *r, const round_client *rc, const char *verdict, cons
         metrics_int(r->mx, "samples", rc->res.samples);
         metrics_int(r->mx, "tokens", rc->res.tokens);
         metrics_num(r->mx, "seconds", rc->res.seconds);
+        metrics_num(r->mx, "lr_first", rc->res.lr_first);
+        metrics_num(r->mx, "lr_last", rc->res.lr_last);
+        metrics_num(r->mx, "grad_norm", rc->res.grad_norm);
     }
     metrics_end(r->mx);
 }
@@ -212,6 +221,7 @@ static void consume(round_fsm *rd)
             }
             rc->st = CS_DONE;
             rd->updates_received++;
+            round_stats_add(rd->stats, rc->slot, &rc->res);
             if (rec.verdict == AGG_ACCEPTED) {
                 rc->accepted = 1;   /* counted (and its data position moved) only if the attempt commits */
                 if (r->keep_state && rc->res.state_generation) {
@@ -246,6 +256,7 @@ void round_start(round_fsm *rd)
     rd->overhead = 0;
     rd->loss_sum = rd->loss_w = 0;
     rd->models_sent = rd->updates_received = 0;
+    round_stats_reset(rd->stats);
     if (r->centralized) {
         rd->k = 1;
         rd->ids[0] = 0;

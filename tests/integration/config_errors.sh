@@ -53,6 +53,13 @@ expect_error "syntax error" "syntax.ini:4: syntax error" syntax.ini
 printf '%s\n[model]\nn_head = 3\n' "$ok_base" >cross.ini
 expect_error "cross-key check" "cross.ini:4: \[model\] d_model = 64 is not a multiple of \[model\] n_head = 3" cross.ini
 
+mkdir -p other && echo "more text" > other/text.txt
+printf '%s\n[data]\nvalidation = text.txt, other/text.txt\n' "$ok_base" >same_names.ini
+expect_error "two validation sources of one name" "same_names.ini:4: \[data\] validation: two items are named 'text' \(give one a name: name=path\)" same_names.ini
+
+printf '%s\n[eval]\ntokens = 10\n' "$ok_base" >few_tokens.ini
+expect_error "eval budget below a window" "few_tokens.ini:4: \[eval\] tokens = 10 is less than one window of \[model\] seq_len = 64 tokens" few_tokens.ini
+
 printf '%s\n[data]\nvalidation = text.txt,\n    nope.txt\n' "$ok_base" >missing_input.ini
 expect_error "missing data file" "missing_input.ini:4: \[data\] validation: '.*/nope.txt' not found \(No such file or directory\)" missing_input.ini
 

@@ -59,8 +59,14 @@ static const help_entry helps[] = {
     { "export-hf", "photon-sim export-hf CKPT.h5 DIR [--tokenizer DIR]",
       "Writes DIR/model.safetensors and DIR/config.json, loadable by Hugging Face\n"
       "transformers as GPT2LMHeadModel (lm_head tied to wte, which is trimmed to the\n"
-      "true vocabulary), plus vocab.json + merges.txt when the checkpoint's tokenizer\n"
-      "(or --tokenizer DIR) is found." },
+      "true vocabulary) with generation_config.json, plus the tokenizer (tokenizer.json,\n"
+      "tokenizer_config.json, special_tokens_map.json, vocab.json + merges.txt) when\n"
+      "the checkpoint's tokenizer (or --tokenizer DIR) is found." },
+    { "import-hf", "photon-sim import-hf HF_DIR OUT.h5",
+      "Reads a Hugging Face GPT-2 directory (config.json and model.safetensors or a\n"
+      "sharded model.safetensors.index.json; F32, F16 or BF16 weights, converted\n"
+      "exactly to float32) into a photon-sim checkpoint at round 0, for eval, sample,\n"
+      "export-hf, or [run] init_from. OUT.h5 must not exist." },
     { "encode", "photon-sim encode --tokenizer DIR [--eot | --jsonl] < TEXT",
       "Reads all of standard input as one text and prints its token ids, space\n"
       "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"

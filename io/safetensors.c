@@ -156,7 +156,7 @@ int st_parse(const unsigned char *buf, size_t n, uint64_t file_size, st_header *
     }
     if (jsonr_peek(&r) != -1) { r.err = "bytes after the header's JSON object"; goto bad; }
     /* every name once */
-    qsort(out->t, out->n, sizeof *out->t, cmp_name);
+    if (out->n) qsort(out->t, out->n, sizeof *out->t, cmp_name);
     for (size_t i = 1; i < out->n; i++)
         if (strcmp(out->t[i].name, out->t[i - 1].name) == 0) {
             err_set(err, "tensor '%s' is listed twice", out->t[i].name);
@@ -164,7 +164,7 @@ int st_parse(const unsigned char *buf, size_t n, uint64_t file_size, st_header *
         }
     /* shapes agree with the byte ranges, and the ranges tile the data area */
     uint64_t data = file_size - 8 - hn, at = 0;
-    qsort(out->t, out->n, sizeof *out->t, cmp_begin);
+    if (out->n) qsort(out->t, out->n, sizeof *out->t, cmp_begin);
     for (size_t i = 0; i < out->n; i++) {
         st_tensor *t = &out->t[i];
         uint64_t numel = 1;
@@ -258,7 +258,7 @@ safetensors *st_open(const char *path, photon_err *err)
     }
     free(buf);
     s->data_off = 8 + hn;
-    qsort(s->h.t, s->h.n, sizeof *s->h.t, cmp_name);
+    if (s->h.n) qsort(s->h.t, s->h.n, sizeof *s->h.t, cmp_name);
     return s;
 }
 
@@ -267,6 +267,7 @@ const st_header *st_tensors(const safetensors *s) { return &s->h; }
 const st_tensor *st_find(const safetensors *s, const char *name)
 {
     st_tensor key = { .name = (char *)name };
+    if (!s->h.n) return NULL;
     return bsearch(&key, s->h.t, s->h.n, sizeof *s->h.t, cmp_name);
 }
 

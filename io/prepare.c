@@ -104,7 +104,7 @@ static void group_by_name(srcset *set)
         for (int j = i; j < set->n && !seen; j++)
             if (strcmp(set->f[j].name, set->f[i].name) == 0) g[k++] = set->f[j];
     }
-    memcpy(set->f, g, (size_t)set->n * sizeof *g);
+    if (set->n) memcpy(set->f, g, (size_t)set->n * sizeof *g);
     free(g);
 }
 

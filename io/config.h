@@ -12,6 +12,7 @@
 
 #define CFG_STR 256     /* max length of a string value (and of each list item) */
 #define CFG_LIST_MAX 100000  /* items of one list value: a bound on hostile input, not a design limit */
+#define CFG_PERCLIENT_MAX 1024  /* max values of a per-client list ([network]) */
 
 enum cfg_backend { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA };
 enum cfg_mode { MODE_FEDERATED, MODE_CENTRALIZED };
@@ -24,6 +25,10 @@ enum cfg_precision { PREC_FP32, PREC_BF16 };
 enum cfg_eval_on { EVAL_ON_AUTO, EVAL_ON_SUPERVISOR, EVAL_ON_ACTOR };
 /* [centralized] schedule: CSCHED_INHERIT, else enum cfg_schedule + 1. */
 enum { CSCHED_INHERIT = 0 };
+enum cfg_compute { COMPUTE_MEASURED, COMPUTE_MODEL };
+/* Forms of a per-client value: one for every client, one per client, or a
+ * distribution sampled per client (docs/NETWORK.md). */
+enum cfg_dist { DIST_CONST, DIST_LIST, DIST_LOGNORMAL, DIST_UNIFORM, DIST_LOGUNIFORM };
 
 /* A list value: comma-separated in the INI file, any number of items.  The
  * items are interned for the life of the process (a configuration is loaded
@@ -32,6 +37,12 @@ enum { CSCHED_INHERIT = 0 };
 typedef struct { int n; const char *const *item; } cfg_list;
 /* Sets l to copies of items[0..n). */
 void cfg_list_set(cfg_list *l, int n, const char *const *items);
+
+/* A per-client number: kind DIST_CONST (a), DIST_LIST (v[0..n), one per
+ * client), or a distribution with parameters a, b (lognormal: median a,
+ * sigma b; uniform and loguniform: a..b), sampled per client by
+ * supervisor/netmodel.h. */
+typedef struct { int kind; int n; double a, b; double v[CFG_PERCLIENT_MAX]; } cfg_perclient;
 
 typedef struct photon_config {
     char source_path[CFG_STR];   /* the experiment file, as given */
@@ -133,6 +144,14 @@ typedef struct photon_config {
         int ckpt_fail_write;     /* fail the Nth checkpoint write; 0 = never */
         int kill_supervisor_round; /* 0 = never */
     } faults;
+    struct {                     /* optional section: no [network], no model */
+        bool present;            /* the section appears (file or --set) */
+        cfg_perclient bandwidth_mbps, latency_ms, compute_scale;
+        double server_bandwidth_mbps; /* 0 = unlimited */
+        int compute;             /* enum cfg_compute */
+        double tokens_per_s;     /* compute = model: rate per client; 0 = from device_tflops */
+        double device_tflops;    /* achieved training TFLOP/s per client; 0 = by backend */
+    } network;
 } photon_config;
 
 /* Sets every key to its schema default. */
@@ -142,6 +161,10 @@ void config_defaults(photon_config *c);
  * Returns 0, or -1 with err = "file:line: message". */
 int config_load(photon_config *c, const char *path, const char *const *overrides,
                 int n_overrides, photon_err *err);
+/* The same for commands that need only the model and the clients (plan):
+ * [data] may name no sources and input paths need not exist. */
+int config_load_model_only(photon_config *c, const char *path, const char *const *overrides,
+                           int n_overrides, photon_err *err);
 /* Cross-key checks (per_round <= count, d_model % n_head == 0, ...). */
 int config_validate(const photon_config *c, photon_err *err);
 /* Writes the fully resolved configuration as an INI file (every key). */

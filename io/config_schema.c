@@ -22,6 +22,8 @@
 #define LIST(s, k, help) ROW(s, k, CFG_T_LIST, "", 0, 0, 0, NULL, NULL, help)
 #define PATH(s, k, def, keep, help) ROW(s, k, CFG_T_PATH, def, 0, 0, 0, NULL, keep, help)
 #define PATHS(s, k, help) ROW(s, k, CFG_T_PATHLIST, "", 0, 0, 0, NULL, NULL, help)
+/* Per-client numbers: the range bounds each value and each distribution bound. */
+#define PERCLIENT(s, k, def, rng, lo, hi, help) ROW(s, k, CFG_T_PERCLIENT, def, rng, lo, hi, NULL, NULL, help)
 /* Input paths: they must exist when the configuration is loaded. */
 #define IN_PATH(s, k, def, keep, help) { #s, #k, CFG_T_PATH, FLD(s, k), def, 0, 0, 0, NULL, keep, help, true }
 #define IN_PATHS(s, k, help) { #s, #k, CFG_T_PATHLIST, FLD(s, k), "", 0, 0, 0, NULL, NULL, help, true }
@@ -44,6 +46,7 @@ static const char *const strategies[] = { "fedavg", "fedmom", "nesterov", NULL }
 static const char *const links[] = { "shm", "tcp", NULL };
 static const char *const signals[] = { "KILL", "SEGV", "ABRT", "exit", NULL };
 static const char *const corruptions[] = { "none", "nan", "scale", "bitflip", NULL };
+static const char *const computes[] = { "measured", "model", NULL };
 
 const cfg_section cfg_sections[] = {
     { "run", "What to run, where its outputs go, on which backend" },
@@ -56,8 +59,22 @@ const cfg_section cfg_sections[] = {
     { "checkpoint", "HDF5 checkpoints of the global model and optimizer state" },
     { "eval", "Validation loss and perplexity of the global model" },
     { "faults", "Seeded fault injection for robustness studies" },
+    { "network", "Optional: the clients' links and speeds, for the simulated clock (docs/NETWORK.md). "
+                 "Without this section there is no network model" },
 };
 const int cfg_nsections = sizeof cfg_sections / sizeof cfg_sections[0];
+
+const cfg_optional cfg_optionals[] = {
+    { "network", offsetof(photon_config, network.present) },
+};
+const int cfg_noptionals = sizeof cfg_optionals / sizeof cfg_optionals[0];
+
+size_t cfg_present_off(int s)
+{
+    for (int i = 0; s >= 0 && s < cfg_nsections && i < cfg_noptionals; i++)
+        if (strcmp(cfg_optionals[i].name, cfg_sections[s].name) == 0) return cfg_optionals[i].present_off;
+    return 0;
+}
 
 const cfg_key cfg_keys[] = {
     STR(run, name, "photon", "run name; the run directory is runs/<name> unless out_dir is set"),
@@ -160,6 +177,19 @@ const cfg_key cfg_keys[] = {
     DBL(faults, corrupt_prob, "0", CLOSED, 0, 1, "probability that an update is corrupted"),
     INT(faults, ckpt_fail_write, "0", 0, BIG, "fail the Nth checkpoint write with an I/O error; 0 = never"),
     INT(faults, kill_supervisor_round, "0", 0, BIG, "SIGKILL the supervisor itself in this round; 0 = never"),
+
+    PERCLIENT(network, bandwidth_mbps, "100", CLOSED, 0.001, 1e6,
+              "each client's link in Mbit/s, both directions: one value, one per client, or lognormal:MEDIAN,SIGMA, uniform:LO,HI, loguniform:LO,HI"),
+    PERCLIENT(network, latency_ms, "10", CLOSED, 0, 1e5, "each client's one-way latency to the aggregator in ms (same forms)"),
+    PERCLIENT(network, compute_scale, "1", CLOSED, 1e-6, 1e6,
+              "each client's speed relative to the measured (or modelled) one: 0.5 = half as fast (same forms)"),
+    DBL(network, server_bandwidth_mbps, "10000", CLOSED, 0, 1e9,
+        "the aggregator's link in Mbit/s each way, shared by the round's transfers; 0 = unlimited"),
+    ENUM(network, compute, "measured", computes,
+         "client compute time: measured (task time / compute_scale) or model (FLOPs / rate: reproducible)"),
+    DBL(network, tokens_per_s, "0", CLOSED, 0, 1e15, "compute = model: training tokens/s of a client at compute_scale 1; 0 = from device_tflops"),
+    DBL(network, device_tflops, "0", CLOSED, 0, 1e9,
+        "compute = model or plan: achieved training TFLOP/s of a client; 0 = 400 (cuda, auto) or 0.05 (cpu)"),
 };
 const int cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 

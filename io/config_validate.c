@@ -101,7 +101,40 @@ static int check_centralized(check_ctx *x, const photon_config *c)
     return 0;
 }
 
+/* [network]: per-client lists name every client; round_timeout on the
+ * simulated clock with measured compute needs every sampled client's time
+ * before any update is added (supervisor/netclock.h), so each must have an
+ * actor of its own. */
+static int check_network(check_ctx *x, const photon_config *c)
+{
+    const struct { const cfg_perclient *p; const char *key; } pc[] = {
+        { &c->network.bandwidth_mbps, "network.bandwidth_mbps" },
+        { &c->network.latency_ms, "network.latency_ms" },
+        { &c->network.compute_scale, "network.compute_scale" },
+    };
+    for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++)
+        if (pc[i].p->kind == DIST_LIST && pc[i].p->n != c->clients.count)
+            return violation(x, pc[i].key, "clients.count",
+                             "[network] %s: %d values for %d clients ([clients] count): give one value, "
+                             "one per client, or a distribution", strchr(pc[i].key, '.') + 1, pc[i].p->n,
+                             c->clients.count);
+    int k = c->clients.per_round ? c->clients.per_round : c->clients.count;
+    if (c->run.mode == MODE_FEDERATED && c->aggregator.round_timeout > 0 && c->network.compute == COMPUTE_MEASURED &&
+        c->clients.actors < k)
+        return violation(x, "aggregator.round_timeout", "network.compute",
+                         "[aggregator] round_timeout acts on the simulated clock with [network]; with compute = measured "
+                         "every sampled client needs an actor of its own ([clients] actors = %d, %d clients per round): "
+                         "raise actors, or set [network] compute = model", c->clients.actors, k);
+    return 0;
+}
+
 int cfg_check(const photon_config *c, const char *const *origin, const char *fallback, photon_err *err)
+{
+    return cfg_check_ex(c, origin, fallback, 1, err);
+}
+
+int cfg_check_ex(const photon_config *c, const char *const *origin, const char *fallback, int need_data,
+                 photon_err *err)
 {
     check_ctx x = { origin, fallback, err };
     if (!c->run.name[0] || c->run.name[0] == '.')
@@ -113,9 +146,9 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
     if (c->model.d_model % c->model.n_head)
         return violation(&x, "model.d_model", "model.n_head", "[model] d_model = %d is not a multiple of [model] n_head = %d",
                          c->model.d_model, c->model.n_head);
-    if (c->data.sources.n == 0)
+    if (need_data && c->data.sources.n == 0)
         return violation(&x, "data.sources", NULL, "[data] sources: expected at least one text source (got none)");
-    if (!c->data.tokenizer[0])
+    if (need_data && !c->data.tokenizer[0])
         return violation(&x, "data.tokenizer", NULL, "[data] tokenizer: expected a directory or 'train' (got '')");
     if (strcmp(c->data.tokenizer, "train") == 0 && c->model.vocab_size && c->data.tokenizer_vocab > c->model.vocab_size)
         return violation(&x, "data.tokenizer_vocab", "model.vocab_size",
@@ -177,6 +210,7 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         if (fc[i].v >= c->clients.count)
             return violation(&x, fc[i].key, "clients.count", "[faults] %s = %d: there are only %d clients (0..%d)",
                              strchr(fc[i].key, '.') + 1, fc[i].v, c->clients.count, c->clients.count - 1);
+    if (c->network.present && check_network(&x, c) < 0) return -1;
     return 0;
 }
 

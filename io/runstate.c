@@ -109,6 +109,11 @@ static int write_all(ckpt_writer *w, const runstate *rs, photon_err *err)
         ckpt_put_u64(w, "/run/agg_reference", &ref_bits, 1, err) < 0 ||
         ckpt_put_u64(w, "/sampler/state", rs->sampler, 3, err) < 0)
         return -1;
+    if (rs->has_sim_clock) {
+        uint64_t bits[2];
+        memcpy(bits, rs->sim_clock, sizeof bits);
+        if (ckpt_put_u64(w, "/run/sim_clock", bits, 2, err) < 0) return -1;
+    }
     if (rs->client_get)
         for (int id = 0; id < rs->n_clients; id++)
             if (put_client(w, rs, id, err) < 0) return -1;
@@ -239,6 +244,13 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
         ckpt_get_u64(r, "/run/agg_reference", &ref_bits, 1, err) < 0)
         goto out;
     memcpy(&rs->agg_reference, &ref_bits, sizeof ref_bits);
+    rs->has_sim_clock = ckpt_has(r, "/run/sim_clock");
+    memset(rs->sim_clock, 0, sizeof rs->sim_clock);
+    if (rs->has_sim_clock) {
+        uint64_t bits[2];
+        if (ckpt_get_u64(r, "/run/sim_clock", bits, 2, err) < 0) goto out;
+        memcpy(rs->sim_clock, bits, sizeof bits);
+    }
     if (load_clients(r, rs, err) < 0) goto out;
     rs->round = meta.round;
     rs->global_step = meta.global_step;

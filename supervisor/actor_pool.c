@@ -31,6 +31,7 @@ typedef struct {
     char cause[256];       /* why we killed it (timeout, lost channel), or its last FAIL */
     int config_error;      /* it reported a configuration error: do not restart */
     int timed_out, lost_channel;
+    double timeout_s;      /* the task's timeout, for the log line */
     /* Remote (TCP) actors: no pid; who connected, which model generation
      * it already holds, and a closed connection waiting to be freed (never
      * inside its own callback). */
@@ -271,16 +272,23 @@ static void on_timeout(void *arg)
     a->timed_out = 1;
     if (a->task.kind == TASK_EVAL)
         snprintf(a->cause, sizeof a->cause, "timed out after %gs (evaluation after round %d)",
-                 a->pool->cfg->aggregator.round_timeout, a->task.round);
+                 a->timeout_s, a->task.round);
     else
         snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
-                 a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
+                 a->timeout_s, a->task.round, a->task.client);
     if (a->pool->tcp) { remote_gone(a, a->cause, 0); return; }
     log_warn("actor %d (pid %d) %s: killing it", a->slot, (int)a->pid, a->cause);
     kill(a->pid, SIGKILL);
 }
 
 int pool_dispatch(actor_pool *p, int slot, const msg_task *t)
+{
+    return pool_dispatch_timeout(p, slot, t, p->cfg->aggregator.round_timeout);
+}
+
+int pool_task_timed_out(const actor_pool *p, int slot) { return p->a[slot].timed_out; }
+
+int pool_dispatch_timeout(actor_pool *p, int slot, const msg_task *t, double timeout)
 {
     actor_slot *a = &p->a[slot];
     if (!pool_ready(p, slot)) return -1;
@@ -300,8 +308,8 @@ int pool_dispatch(actor_pool *p, int slot, const msg_task *t)
     a->task = *t;
     a->has_task = 1;
     a->state = ACTOR_BUSY;
-    if (p->cfg->aggregator.round_timeout > 0)
-        a->timeout = proc_timer_add(p->loop, p->cfg->aggregator.round_timeout, on_timeout, a);
+    a->timeout_s = timeout;
+    if (timeout > 0) a->timeout = proc_timer_add(p->loop, timeout, on_timeout, a);
     return 0;
 }
 

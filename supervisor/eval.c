@@ -13,6 +13,7 @@
 #include <string.h>
 #include "io/eval_windows.h"
 #include "supervisor/tb_log.h"
+#include "supervisor/netclock.h"
 #include "actors/train.h"
 
 /* A window's mean cross-entropy is >= 0 (log-sum-exp is at least the
@@ -143,6 +144,7 @@ void evaluator_record(run *r, const eval_sums *s, const char *on, double seconds
     metrics_int(r->mx, "eval_tokens", eval_set_windows(e->set, -1) * r->gc.seq_len);
     metrics_str(r->mx, "on", on);
     metrics_num(r->mx, "seconds", seconds);
+    if (r->nc) netclock_log_totals(r->nc, r->mx);
     metrics_end(r->mx);
     free(ppl);
     free(losses);

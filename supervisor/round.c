@@ -17,6 +17,7 @@
 #include <string.h>
 #include "actors/train.h"
 #include "supervisor/round_stats.h"
+#include "supervisor/netclock.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
 
@@ -40,6 +41,8 @@ struct round_fsm {
     double loss_sum, loss_w;
     int models_sent, updates_received;
     round_stats *stats;   /* informational figures of the attempt */
+    int *late;          /* [network]: per sampled client, late on the simulated clock */
+    int decided;        /* [network]: which clients are late is known */
 };
 
 round_fsm *round_new(run *r)
@@ -49,6 +52,7 @@ round_fsm *round_new(run *r)
     rd->ids = xcalloc((size_t)r->n_clients, sizeof(int));
     rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
     rd->stats = round_stats_new(r->n_actors);
+    rd->late = xcalloc((size_t)r->n_clients, sizeof(int));
     return rd;
 }
 
@@ -58,6 +62,7 @@ void round_free(round_fsm *rd)
     free(rd->ids);
     free(rd->c);
     round_stats_free(rd->stats);
+    free(rd->late);
     free(rd);
 }
 
@@ -128,7 +133,8 @@ static void dispatch(round_fsm *rd, int slot)
         faults_task(r->faults, &w, &t.fault);
         if (t.fault.kind != FAULT_NONE) faults_log_task(r->mx, &w, &t.fault);
     }
-    if (pool_dispatch(r->pool, slot, &t) < 0) return;
+    double timeout = r->nc ? netclock_task_timeout(r->nc, rc->client) : cfg->aggregator.round_timeout;
+    if (pool_dispatch_timeout(r->pool, slot, &t, timeout) < 0) return;
     rc->st = CS_RUNNING;
     rc->slot = slot;
     rc->task_id = t.task_id;
@@ -154,7 +160,9 @@ static void finish(round_fsm *rd)
     if (need > rd->k) need = rd->k;
     int committed = mean && sum.accepted >= need;
     if (committed) {
+        double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
+        if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
     }
     /* Only a committed attempt's work counts as training: its clients move
      * on in their data streams.  A failed attempt's accepted updates are
@@ -181,6 +189,7 @@ static void finish(round_fsm *rd)
     rd->active = 0;
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
     r->bytes_moved += (double)(rd->models_sent + rd->updates_received) * (double)r->model_bytes;
+    if (r->nc) netclock_round_end(r->nc);
     run_round_done(r, committed, &sum, committed ? 0 : tasks, committed ? 0 : tokens,
                    time_mono() - rd->t0, train_loss, rd->overhead);
 }
@@ -193,11 +202,45 @@ static void check_done(round_fsm *rd)
     finish(rd);
 }
 
+/* A client that misses round_timeout on the simulated clock: left out of
+ * the round like a failed task (its actor, if it holds the update, is
+ * free again). */
+static void drop_late(round_fsm *rd, round_client *rc, const char *why)
+{
+    run *r = rd->r;
+    photon_err err;
+    char cause[300];
+    if (why) snprintf(cause, sizeof cause, "%s", why);
+    else netclock_late_cause(r->nc, rc->client, cause, sizeof cause);
+    log_warn("round %lld: client %d is late: %s", (long long)r->round + 1, rc->client, cause);
+    agg_fail(r->ag, rc->client, &err);
+    int held = rc->st == CS_ARRIVED;
+    rc->st = CS_FAILED;
+    r->tasks_failed++;
+    r->tasks_late++;
+    task_event(r, rc, "late", cause);
+    if (held) pool_release(r->pool, rc->slot);
+}
+
+/* compute = measured with a round_timeout: once every task has reported,
+ * the simulated clock says who is late.  0 while some are still out. */
+static int decide_late(round_fsm *rd)
+{
+    for (int i = 0; i < rd->k; i++)
+        if (rd->c[i].st == CS_QUEUED || rd->c[i].st == CS_RUNNING) return 0;
+    rd->decided = 1;
+    netclock_decide(rd->r->nc, rd->late);
+    for (int i = 0; i < rd->k && rd->active; i++)
+        if (rd->late[i] && rd->c[i].st == CS_ARRIVED) drop_late(rd, &rd->c[i], NULL);
+    return 1;
+}
+
 /* Adds arrived updates in client-id order while the next one is there. */
 static void consume(round_fsm *rd)
 {
     run *r = rd->r;
     photon_err err;
+    if (!rd->decided && !decide_late(rd)) return;
     for (;;) {
         int c = agg_next(r->ag);
         if (c < 0) break;
@@ -215,10 +258,12 @@ static void consume(round_fsm *rd)
             task_event(r, rc, "unreadable", err.msg);
         } else {
             agg_record rec;
+            double t_add = time_mono();
             if (agg_add_norm(r->ag, c, u, rc->res.update_norm, &rec, &err) < 0) {
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }
+            if (r->nc) netclock_add_time(r->nc, c, time_mono() - t_add);
             rc->st = CS_DONE;
             rd->updates_received++;
             round_stats_add(rd->stats, rc->slot, &rc->res);
@@ -277,7 +322,13 @@ void round_start(round_fsm *rd)
     free(samples);
     if (rc < 0) { run_fail(r, "aggregation: %s", err.msg); return; }
     rd->active = 1;
-    pump(rd);
+    rd->decided = !r->nc || !netclock_holds(r->nc);
+    if (r->nc && netclock_round_begin(r->nc, rd->k, rd->ids, rd->late) > 0) {
+        for (int i = 0; i < rd->k; i++)
+            if (rd->late[i]) drop_late(rd, &rd->c[i], NULL);
+        check_done(rd);
+    }
+    if (rd->active) pump(rd);
 }
 
 void round_on_idle(round_fsm *rd, int slot)
@@ -296,6 +347,7 @@ void round_on_result(round_fsm *rd, int slot, const msg_result *res)
     }
     rc->st = CS_ARRIVED;
     rc->res = *res;
+    if (r->nc) netclock_task_done(r->nc, rc->client, res->seconds);
     consume(rd);
 }
 
@@ -305,6 +357,19 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
     run *r = rd->r;
     round_client *rc = rd->active ? find(rd, t->client) : NULL;
     if (!rc || rc->st != CS_RUNNING || rc->task_id != t->task_id) return;
+    if (r->nc && netclock_holds(r->nc) && pool_task_timed_out(r->pool, slot)) {
+        /* it ran past round_timeout x max(1, compute_scale) real seconds, so
+         * its compute alone ends after the deadline on the simulated clock */
+        double limit = netclock_task_timeout(r->nc, rc->client);
+        char why[200];
+        snprintf(why, sizeof why, "still computing after %g real seconds, so past round_timeout on the simulated clock",
+                 limit);
+        netclock_task_done(r->nc, rc->client, limit);
+        drop_late(rd, rc, why);
+        consume(rd);
+        if (rd->active) pump(rd);
+        return;
+    }
     task_event(r, rc, "lost", cause);
     if (r->cfg->aggregator.requeue && !rc->requeued) {
         log_warn("round %lld: client %d's task lost (%s): queued again", (long long)r->round + 1, rc->client, cause);
@@ -319,6 +384,7 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
     agg_fail(r->ag, rc->client, &err);
     rc->st = CS_FAILED;
     r->tasks_failed++;
+    if (r->nc) netclock_task_failed(r->nc, rc->client);
     consume(rd);
     if (rd->active) pump(rd);
 }

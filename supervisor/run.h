@@ -19,6 +19,7 @@
 
 typedef struct round_fsm round_fsm;
 typedef struct round_stats round_stats;
+typedef struct netclock netclock;
 typedef struct evaluator evaluator;
 typedef struct progress progress;
 typedef struct tblog tblog;
@@ -65,6 +66,7 @@ typedef struct run {
     progress *pg;
     round_fsm *rd;
     tblog *tb;                 /* TensorBoard log, NULL if disabled (tb_log.h) */
+    netclock *nc;              /* [network]: the simulated clock; NULL = none */
 
     /* Per-client run state: data position (micro-batches consumed), and
      * with kept optimizer state the link slot holding it and its generation. */
@@ -86,6 +88,7 @@ typedef struct run {
     double last_train_loss;
     double bytes_moved, bytes_allreduce;
     int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
+    int64_t tasks_late;        /* [network]: failed by missing round_timeout on the simulated clock */
     int64_t tasks_discarded, tokens_discarded; /* accepted in attempts that failed min_clients */
     double time_train, time_overhead;  /* summed over rounds */
 

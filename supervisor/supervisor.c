@@ -18,6 +18,7 @@
 #include "supervisor/tcp_server.h"
 #include "supervisor/round_stats.h"
 #include "supervisor/tb_log.h"
+#include "supervisor/netclock.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -219,6 +220,7 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     metrics_num(r->mx, "bytes_moved", cb.photon_bytes);
     metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
     round_stats_write(round_stats_of(r->rd), r->mx);
+    if (r->nc) netclock_log_round(r->nc, r->mx);
     metrics_end(r->mx);
     if (committed) tblog_round(r->tb, r, train_loss, secs);
     if (!committed) {
@@ -388,6 +390,13 @@ static void write_summary(run *r, const char *status)
     summary_int(s, "tokens_discarded", r->tokens_discarded);
     summary_int(s, "updates_rejected", r->updates_rejected);
     summary_int(s, "actor_restarts", r->pool ? pool_restarts(r->pool) : 0);
+    if (r->nc) {
+        double sim, ar;
+        netclock_totals(r->nc, &sim, &ar);
+        summary_num(s, "sim_wall_seconds", sim);
+        summary_num(s, "sim_allreduce_wall_seconds", ar);
+        summary_int(s, "tasks_late", r->tasks_late);
+    }
     summary_int(s, "checkpoints", r->ckpts);
     /* Bit-exact identity of the final global model, for reproducibility checks. */
     char hash[32];
@@ -412,6 +421,7 @@ static void teardown(run *r)
     if (r->pool) { pool_kill_all(r->pool); pool_free(r->pool); }
     if (r->loop) proc_loop_reap(r->loop);
     round_free(r->rd);
+    netclock_free(r->nc);
     link_close(r->link);   /* unlinks every segment */
     evaluator_free(r->ev);
     progress_free(r->pg);
@@ -453,6 +463,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     r->theta = xmalloc_aligned(r->model_bytes);
     gpt2_init_params(&r->gc, r->theta, cfg->run.seed, cfg->model.init_std);
     r->client_pos = xcalloc((size_t)r->n_clients, sizeof(int64_t));
+    r->nc = netclock_new(cfg, &r->gc, r->n, r->centralized, r->per_round);
     if (setup_link(r, err) < 0) return -1;
 
     int threads = cpu_threads(cfg->run.threads);

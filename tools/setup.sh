@@ -21,7 +21,7 @@ done
 packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev libssl-dev
           libzstd-dev zstd libonig-dev libutf8proc-dev
           libopenblas-dev libcjson-dev python3 python3-venv python3-torch python3-numpy python3-matplotlib
-          diffutils gzip time)
+          diffutils gzip time iproute2 util-linux)   # iproute2 (ip, tc) and chrt: tools/wan.sh and its test
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

@@ -112,6 +112,16 @@ static const help_entry helps[] = {
       "                the runs, which every run reaches)\n"
       "  --json        one JSON object instead of the table\n"
       "Plots: tools/report.py RUN_DIR... -o OUT_DIR. See docs/EXPERIMENTS.md." },
+    { "plan", "photon-sim plan EXPERIMENT.ini [--set section.key=value ...] [--json] [--clients]",
+      "Predicts, without training or reading data, the time of a round over the\n"
+      "experiment's [network] (the defaults when it has none): download, compute,\n"
+      "upload and aggregation, the same work as per-step ring all-reduce data\n"
+      "parallelism, and the communication reduction.  Compute comes from FLOPs per\n"
+      "token over [network] tokens_per_s or device_tflops; a preset with only a\n"
+      "[model] is enough (vocabulary: [model] vocab_size, else the trained\n"
+      "tokenizer's size, else GPT-2's 50257).  --json prints one JSON object;\n"
+      "--clients lists every client's bandwidth, latency and compute_scale instead.\n"
+      "See docs/NETWORK.md." },
     { "config-reference", "photon-sim config-reference",
       "Prints the reference of every experiment-file key (Markdown), generated from the schema." },
 };

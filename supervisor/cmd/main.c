@@ -15,7 +15,7 @@ static const command commands[] = {
     { "prepare", cmd_prepare }, { "eval", cmd_eval }, { "sample", cmd_sample },
     { "inspect", cmd_inspect }, { "export-hf", cmd_export_hf }, { "import-hf", cmd_import_hf }, { "encode", cmd_encode },
     { "actor", cmd_actor }, { "bench", cmd_bench }, { "config-reference", cmd_config },
-    { "run", cmd_run }, { "sweep", cmd_sweep }, { "compare", cmd_compare },
+    { "run", cmd_run }, { "sweep", cmd_sweep }, { "compare", cmd_compare }, { "plan", cmd_plan },
 };
 
 static int dispatch(int argc, char **argv);

@@ -50,7 +50,7 @@ static const char *const computes[] = { "measured", "model", NULL };
 
 const cfg_section cfg_sections[] = {
     { "run", "What to run, where its outputs go, on which backend" },
-    { "model", "The GPT-2 shape (DESIGN §6)" },
+    { "model", "The GPT-2 shape (docs/MODEL.md)" },
     { "data", "Text sources, tokenizer and how data is split over clients" },
     { "clients", "The virtual clients and their local training (inner AdamW)" },
     { "centralized", "The centralized baseline's own recipe (mode = centralized); each default inherits [clients]" },

@@ -66,7 +66,7 @@ static int put_doc(const doctable *t, int64_t d, shard_writer *w, uint32_t **buf
 {
     size_t n = (size_t)t->tokens[d];
     if (n > *cap) { *cap = n; free(*buf); *buf = xmalloc(n * sizeof **buf); }
-    tokcache_copy(t->files[t->file[d]], t->local[d], *buf);
+    if (tokcache_copy(t->files[t->file[d]], t->local[d], *buf, err)) return -1;
     return shard_writer_put(w, *buf, n, err);
 }
 

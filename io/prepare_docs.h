@@ -2,8 +2,8 @@
  * (from the files' token caches, io/tokcache.h), with its length and its
  * partition label -- the [data] sources name of its file, or its
  * source_field value -- and the writing of shards from it.  Per document it
- * keeps 16 bytes, so memory grows with the number of documents, never with
- * the size of the text. */
+ * keeps a few dozen bytes, so memory grows with the number of documents,
+ * never with the size of the text. */
 #ifndef PHOTON_PREPARE_DOCS_H
 #define PHOTON_PREPARE_DOCS_H
 #include <stdint.h>

@@ -78,35 +78,43 @@ static int stream(const char *path, const prep_read *r, int64_t max_docs, chunk_
 
 /* ---- tokenizing ------------------------------------------------------- */
 
+/* Each thread appends the ids of the documents it takes to its own arena
+ * (reset every chunk), so memory is about one chunk's tokens whatever the
+ * documents' sizes; the documents are then written in their order. */
+typedef struct { uint32_t *ids; size_t len, cap; } arena;
+typedef struct { uint32_t thread; size_t off, len; } where;
+
 typedef struct {
     const tokenizer *t;
     int threads;
     tokcache_writer *w;
     int has_labels;
-    uint32_t **ids;
-    size_t *len, *cap;
+    arena *a;          /* one per thread */
+    where *at;         /* per document of the chunk */
 } tok_ctx;
 
 static int tokenize_chunk(void *vctx, const chunk *ch, photon_err *err)
 {
     tok_ctx *x = vctx;
-#pragma omp parallel for num_threads(x->threads) schedule(dynamic, 1)
-    for (int i = 0; i < ch->nd; i++) {
-        x->len[i] = 0;
-        tok_encode(x->t, ch->text + ch->off[i], (size_t)(ch->off[i + 1] - ch->off[i]), &x->ids[i], &x->len[i], &x->cap[i]);
-        /* every document ends with EOT */
-        uint32_t eot = (uint32_t)tok_eot(x->t);
-        if (x->len[i] + 1 > x->cap[i]) { x->cap[i] = x->len[i] + 1; x->ids[i] = xrealloc(x->ids[i], x->cap[i] * sizeof **x->ids); }
-        x->ids[i][x->len[i]++] = eot;
+    uint32_t eot = (uint32_t)tok_eot(x->t);
+    for (int k = 0; k < x->threads; k++) x->a[k].len = 0;
+#pragma omp parallel num_threads(x->threads)
+    {
+        arena *a = &x->a[omp_get_thread_num()];
+#pragma omp for schedule(dynamic, 1)
+        for (int i = 0; i < ch->nd; i++) {
+            size_t off = a->len;
+            tok_encode(x->t, ch->text + ch->off[i], (size_t)(ch->off[i + 1] - ch->off[i]), &a->ids, &a->len, &a->cap);
+            if (a->len == a->cap) { a->cap = a->cap ? 2 * a->cap : 1024; a->ids = xrealloc(a->ids, a->cap * sizeof *a->ids); }
+            a->ids[a->len++] = eot;   /* every document ends with EOT */
+            x->at[i] = (where){ (uint32_t)omp_get_thread_num(), off, a->len - off };
+        }
     }
     for (int i = 0; i < ch->nd; i++) {
         const char *lab = x->has_labels ? ch->labels + ch->loff[i] : NULL;
         size_t ln = x->has_labels ? (size_t)(ch->loff[i + 1] - ch->loff[i]) : 0;
-        if (tokcache_add(x->w, x->ids[i], x->len[i], lab, ln, err)) return -1;
+        if (tokcache_add(x->w, x->a[x->at[i].thread].ids + x->at[i].off, x->at[i].len, lab, ln, err)) return -1;
     }
-    /* keep per-document buffers small between chunks */
-    for (int i = 0; i < ch->nd; i++)
-        if (x->cap[i] > (1u << 16)) { free(x->ids[i]); x->ids[i] = NULL; x->cap[i] = 0; }
     return 0;
 }
 
@@ -115,13 +123,12 @@ int prep_tokenize_file(const char *path, const prep_read *r, int64_t max_docs, c
 {
     tokcache_writer *w = tokcache_create(cache_path, key, wide, err);
     if (!w) return -1;
-    tok_ctx x = { t, r->threads, w, r->src.label_key != NULL, xcalloc(CHUNK_DOCS, sizeof(uint32_t *)),
-                  xcalloc(CHUNK_DOCS, sizeof(size_t)), xcalloc(CHUNK_DOCS, sizeof(size_t)) };
+    tok_ctx x = { t, r->threads, w, r->src.label_key != NULL, xcalloc((size_t)r->threads, sizeof(arena)),
+                  xmalloc(CHUNK_DOCS * sizeof(where)) };
     int rc = stream(path, r, max_docs, tokenize_chunk, &x, docs, err);
-    for (int i = 0; i < CHUNK_DOCS; i++) free(x.ids[i]);
-    free(x.ids);
-    free(x.len);
-    free(x.cap);
+    for (int k = 0; k < r->threads; k++) free(x.a[k].ids);
+    free(x.a);
+    free(x.at);
     if (rc) { tokcache_abort(w); return -1; }
     return tokcache_commit(w, err);
 }

@@ -1,13 +1,12 @@
 /* Per-file token caches (see tokcache.h).  Written through afile (temp file,
- * fsync, rename), so a cache either is complete or does not exist; read
- * through mmap and checked in full at open (sizes, lengths that add up,
- * label ids in range), so a damaged one is rebuilt rather than trusted. */
+ * fsync, rename), so a cache either is complete or does not exist; its
+ * index is checked in full at open (sizes, lengths that add up, label ids
+ * in range), so a damaged one is rebuilt rather than trusted. */
 #include "io/tokcache.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io/shard.h"
@@ -146,19 +145,23 @@ void tokcache_abort(tokcache_writer *w)
 
 /* ---- reading -------------------------------------------------------------- */
 
+/* Documents are read with pread, not through a mapping: writing client
+ * shards visits documents in a shuffled order, and a mapping would keep
+ * (and fault around) every page it touched in the process's memory. */
 struct tokcache {
-    void *map;
-    size_t map_len;
-    shard *sh;                 /* a token shard source */
-    const uint16_t *t16;
-    const uint32_t *t32;
+    int fd;
+    uint64_t data_off;         /* file offset of token 0 */
+    int width;                 /* bytes per token in the file */
+    int is_shard;
     uint64_t ntokens, ndocs;
     uint64_t *start;           /* first token of each document */
-    uint32_t *len, *lab;       /* owned copies (a shard's are computed) */
+    uint32_t *len, *lab;
     int eot_added;             /* the last document's EOT is not in the file */
     uint32_t eot;
-    label *labels;
+    label *labels;             /* owned */
     int nlabels;
+    uint16_t *buf16;
+    size_t cap16;
 };
 
 static tokcache *bad(tokcache *c, photon_err *err, const char *path, const char *what)
@@ -178,14 +181,11 @@ tokcache *tokcache_open(const char *path, uint64_t key, photon_err *err)
         err_set(err, "%s: damaged token cache (too short)", path);
         return NULL;
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) { err_set(err, "%s: cannot map: %s", path, strerror(errno)); return NULL; }
     tokcache *c = xcalloc(1, sizeof *c);
-    c->map = map;
-    c->map_len = (size_t)st.st_size;
+    c->fd = fd;
+    c->data_off = HEADER;
     header h;
-    memcpy(&h, map, sizeof h);
+    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h) return bad(c, err, path, "header");
     if (memcmp(h.magic, MAGIC, 8) != 0 || h.version != VERSION) return bad(c, err, path, "not a cache of this version");
     if (h.key != key) return bad(c, err, path, "made for other inputs");
     if ((h.width != 2 && h.width != 4) || h.nlabels > TOKCACHE_MAX_LABELS) return bad(c, err, path, "header");
@@ -193,36 +193,44 @@ tokcache *tokcache_open(const char *path, uint64_t key, photon_err *err)
     if (h.ntokens > size / h.width || h.ndocs > (size - h.ntokens * h.width) / 8 ||
         h.labels_bytes != size - h.ntokens * h.width - h.ndocs * 8)
         return bad(c, err, path, "sizes");
-    const char *p = (const char *)map + HEADER;
-    if (h.width == 2) c->t16 = (const uint16_t *)p;
-    else c->t32 = (const uint32_t *)p;
+    c->width = (int)h.width;
     c->ntokens = h.ntokens;
     c->ndocs = h.ndocs;
-    const char *docs = p + h.ntokens * h.width, *labs = docs + h.ndocs * 8, *end = labs + h.labels_bytes;
+    /* the document index and the labels: read whole (8 bytes per document) */
+    size_t tail = (size_t)(h.ndocs * 8 + h.labels_bytes);
+    unsigned char *buf = xmalloc(tail ? tail : 1);
+    if (tail && pread(fd, buf, tail, (off_t)(HEADER + h.ntokens * h.width)) != (ssize_t)tail) {
+        free(buf);
+        return bad(c, err, path, "read error");
+    }
     c->len = xmalloc((h.ndocs + 1) * sizeof *c->len);
     c->lab = xmalloc((h.ndocs + 1) * sizeof *c->lab);
     c->start = xmalloc((h.ndocs + 1) * sizeof *c->start);
     uint64_t at = 0;
+    const unsigned char *docs = buf, *labs = buf + h.ndocs * 8, *end = buf + tail;
     for (uint64_t d = 0; d < h.ndocs; d++) {
         memcpy(&c->len[d], docs + 8 * d, 4);
         memcpy(&c->lab[d], docs + 8 * d + 4, 4);
-        if (c->len[d] == 0 || (h.nlabels ? c->lab[d] >= h.nlabels : c->lab[d] != 0)) return bad(c, err, path, "document index");
+        if (c->len[d] == 0 || (h.nlabels ? c->lab[d] >= h.nlabels : c->lab[d] != 0)) { free(buf); return bad(c, err, path, "document index"); }
         c->start[d] = at;
         at += c->len[d];
     }
-    if (at != h.ntokens) return bad(c, err, path, "document lengths");
+    if (at != h.ntokens) { free(buf); return bad(c, err, path, "document lengths"); }
     c->labels = xcalloc(h.nlabels + 1, sizeof *c->labels);
     for (uint32_t i = 0; i < h.nlabels; i++) {
         uint32_t n;
-        if (end - labs < 4) return bad(c, err, path, "labels");
+        if (end - labs < 4) { free(buf); return bad(c, err, path, "labels"); }
         memcpy(&n, labs, 4);
         labs += 4;
-        if ((uint64_t)(end - labs) < n) return bad(c, err, path, "labels");
-        c->labels[i].s = (char *)labs;   /* points into the map; not freed */
+        if ((uint64_t)(end - labs) < n) { free(buf); return bad(c, err, path, "labels"); }
+        c->labels[i].s = xmalloc(n + 1);
+        memcpy(c->labels[i].s, labs, n);
+        c->labels[i].s[n] = 0;
         c->labels[i].n = n;
+        c->nlabels = (int)i + 1;
         labs += n;
     }
-    c->nlabels = (int)h.nlabels;
+    free(buf);
     return c;
 }
 
@@ -239,16 +247,19 @@ tokcache *tokcache_open_shard(const char *path, uint32_t eot, int vocab, int64_t
         return NULL;
     }
     tokcache *c = xcalloc(1, sizeof *c);
-    c->sh = s;
+    c->is_shard = 1;
+    c->fd = -1;
     int width;
     const void *data = shard_data(s, &width);
-    if (width == 2) c->t16 = data;
-    else c->t32 = data;
+    const uint16_t *t16 = width == 2 ? data : NULL;
+    const uint32_t *t32 = width == 4 ? data : NULL;
+    c->width = width;
+    c->data_off = SHARD_HEADER_INTS * 4;
     c->eot = eot;
     size_t n = shard_ntokens(s), cap = 0;
     uint64_t begin = 0;
     for (size_t i = 0; i < n && (max_docs == 0 || (int64_t)c->ndocs < max_docs); i++) {
-        uint32_t t = width == 2 ? c->t16[i] : c->t32[i];
+        uint32_t t = t16 ? t16[i] : t32[i];
         int last = i + 1 == n;
         if (t != eot && !last) continue;
         if (c->ndocs == cap) {
@@ -257,12 +268,24 @@ tokcache *tokcache_open_shard(const char *path, uint32_t eot, int vocab, int64_t
             c->start = xrealloc(c->start, cap * sizeof *c->start);
         }
         uint64_t len = i + 1 - begin + (t != eot);   /* a last document without EOT gets one */
-        if (len > UINT32_MAX) { tokcache_close(c); err_set(err, "%s: a document of %llu tokens is too long", path, (unsigned long long)len); return NULL; }
+        if (len > UINT32_MAX) {
+            shard_close(s);
+            tokcache_close(c);
+            err_set(err, "%s: a document of %llu tokens is too long", path, (unsigned long long)len);
+            return NULL;
+        }
         c->start[c->ndocs] = begin;
         c->len[c->ndocs++] = (uint32_t)len;
         c->eot_added = t != eot;
         c->ntokens += len;
         begin = i + 1;
+    }
+    shard_close(s);   /* checked and indexed; documents are read with pread */
+    c->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (c->fd < 0) {
+        err_set(err, "%s: cannot open: %s", path, strerror(errno));
+        tokcache_close(c);
+        return NULL;
     }
     c->lab = xcalloc(c->ndocs + 1, sizeof *c->lab);
     c->labels = xcalloc(1, sizeof *c->labels);
@@ -284,28 +307,41 @@ const char *tokcache_label(const tokcache *c, int i, size_t *n)
     return c->labels[i].s;
 }
 
-void tokcache_copy(const tokcache *c, uint64_t d, uint32_t *out)
+int tokcache_copy(tokcache *c, uint64_t d, uint32_t *out, photon_err *err)
 {
-    uint64_t s = c->start[d];
     uint32_t n = c->len[d];
-    int add = c->sh && c->eot_added && d + 1 == c->ndocs;
+    int add = c->is_shard && c->eot_added && d + 1 == c->ndocs;
     uint32_t k = n - (uint32_t)add;
-    if (c->t32) memcpy(out, c->t32 + s, k * sizeof *out);
-    else for (uint32_t i = 0; i < k; i++) out[i] = c->t16[s + i];
+    size_t bytes = (size_t)k * (size_t)c->width;
+    void *dst = out;
+    if (c->width == 2) {
+        if (k > c->cap16) { c->cap16 = k; free(c->buf16); c->buf16 = xmalloc(k * sizeof *c->buf16); }
+        dst = c->buf16;
+    }
+    off_t off = (off_t)(c->data_off + c->start[d] * (uint64_t)c->width);
+    for (size_t done = 0; done < bytes;) {
+        ssize_t r = pread(c->fd, (char *)dst + done, bytes - done, off + (off_t)done);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            err_set(err, "token cache read error: %s", r < 0 ? strerror(errno) : "the file got shorter");
+            return -1;
+        }
+        done += (size_t)r;
+    }
+    if (c->width == 2) for (uint32_t i = 0; i < k; i++) out[i] = c->buf16[i];
     if (add) out[k] = c->eot;
+    return 0;
 }
 
 void tokcache_close(tokcache *c)
 {
     if (!c) return;
-    if (c->sh) {
-        shard_close(c->sh);
-        if (c->labels) free(c->labels[0].s);
-    }
-    if (c->map) munmap(c->map, c->map_len);
+    if (c->fd >= 0) close(c->fd);
+    for (int i = 0; i < c->nlabels; i++) free(c->labels[i].s);
     free(c->labels);
     free(c->start);
     free(c->len);
     free(c->lab);
+    free(c->buf16);
     free(c);
 }

@@ -42,7 +42,8 @@ uint32_t tokcache_doc_len(const tokcache *c, uint64_t d);
 uint32_t tokcache_doc_label(const tokcache *c, uint64_t d);
 int tokcache_labels(const tokcache *c);
 const char *tokcache_label(const tokcache *c, int i, size_t *n);
-/* Copies document d's tokens (tokcache_doc_len of them) into out. */
-void tokcache_copy(const tokcache *c, uint64_t d, uint32_t *out);
+/* Copies document d's tokens (tokcache_doc_len of them) into out; -1 with
+ * err on a read error. */
+int tokcache_copy(tokcache *c, uint64_t d, uint32_t *out, photon_err *err);
 void tokcache_close(tokcache *c);
 #endif

@@ -69,6 +69,15 @@ for k in 0 1 2 3; do
     cmp -s "run/data/client_000$k.bin" "resumed/client_000$k.bin" || fail "client $k differs after an interrupted prepare"
 done
 ls resumed resumed/cache | grep -q "\.tmp\." && fail "temp files left after the resumed prepare"
+# a damaged cache is not trusted: that file is tokenized again, the shards do not change
+cache=$(ls resumed/cache/*.tok | head -1)
+head -c 200 "$cache" >cut.tok && mv cut.tok "$cache"
+"$BIN" prepare pile.ini --set data.prepared_dir=$T/resumed 2>err.txt || fail "prepare over a damaged cache: $(cat err.txt)"
+grep -q "damaged token cache" err.txt && grep -q "1 file tokenized, 2 from the cache" err.txt ||
+    fail "a damaged cache was not rebuilt: $(cat err.txt)"
+for k in 0 1 2 3; do
+    cmp -s "run/data/client_000$k.bin" "resumed/client_000$k.bin" || fail "client $k differs after a damaged cache"
+done
 
 # text_key: the document in another member
 printf '{"content": "alpha beta", "title": 1}\n{"content": "gamma"}\n' | gzip -c >notes.jsonl.gz

@@ -24,6 +24,8 @@ static const help_entry helps[] = {
       "Tokenizes the [data] sources (training a BPE tokenizer when tokenizer = train),\n"
       "partitions documents into per-client shards (llm.c format) plus a validation\n"
       "shard, and writes a manifest so later runs know whether the data is current.\n"
+      "Each source file's tokens are kept in <prepared>/cache/: an interrupted prepare\n"
+      "run again only tokenizes the files it had not finished.\n"
       "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
       "See docs/DATA.md." },
     { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N | --tokens N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",

@@ -18,6 +18,12 @@ photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
 # JSON for sweep.json and for reading run results (sweep, compare).
 photon_require_pkg(CJSON libcjson libcjson-dev)
+# Hugging Face tokenizers: Oniguruma for their Split regexes (the engine
+# the tokenizers library uses), utf8proc for their Unicode normalizers.
+photon_require_pkg(ONIG oniguruma libonig-dev)
+photon_require_pkg(UTF8PROC libutf8proc libutf8proc-dev)
+# .zst text sources.
+photon_require_pkg(ZSTD libzstd libzstd-dev)
 # HMAC-SHA256 and randomness for the TCP link's challenge-response.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 

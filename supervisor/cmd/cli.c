@@ -24,6 +24,8 @@ static const help_entry helps[] = {
       "Tokenizes the [data] sources (training a BPE tokenizer when tokenizer = train),\n"
       "partitions documents into per-client shards (llm.c format) plus a validation\n"
       "shard, and writes a manifest so later runs know whether the data is current.\n"
+      "Each source file's tokens are kept in <prepared>/cache/: an interrupted prepare\n"
+      "run again only tokenizes the files it had not finished.\n"
       "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
       "See docs/DATA.md." },
     { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N | --tokens N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
@@ -46,7 +48,7 @@ static const help_entry helps[] = {
       "  --temperature T  softmax temperature, 0 = greedy (default 1.0)\n"
       "  --top-k K        sample among the K most likely tokens, 0 = all (default 0)\n"
       "  --seed S         random seed (default 1337); same seed, same text on the CPU\n"
-      "  --tokenizer DIR  encoder.json + vocab.bpe (default: the tokenizer recorded in\n"
+      "  --tokenizer DIR  tokenizer directory (default: the tokenizer recorded in\n"
       "                   the checkpoint's configuration)\n"
       "  --threads N, --backend auto|cpu|cuda  as for eval" },
     { "inspect", "photon-sim inspect CKPT.h5 [--verify] [--config] [--hash]",
@@ -59,11 +61,19 @@ static const help_entry helps[] = {
     { "export-hf", "photon-sim export-hf CKPT.h5 DIR [--tokenizer DIR]",
       "Writes DIR/model.safetensors and DIR/config.json, loadable by Hugging Face\n"
       "transformers as GPT2LMHeadModel (lm_head tied to wte, which is trimmed to the\n"
-      "true vocabulary), plus vocab.json + merges.txt when the checkpoint's tokenizer\n"
-      "(or --tokenizer DIR) is found." },
-    { "encode", "photon-sim encode --tokenizer DIR [--eot] < TEXT",
+      "true vocabulary) with generation_config.json, plus the tokenizer (tokenizer.json,\n"
+      "tokenizer_config.json, special_tokens_map.json, vocab.json + merges.txt) when\n"
+      "the checkpoint's tokenizer (or --tokenizer DIR) is found." },
+    { "import-hf", "photon-sim import-hf HF_DIR OUT.h5",
+      "Reads a Hugging Face GPT-2 directory (config.json and model.safetensors or a\n"
+      "sharded model.safetensors.index.json; F32, F16 or BF16 weights, converted\n"
+      "exactly to float32) into a photon-sim checkpoint at round 0, for eval, sample,\n"
+      "export-hf, or [run] init_from. OUT.h5 must not exist." },
+    { "encode", "photon-sim encode --tokenizer DIR [--eot | --jsonl] < TEXT",
       "Reads all of standard input as one text and prints its token ids, space\n"
       "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"
+      "DIR holds tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe.\n"
+      "  --jsonl  standard input is JSON Lines: one line of ids per document (its \"text\")\n"
       "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
       "      a text source (read into memory first); prints one JSON line with MB/s" },
     { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]",

@@ -24,8 +24,11 @@ photon_require_pkg(ONIG oniguruma libonig-dev)
 photon_require_pkg(UTF8PROC libutf8proc libutf8proc-dev)
 # .zst text sources.
 photon_require_pkg(ZSTD libzstd libzstd-dev)
-# HMAC-SHA256 and randomness for the TCP link's challenge-response.
+# Randomness, HKDF and HMAC for the TCP link's run key.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+# TLS 1.3 for the TCP link (libssl) through libevent's OpenSSL bufferevents.
+photon_require_pkg(LIBSSL libssl libssl-dev)
+photon_require_pkg(LIBEVENT_OPENSSL libevent_openssl libevent-dev)
 
 find_package(ZLIB)
 if(NOT ZLIB_FOUND)

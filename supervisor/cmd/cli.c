@@ -76,17 +76,22 @@ static const help_entry helps[] = {
       "  --jsonl  standard input is JSON Lines: one line of ids per document (its \"text\")\n"
       "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
       "      a text source (read into memory first); prints one JSON line with MB/s" },
-    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--threads N] [--backend cpu|cuda] [--data-dir DIR]",
+    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]",
       "Runs a remote actor host that connects to a supervisor running with\n"
-      "[aggregator] link = tcp (address in <run dir>/listen.addr), proves it holds the\n"
-      "run's key ([aggregator] key_file or <run dir>/run.key) and trains tasks until\n"
-      "the run ends. --threads/--backend override the run's for this host; --data-dir\n"
-      "is where this host has the run's prepared shards (default: the supervisor's path)." },
+      "[aggregator] link = tcp (address in <run dir>/listen.addr) over TLS 1.3 keyed by\n"
+      "the run's key ([aggregator] key_file or <run dir>/run.key): each end proves it\n"
+      "holds the key. Trains tasks until the run ends; after a lost connection it\n"
+      "reconnects with backoff (0.5 s doubling to 30 s) and gives up after --retries\n"
+      "failed attempts in a row (default 10; 0 = never reconnect). --threads/--backend\n"
+      "override the run's for this host; --data-dir is where this host has the run's\n"
+      "prepared shards (default: the supervisor's path)." },
     { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
-      "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]",
+      "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]\n"
+      "       photon-sim bench --link --tcp [--sizes 125m] [--reps N] [--json]",
       "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"
       "--runtime: the runtime's cost per round (aggregation, outer step) next to memcpy;\n"
       "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
+      "--link --tcp: one model-sized blob over loopback TCP, clear and inside TLS, next to memcpy.\n"
       "--json prints one JSON object (per size for --runtime and --link)." },
     { "sweep", "photon-sim sweep EXPERIMENT.ini --grid section.key=v1,v2,... [--grid ...] [--seeds N] [--set section.key=value ...] [--verbose]",
       "Runs every point of the grid (every combination of the --grid values, each\n"

@@ -133,6 +133,15 @@ void cpu_runtime_init(char **argv)
 {
     if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || !argv || !argv[0]) return;
     if (setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+    /* By its real path: exec names the process after the file (its comm),
+     * and "exe" would make a live photon-sim look like another program to
+     * the temp-file sweep (io/common.c tmp_sweep) and to ps. */
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        if (access(self, X_OK) == 0) execv(self, argv);
+    }
     execv("/proc/self/exe", argv);
     /* exec failed (no /proc?): carry on with the default policy */
 }

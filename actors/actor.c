@@ -13,6 +13,7 @@
 #include "io/proc.h"
 #include "gpu/vecops.h"
 #include "actors/fault_exec.h"
+#include "actors/client_sync.h"
 
 typedef struct {
     actor_setup *setup;   /* NULL until MSG_SETUP */
@@ -20,6 +21,7 @@ typedef struct {
     proc_peer *peer;
     photon_link *link;
     trainer *tr;
+    client_sync *cs;      /* compressed / streaming exchanges (actors/client_sync.h) */
     int status;
     const actor_remote *remote;   /* NULL: a local actor on a socketpair */
     int authed;
@@ -40,40 +42,56 @@ static void send_fail(actor *a, uint64_t task_id, int config_error, const char *
 static void run_task(actor *a, const msg_task *t)
 {
     photon_err err;
-    size_t nparams = (size_t)a->setup->plan.model_bytes / sizeof(float);
+    size_t nparams = gpt2_num_params(&a->setup->model);
     size_t bytes;
-    const float *global = link_read(a->link, LINK_MODEL, 0, t->model_generation, &bytes, NULL, &err);
+    uint32_t enc;
+    const void *blob = link_read_enc(a->link, LINK_MODEL, 0, t->model_generation, &bytes, &enc, &err);
+    const float *global = blob ? client_sync_model(a->cs, blob, bytes, enc, t->model_generation, trainer_threads(a->tr), &err)
+                               : NULL;
     if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
     const void *state_in = NULL;
     void *state_out = NULL;
+    size_t state_bytes = client_state_bytes(t->state_flags, nparams);
     if (t->keep_state) {
         if (t->state_generation != 0) {
-            state_in = link_read(a->link, LINK_STATE, t->state_in, t->state_generation, NULL, NULL, &err);
-            if (!state_in) { send_fail(a, t->task_id, 0, err.msg); return; }
+            client_state_view v;
+            state_in = link_read(a->link, LINK_STATE, t->state_in, t->state_generation, &bytes, NULL, &err);
+            if (!state_in || client_state_open(state_in, bytes, t->state_flags, nparams, &v, &err) < 0) {
+                send_fail(a, t->task_id, 0, err.msg); return;
+            }
         }
-        state_out = link_write_begin(a->link, LINK_STATE, t->state_out, train_state_bytes(nparams), &err);
+        state_out = link_write_begin(a->link, LINK_STATE, t->state_out, state_bytes, &err);
         if (!state_out) { send_fail(a, t->task_id, 0, err.msg); return; }
     }
-    float *delta = link_write_begin(a->link, LINK_UPDATE, a->setup->slot, nparams * sizeof(float), &err);
-    if (!delta) { send_fail(a, t->task_id, 0, err.msg); return; }
+    void *upd = link_write_begin(a->link, LINK_UPDATE, a->setup->slot, a->setup->plan.update_bytes, &err);
+    if (!upd) { send_fail(a, t->task_id, 0, err.msg); return; }
     msg_result r;
-    if (trainer_run(a->tr, t, global, delta, state_in, state_out, &r, &err) < 0) {
+    size_t upd_bytes = nparams * sizeof(float);
+    uint32_t upd_enc = LINK_ENC_RAW;
+    if (client_sync_plain(a->cs)) {
+        float *delta = upd;
+        if (trainer_run(a->tr, t, global, delta, state_in, state_out, &r, &err) < 0) {
+            send_fail(a, t->task_id, 1, err.msg);
+            return;
+        }
+        if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
+        /* The norm of the update as sent (NAN if not finite), with the
+         * aggregator's own deterministic function, so the supervisor can check
+         * and add the update in one pass over it. */
+        int64_t first_bad;
+        r.update_norm = vec_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
+    } else if (client_sync_run(a->cs, a->tr, t, global, state_in, state_out, upd, &upd_bytes, &upd_enc, &r, &err) < 0) {
         send_fail(a, t->task_id, 1, err.msg);
         return;
     }
-    if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
-    /* The norm of the update as sent (NAN if not finite), with the
-     * aggregator's own deterministic function, so the supervisor can check
-     * and add the update in one pass over it. */
-    int64_t first_bad;
-    r.update_norm = vec_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
+    client_sync_test_seam(t, &upd_bytes, &upd_enc);
     if (t->keep_state) {
-        if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, train_state_bytes(nparams), &err) < 0) {
+        if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, state_bytes, &err) < 0) {
             send_fail(a, t->task_id, 0, err.msg); return;
         }
         r.state_generation = t->task_id;
     }
-    if (link_write_end(a->link, LINK_UPDATE, a->setup->slot, t->task_id, nparams * sizeof(float), &err) < 0) {
+    if (link_write_end_enc(a->link, LINK_UPDATE, a->setup->slot, t->task_id, upd_bytes, upd_enc, &err) < 0) {
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
@@ -107,7 +125,8 @@ static int setup(actor *a, const void *payload, uint32_t len)
     /* logged here too: the loop exits at once, so the FAIL message may never leave */
     if (!a->link) { log_error("%s", err.msg); send_fail(a, 0, 0, err.msg); return ACTOR_EXIT_TRANSIENT; }
     a->tr = trainer_new(&s->cfg, &s->model, s->slot, &err);
-    if (!a->tr) { log_error("%s", err.msg); send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
+    if (a->tr) a->cs = client_sync_new(&s->cfg, &s->model, &err);
+    if (!a->cs) { log_error("%s", err.msg); send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
     msg_hello h = { .slot = s->slot, .pid = (int32_t)getpid() };
     proc_peer_send(a->peer, MSG_HELLO, &h, sizeof h);
     return 0;
@@ -207,6 +226,7 @@ int actor_main_remote(int fd, const actor_remote *opts)
     a.peer = proc_peer_new(a.loop, fd, "supervisor", on_msg, on_close, &a);
     proc_loop_run(a.loop);
     proc_peer_flush(a.peer);
+    client_sync_free(a.cs);
     trainer_free(a.tr);
     link_close(a.link);
     proc_peer_free(a.peer);

@@ -154,3 +154,13 @@ void fragment_scatter(const fragment_plan *p, int f, const float *compact, float
         compact += g->r[i].len;
     }
 }
+
+int fragment_phase_steps(int T, int F, int j)
+{
+    return T / F + (j < T % F);
+}
+
+int fragment_phase_start(int T, int F, int j)
+{
+    return j * (T / F) + (j < T % F ? j : T % F);
+}

@@ -45,6 +45,10 @@ const frag_range *fragment_ranges(const fragment_plan *p, int f, int *n);
 /* Units of fragment f: [first, last) with unit 0 = embeddings, unit 1 + b
  * = block b (for logs and docs). */
 void fragment_units(const fragment_plan *p, int f, int *first, int *last);
+/* A round of T local steps in F phases: phase j runs T/F steps, the first
+ * T mod F phases one more; phase_start is the steps before phase j. */
+int fragment_phase_steps(int T, int F, int j);
+int fragment_phase_start(int T, int F, int j);
 /* compact[0 .. fragment_elems) <-> the fragment's elements of full. */
 void fragment_gather(const fragment_plan *p, int f, const float *full, float *compact);
 void fragment_scatter(const fragment_plan *p, int f, const float *compact, float *full);

@@ -113,6 +113,23 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         return violation(&x, "clients.grad_accum", "clients.batch_size",
                          "[clients] grad_accum = %d does not divide [clients] batch_size = %d",
                          c->clients.grad_accum, c->clients.batch_size);
+    if (c->aggregator.fragments > c->model.n_layer + 1)
+        return violation(&x, "aggregator.fragments", "model.n_layer",
+                         "[aggregator] fragments = %d: a model of %d blocks splits into at most %d fragments "
+                         "(the embeddings and each block are the units)",
+                         c->aggregator.fragments, c->model.n_layer, c->model.n_layer + 1);
+    if (c->aggregator.fragments > c->clients.local_steps)
+        return violation(&x, "aggregator.fragments", "clients.local_steps",
+                         "[aggregator] fragments = %d is more than [clients] local_steps = %d (each fragment's phase needs a step)",
+                         c->aggregator.fragments, c->clients.local_steps);
+    if (c->run.mode == MODE_CENTRALIZED) {
+        const char *k = c->aggregator.compression ? "aggregator.compression"
+                        : c->aggregator.broadcast_compression ? "aggregator.broadcast_compression"
+                        : c->aggregator.fragments > 1 ? "aggregator.fragments"
+                        : c->aggregator.overlap ? "aggregator.overlap" : NULL;
+        if (k) return violation(&x, k, "run.mode", "[aggregator] %s applies to federated runs: mode = centralized "
+                                "trains one model and exchanges nothing", strchr(k, '.') + 1);
+    }
     if (c->aggregator.link == LINK_TCP && !c->aggregator.listen[0])
         return violation(&x, "aggregator.listen", "aggregator.link", "[aggregator] listen: expected host:port when link = tcp (got '')");
     const struct { int v; const char *key; } fc[] = {

@@ -57,10 +57,14 @@ typedef struct {
     int64_t client_pos;        /* micro-batches this client consumed before this task */
     int32_t kind;              /* TASK_FEDERATED or TASK_CENTRALIZED */
     int32_t round, client, local_steps;
-    int32_t keep_state;        /* 1: optimizer state is loaded and stored through the link */
+    int32_t keep_state;        /* 1: a kept client state is loaded and stored through the link */
+    int32_t state_flags;       /* its sections (actors/client_state.h) */
     int32_t state_in;          /* LINK_STATE slot holding the client's state (if state_generation) */
     int32_t state_out;         /* LINK_STATE slot to write the new state to (the actor's own) */
     int32_t n_clients, per_round; /* centralized: the global batch spans per_round micro-batches over n_clients shards */
+    int32_t fragment;          /* streaming: the fragment this task synchronises (0 when fragments = 1) */
+    int64_t sync;              /* streaming: the run's phase counter; the client continues from its local
+                                * model when it completed phase sync − 1 (docs/ROUNDS.md) */
     fault_task fault;          /* injected fault (supervisor/faults.h); kind FAULT_NONE mostly */
 } msg_task;
 

@@ -163,24 +163,26 @@ static inline uint32_t fp4_code(float y)
  * halves are contiguous runs of elements). */
 static inline void fp4_codes(const float *restrict x, size_t m, float inv, uint8_t *restrict codes)
 {
-    enum { H = QUANT_FP4_BLOCK / 2 };
-    if (m == QUANT_FP4_BLOCK) {   /* constant trip count: one straight vector body */
-        for (size_t i = 0; i < H; i++) codes[i] = (uint8_t)(fp4_code(x[i] * inv) | fp4_code(x[H + i] * inv) << 4);
+    enum { B = QUANT_FP4_BLOCK, H = QUANT_FP4_BLOCK / 2 };
+    uint32_t c[B + 1];   /* 32-bit codes first: full-width vectors, then one narrowing pass */
+    if (m == B) {        /* constant trip counts: straight vector bodies */
+        for (size_t i = 0; i < B; i++) c[i] = fp4_code(x[i] * inv);
+        for (size_t i = 0; i < H; i++) codes[i] = (uint8_t)(c[i] | c[H + i] << 4);
         return;
     }
     size_t h = (m + 1) / 2;
-    for (size_t i = 0; i < m - h; i++) codes[i] = (uint8_t)(fp4_code(x[i] * inv) | fp4_code(x[h + i] * inv) << 4);
-    if (m & 1) codes[h - 1] = (uint8_t)fp4_code(x[h - 1] * inv);
+    for (size_t i = 0; i < m; i++) c[i] = fp4_code(x[i] * inv);
+    c[m] = 0;   /* an odd block's last high nibble */
+    for (size_t i = 0; i < h; i++) codes[i] = (uint8_t)(c[i] | c[h + i] << 4);   /* h + i ≤ m */
 }
 
 static inline void fp4_values(const uint8_t *restrict codes, size_t m, float scale, float *restrict out)
 {
-    enum { H = QUANT_FP4_BLOCK / 2 };
-    if (m == QUANT_FP4_BLOCK) {
-        for (size_t i = 0; i < H; i++) {
-            out[i] = fp4_value(codes[i] & 15u) * scale;
-            out[H + i] = fp4_value((uint32_t)codes[i] >> 4) * scale;
-        }
+    enum { B = QUANT_FP4_BLOCK, H = QUANT_FP4_BLOCK / 2 };
+    uint32_t c[B];   /* widened first, so the value loop runs on full-width vectors */
+    if (m == B) {
+        for (size_t i = 0; i < H; i++) { c[i] = codes[i] & 15u; c[H + i] = (uint32_t)codes[i] >> 4; }
+        for (size_t i = 0; i < B; i++) out[i] = fp4_value(c[i]) * scale;
         return;
     }
     size_t h = (m + 1) / 2;

@@ -64,9 +64,12 @@ static const help_entry helps[] = {
       "the run ends. --threads/--backend override the run's for this host; --data-dir\n"
       "is where this host has the run's prepared shards (default: the supervisor's path)." },
     { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
-      "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]",
+      "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]\n"
+      "       photon-sim bench --runtime --quant [--sizes ...] [--threads N] [--reps N] [--link-mbps M] [--json]",
       "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"
       "--runtime: the runtime's cost per round (aggregation, outer step) next to memcpy;\n"
+      "--runtime --quant: update/model encodings (bf16, int8, fp4) next to memcpy, and\n"
+      "what they save on a link of M Mbit/s (default 1000);\n"
       "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
       "--json prints one JSON object (per size for --runtime and --link)." },
     { "config-reference", "photon-sim config-reference",

@@ -65,7 +65,7 @@ static void bench_one(const char *name, size_t n, int threads, int reps, double 
             printf("{\"size\":\"%s\",\"params\":%zu,\"encoding\":\"%s\",\"threads\":%d,\"bytes\":%zu,\"ratio\":%.4f,"
                    "\"memcpy_ms\":%.3f,\"memcpy_par_ms\":%.3f,\"encode_ms\":%.3f,\"encode_ef_ms\":%.3f,"
                    "\"decode_ms\":%.3f,\"encode_over_memcpy\":%.3f,\"encode_ef_over_memcpy\":%.3f,"
-                   "\"decode_over_memcpy\":%.3f,\"link_mbps\":%g,\"link_saved_s\":%.4f,\"cost_s\":%.4f}\n",
+                   "\"decode_over_memcpy\":%.3f,\"link_mbps\":%g,\"link_saved_s\":%.6g,\"cost_s\":%.6g}\n",
                    name, n, quant_name(k), threads, eb, (double)bytes / (double)eb, mc1 * 1e3, mcN * 1e3, te * 1e3,
                    tf * 1e3, td * 1e3, te / mc, tf / mc, td / mc, mbps, saved, cost);
         else

@@ -49,6 +49,7 @@ struct round_fsm {
     agg_summary total;                     /* streaming: summed over the phases */
     int64_t tasks, tokens;                 /* streaming: accepted over the phases */
     double bytes, peak;                    /* bytes moved; one task's largest exchange */
+    double bytes_up;                       /* of them, the updates */
 };
 
 round_fsm *round_new(run *r)
@@ -191,6 +192,7 @@ static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *su
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
     r->bytes_moved += rd->bytes;
     r->round_bytes = rd->bytes;
+    r->round_update_bytes = rd->bytes_up;
     r->round_peak_bytes = rd->peak;
     r->round_fragments_committed = rd->phases_committed;
     run_round_done(r, rd->phases_committed > 0, &rd->total, 0, 0, time_mono() - rd->t0, train_loss, rd->overhead);
@@ -239,6 +241,7 @@ static void finish(round_fsm *rd)
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
     r->bytes_moved += rd->bytes;
     r->round_bytes = rd->bytes;
+    r->round_update_bytes = rd->bytes_up;
     r->round_peak_bytes = rd->peak;
     run_round_done(r, committed, &sum, committed ? 0 : tasks, committed ? 0 : tokens,
                    time_mono() - rd->t0, train_loss, rd->overhead);
@@ -286,6 +289,7 @@ static void consume(round_fsm *rd)
             rc->st = CS_DONE;
             rd->updates_received++;
             rd->bytes += (double)bytes;
+            rd->bytes_up += (double)bytes;
             if (rc->down + (double)bytes > rd->peak) rd->peak = rc->down + (double)bytes;
             if (rec.verdict == AGG_ACCEPTED) {
                 rc->accepted = 1;   /* counted (and its data position moved) only if the attempt commits */
@@ -356,7 +360,7 @@ void round_start(round_fsm *rd)
     rd->phases_committed = 0;
     memset(&rd->total, 0, sizeof rd->total);
     rd->tasks = rd->tokens = 0;
-    rd->bytes = rd->peak = 0;
+    rd->bytes = rd->peak = rd->bytes_up = 0;
     if (r->centralized) {
         rd->k = 1;
         rd->ids[0] = 0;

@@ -73,6 +73,7 @@ typedef struct run {
     double last_train_loss;
     double bytes_moved, bytes_allreduce;
     double round_bytes, round_peak_bytes; /* the attempt just finished: bytes moved, one task's largest exchange */
+    double round_update_bytes, update_bytes; /* of the bytes moved, the updates: this attempt, the run */
     double peak_bytes;         /* the largest one-task exchange of the run */
     int round_fragments_committed; /* streaming: phases of the attempt just finished that committed */
     int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;

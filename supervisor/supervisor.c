@@ -230,7 +230,9 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     metrics_num(r->mx, "seconds", secs);
     metrics_num(r->mx, "overhead_seconds", overhead);
     metrics_num(r->mx, "bytes_moved", r->round_bytes);   /* as sent: compressed, fragments (supervisor/stream.h) */
+    metrics_num(r->mx, "update_bytes", r->round_update_bytes);
     metrics_num(r->mx, "peak_task_bytes", r->round_peak_bytes);
+    r->update_bytes += r->round_update_bytes;
     if (stream_phased(r->st)) metrics_int(r->mx, "fragments_committed", r->round_fragments_committed);
     if (r->round_peak_bytes > r->peak_bytes) r->peak_bytes = r->round_peak_bytes;
     metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
@@ -367,6 +369,7 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "training_seconds", train_wall);
     summary_num(s, "tokens_per_s", train_wall > 0 ? (double)(r->tokens_seen - r->first_tokens) / train_wall : 0);
     summary_num(s, "bytes_moved", r->bytes_moved);
+    summary_num(s, "update_bytes", r->update_bytes);
     summary_num(s, "peak_task_bytes", r->peak_bytes);
     summary_num(s, "allreduce_bytes", r->bytes_allreduce);
     summary_num(s, "communication_reduction", r->bytes_moved > 0 ? r->bytes_allreduce / r->bytes_moved : 0);

@@ -121,12 +121,17 @@ static int group_scales(const float *restrict x, size_t n, size_t bs, float qmax
 
 /* ---- int8 ------------------------------------------------------------- */
 
-static inline void int8_codes(const float *restrict x, size_t m, float inv, int8_t *restrict q)
+/* Codes of a block; with r, also the residual r = x − decode(code) (the
+ * same arithmetic as int8_values, so it equals decoding the block). */
+static inline void int8_codes(const float *restrict x, size_t m, float inv, float scale, int8_t *restrict q,
+                              float *restrict r)
 {
     for (size_t i = 0; i < m; i++) {
         float y = x[i] * inv;
         y = y > INT8_QMAX ? INT8_QMAX : y < -INT8_QMAX ? -INT8_QMAX : y;
-        q[i] = (int8_t)(int32_t)rne(y);
+        float l = rne(y);
+        q[i] = (int8_t)(int32_t)l;
+        if (r) r[i] = x[i] - l * scale;
     }
 }
 
@@ -161,17 +166,21 @@ static inline uint32_t fp4_code(float y)
 /* Codes are packed by halves: with h = ceil(m/2), element i < h is the low
  * nibble of byte i and element h + i the high nibble of byte i (so both
  * halves are contiguous runs of elements). */
-static inline void fp4_codes(const float *restrict x, size_t m, float inv, uint8_t *restrict codes)
+/* Codes of a block; with r, also the residual r = x − decode(code). */
+static inline void fp4_codes(const float *restrict x, size_t m, float inv, float scale, uint8_t *restrict codes,
+                             float *restrict r)
 {
     enum { B = QUANT_FP4_BLOCK, H = QUANT_FP4_BLOCK / 2 };
     uint32_t c[B + 1];   /* 32-bit codes first: full-width vectors, then one narrowing pass */
     if (m == B) {        /* constant trip counts: straight vector bodies */
         for (size_t i = 0; i < B; i++) c[i] = fp4_code(x[i] * inv);
         for (size_t i = 0; i < H; i++) codes[i] = (uint8_t)(c[i] | c[H + i] << 4);
+        if (r) for (size_t i = 0; i < B; i++) r[i] = x[i] - fp4_value(c[i]) * scale;
         return;
     }
     size_t h = (m + 1) / 2;
     for (size_t i = 0; i < m; i++) c[i] = fp4_code(x[i] * inv);
+    if (r) for (size_t i = 0; i < m; i++) r[i] = x[i] - fp4_value(c[i]) * scale;
     c[m] = 0;   /* an odd block's last high nibble */
     for (size_t i = 0; i < h; i++) codes[i] = (uint8_t)(c[i] | c[h + i] << 4);   /* h + i ≤ m */
 }
@@ -192,8 +201,10 @@ static inline void fp4_values(const uint8_t *restrict codes, size_t m, float sca
 
 /* ---- groups of blocks ------------------------------------------------- */
 
-/* Encodes x[0..n) (n ≤ GROUP, whole blocks but the last) into out. */
-static void encode_group(int kind, const float *restrict x, size_t n, uint8_t *restrict out)
+/* Encodes x[0..n) (n ≤ GROUP, whole blocks but the last) into out; with
+ * r, also r = x − decode(out) (a non-finite block's residual is NaN, as
+ * decoding it gives). */
+static void encode_group(int kind, const float *restrict x, size_t n, uint8_t *restrict out, float *restrict r)
 {
     size_t bs = block_of(kind), bb = quant_bytes(kind, bs);
     float scale[GROUP / QUANT_FP4_BLOCK], inv[GROUP / QUANT_FP4_BLOCK];
@@ -201,10 +212,17 @@ static void encode_group(int kind, const float *restrict x, size_t n, uint8_t *r
     for (size_t b = 0, lo = 0; lo < n; b++, lo += bs) {
         size_t m = n - lo < bs ? n - lo : bs;
         uint8_t *o = out + b * bb;
+        float *rb = r ? r + lo : NULL;
         memcpy(o, &scale[b], SCALE_BYTES);
-        if (isnan(scale[b])) memset(o + SCALE_BYTES, 0, kind == QUANT_INT8 ? m : (m + 1) / 2);
-        else if (kind == QUANT_INT8) int8_codes(x + lo, m, inv[b], (int8_t *)(o + SCALE_BYTES));
-        else fp4_codes(x + lo, m, inv[b], o + SCALE_BYTES);
+        if (isnan(scale[b])) {
+            memset(o + SCALE_BYTES, 0, kind == QUANT_INT8 ? m : (m + 1) / 2);
+            if (rb) for (size_t i = 0; i < m; i++) rb[i] = NAN;
+        } else if (kind == QUANT_INT8) {
+            if (m == QUANT_INT8_BLOCK) int8_codes(x + lo, QUANT_INT8_BLOCK, inv[b], scale[b], (int8_t *)(o + SCALE_BYTES), rb);
+            else int8_codes(x + lo, m, inv[b], scale[b], (int8_t *)(o + SCALE_BYTES), rb);
+        } else {
+            fp4_codes(x + lo, m, inv[b], scale[b], o + SCALE_BYTES, rb);
+        }
     }
 }
 
@@ -252,16 +270,14 @@ static void encode_span(int kind, const float *x, float *resid, size_t n, uint8_
         }
         return;
     }
-    float e[GROUP], d[GROUP];
+    float e[GROUP];
     for (size_t lo = 0; lo < n; lo += GROUP) {
         size_t m = n - lo < GROUP ? n - lo : GROUP;
         uint8_t *o = out + quant_bytes(kind, lo);
-        if (!resid) { encode_group(kind, x + lo, m, o); continue; }
+        if (!resid) { encode_group(kind, x + lo, m, o, NULL); continue; }
         float *r = resid + lo;
         for (size_t i = 0; i < m; i++) e[i] = x[lo + i] + r[i];
-        encode_group(kind, e, m, o);
-        decode_group(kind, o, m, d);
-        for (size_t i = 0; i < m; i++) r[i] = e[i] - d[i];
+        encode_group(kind, e, m, o, r);   /* r = e − decode(o) */
     }
 }
 

@@ -44,7 +44,6 @@ struct round_fsm {
     round_client *c;
     double t0, overhead;
     double loss_sum, loss_w;
-    int models_sent, updates_received;
     int phase, phases, phases_committed;   /* streaming: phase j of the round runs fragment j */
     agg_summary total;                     /* streaming: summed over the phases */
     int64_t tasks, tokens;                 /* streaming: accepted over the phases */
@@ -143,7 +142,6 @@ static void dispatch(round_fsm *rd, int slot)
     rc->st = CS_RUNNING;
     rc->slot = slot;
     rc->task_id = t.task_id;
-    rd->models_sent++;
     /* the client continues from its local model (the actor decides the same
      * from the state's header): it receives the last synced fragment only */
     int continuing = (t.state_flags & CLIENT_STATE_LOCAL) && r->client_state_gen[rc->client] &&
@@ -287,7 +285,6 @@ static void consume(round_fsm *rd)
             }
             rc->res.update_norm = rec.norm;
             rc->st = CS_DONE;
-            rd->updates_received++;
             rd->bytes += (double)bytes;
             rd->bytes_up += (double)bytes;
             if (rc->down + (double)bytes > rd->peak) rd->peak = rc->down + (double)bytes;
@@ -354,7 +351,6 @@ void round_start(round_fsm *rd)
     rd->t0 = time_mono();
     rd->overhead = 0;
     rd->loss_sum = rd->loss_w = 0;
-    rd->models_sent = rd->updates_received = 0;
     rd->phase = 0;
     rd->phases = stream_phases(r->st);
     rd->phases_committed = 0;

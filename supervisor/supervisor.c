@@ -240,13 +240,19 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     if (!committed) {
         r->attempt++;
         if (r->attempt > cfg->aggregator.max_retries) {
-            run_fail(r, "round %lld failed %d times: %d of %d updates accepted, %d needed",
+            if (stream_phased(r->st))   /* counts of every phase: say it per phase */
+                run_fail(r, "round %lld failed %d times: no phase had %d accepted updates (%d of %d tasks accepted "
+                         "over its %d phases)", (long long)r->round + 1, r->attempt,
+                         cfg->aggregator.min_clients > 0 ? cfg->aggregator.min_clients : 1, s->accepted,
+                         s->sampled * stream_phases(r->st), stream_phases(r->st));
+            else run_fail(r, "round %lld failed %d times: %d of %d updates accepted, %d needed",
                      (long long)r->round + 1, r->attempt, s->accepted, s->sampled,
                      cfg->aggregator.min_clients > 0 ? cfg->aggregator.min_clients : 1);
             return;
         }
-        log_warn("round %lld: %d of %d updates accepted, fewer than min_clients: model unchanged, retrying (attempt %d)",
-                 (long long)r->round + 1, s->accepted, s->sampled, r->attempt);
+        log_warn("round %lld: %d of %d updates accepted, fewer than min_clients%s: model unchanged, retrying (attempt %d)",
+                 (long long)r->round + 1, s->accepted, s->sampled * stream_phases(r->st),
+                 stream_phased(r->st) ? " in every phase" : "", r->attempt);
     } else {
         double t0 = time_mono();
         if (run_publish(r, &err) < 0) { run_fail(r, "publishing the model: %s", err.msg); return; }

@@ -14,6 +14,7 @@
 #include "gpu/vecops.h"
 #include "actors/fault_exec.h"
 #include "actors/client_sync.h"
+#include "actors/eval_task.h"
 
 typedef struct {
     actor_setup *setup;   /* NULL until MSG_SETUP */
@@ -22,6 +23,7 @@ typedef struct {
     photon_link *link;
     trainer *tr;
     client_sync *cs;      /* compressed / streaming exchanges (actors/client_sync.h) */
+    eval_task *ev;
     int status;
     const actor_remote *remote;   /* NULL: a local actor on a socketpair */
     int authed;
@@ -99,6 +101,18 @@ static void run_task(actor *a, const msg_task *t)
     if (a->remote) link_tcp_drop(a->link, LINK_STATE);
 }
 
+/* TASK_EVAL: the figures go back in one bounded message, nothing in the link. */
+static void run_eval(actor *a, const msg_task *t)
+{
+    photon_err err;
+    const float *global = link_read(a->link, LINK_MODEL, 0, t->model_generation, NULL, NULL, &err);
+    if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
+    if (t->fault.kind == FAULT_KILL) { fflush(NULL); faults_fire_kill(&t->fault); }
+    msg_eval_result r;
+    if (eval_task_run(a->ev, a->tr, global, t, &r, &err) < 0) { send_fail(a, t->task_id, 0, err.msg); return; }
+    proc_peer_send(a->peer, MSG_EVAL_RESULT, &r, sizeof r);
+}
+
 static int setup(actor *a, const void *payload, uint32_t len)
 {
     photon_err err;
@@ -127,6 +141,7 @@ static int setup(actor *a, const void *payload, uint32_t len)
     a->tr = trainer_new(&s->cfg, &s->model, s->slot, &err);
     if (a->tr) a->cs = client_sync_new(&s->cfg, &s->model, &err);
     if (!a->cs) { log_error("%s", err.msg); send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
+    a->ev = eval_task_new(&s->cfg, &s->model, s->slot);
     msg_hello h = { .slot = s->slot, .pid = (int32_t)getpid() };
     proc_peer_send(a->peer, MSG_HELLO, &h, sizeof h);
     return 0;
@@ -175,7 +190,8 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
         if (len != sizeof(msg_task)) { log_error("task message of %u bytes, expected %zu", len, sizeof(msg_task)); a->status = ACTOR_EXIT_TRANSIENT; proc_loop_exit(a->loop); return; }
         msg_task t;
         memcpy(&t, payload, sizeof t);
-        run_task(a, &t);
+        if (t.kind == TASK_EVAL) run_eval(a, &t);
+        else run_task(a, &t);
         break;
     case MSG_BLOB: {
         photon_err err;
@@ -227,6 +243,7 @@ int actor_main_remote(int fd, const actor_remote *opts)
     proc_loop_run(a.loop);
     proc_peer_flush(a.peer);
     client_sync_free(a.cs);
+    eval_task_free(a.ev);
     trainer_free(a.tr);
     link_close(a.link);
     proc_peer_free(a.peer);

@@ -3,7 +3,8 @@
  * A step of batch_size sequences is grad_accum micro-batches of
  * batch_size/grad_accum.  Data positions are counted in micro-batches.  A federated task of client c
  * reads micro-batches client_pos, client_pos+1, ... of c's shard.  A
- * centralized step reads per_round*grad_accum micro-batches: flat index
+ * centralized step reads M micro-batches (train_recipe.c; by default
+ * per_round*grad_accum of the clients' micro-batch size): flat index
  * i = global_step*M + m over all clients round-robin (client i mod N,
  * position i div N), so with one client both modes read the same batches. */
 #include "actors/train.h"
@@ -32,17 +33,15 @@ size_t train_state_bytes(size_t nparams)
     return client_state_bytes(CLIENT_STATE_ADAM, nparams);
 }
 
-int train_micro_per_step(const photon_config *cfg, int centralized, int per_round)
+void train_backend_opts(const photon_config *cfg, int slot, backend_opts *o)
 {
-    int accum = cfg->clients.grad_accum > 0 ? cfg->clients.grad_accum : 1;
-    return centralized ? accum * per_round : accum;
-}
-
-int train_micro_batch(const photon_config *cfg)
-{
-    int accum = cfg->clients.grad_accum > 0 ? cfg->clients.grad_accum : 1;
-    int b = cfg->clients.batch_size / accum;
-    return b > 0 ? b : 1;
+    memset(o, 0, sizeof *o);
+    int cuda = cfg->run.backend == BACKEND_CUDA || (cfg->run.backend == BACKEND_AUTO && backend_cuda_available());
+    o->kind = cuda ? PHOTON_BACKEND_CUDA : PHOTON_BACKEND_CPU;
+    int per_actor = cpu_threads(0) / (cfg->clients.actors > 0 ? cfg->clients.actors : 1);
+    o->threads = cfg->run.threads > 0 ? cfg->run.threads : (per_actor > 0 ? per_actor : 1);
+    o->device = slot;
+    o->bf16 = cuda && cfg->run.precision == PREC_BF16;
 }
 
 trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, photon_err *err)
@@ -52,14 +51,9 @@ trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, 
     t->gc = *gc;
     t->B = train_micro_batch(cfg);
     t->T = cfg->model.seq_len;
-    backend_opts o = { 0 };
-    int cuda = cfg->run.backend == BACKEND_CUDA || (cfg->run.backend == BACKEND_AUTO && backend_cuda_available());
-    o.kind = cuda ? PHOTON_BACKEND_CUDA : PHOTON_BACKEND_CPU;
-    int per_actor = cpu_threads(0) / (cfg->clients.actors > 0 ? cfg->clients.actors : 1);
-    o.threads = cfg->run.threads > 0 ? cfg->run.threads : (per_actor > 0 ? per_actor : 1);
-    o.device = slot;
+    backend_opts o;
+    train_backend_opts(cfg, slot, &o);
     t->threads = o.threads;
-    o.bf16 = cuda && cfg->run.precision == PREC_BF16;
     t->model = model_create(gc, t->B, t->T, &o, err);
     if (!t->model) { free(t); return NULL; }
     t->n = t->model->layout.total;
@@ -70,6 +64,7 @@ trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, 
 }
 
 int trainer_threads(const trainer *t) { return t->threads; }
+photon_model *trainer_model(trainer *t) { return t->model; }
 
 void trainer_free(trainer *t)
 {
@@ -129,17 +124,13 @@ static int train_steps(trainer *t, const msg_task *task, const float *start, con
         ops->reset_opt_state(m);
     }
 
-    lr_schedule sched = {
-        .lr = cfg->clients.lr, .min_ratio = cfg->clients.min_lr_ratio,
-        .warmup = cfg->clients.warmup,
-        .total_steps = (long)cfg->run.rounds * cfg->clients.local_steps,
-        .kind = cfg->clients.schedule,
-    };
+    lr_schedule sched;
+    train_schedule(cfg, centralized, &sched);
     adamw_params ap = {
         .lr = 0, .beta1 = (float)cfg->clients.beta1, .beta2 = (float)cfg->clients.beta2,
         .eps = (float)cfg->clients.eps, .weight_decay = (float)cfg->clients.weight_decay,
     };
-    double loss_sum = 0, last = 0;
+    double loss_sum = 0, last = 0, gn_sum = 0, gn_max = 0, lr_first = 0, lr_last = 0;
     for (int s = 0; s < task->local_steps; s++) {
         maybe_inject_fault(task, s);
         ops->zero_grad(m);
@@ -160,8 +151,13 @@ static int train_steps(trainer *t, const msg_task *task, const float *start, con
             step_loss += ops->forward_backward(m, t->tokens, scale);
         }
         step_loss /= micro;
-        if (cfg->clients.grad_clip > 0) ops->clip_grad(m, (float)cfg->clients.grad_clip);
+        /* Always measured (max_norm 0 only measures): the norm is reported. */
+        double gn = ops->clip_grad(m, cfg->clients.grad_clip > 0 ? (float)cfg->clients.grad_clip : 0.0f);
+        gn_sum += gn;
+        if (isnan(gn) || gn > gn_max) gn_max = gn;   /* a NaN stays */
         ap.lr = (float)lr_at(&sched, task->global_step + s);
+        if (s == 0) lr_first = ap.lr;
+        lr_last = ap.lr;
         ops->adamw_step(m, &ap);
         loss_sum += step_loss;
         last = step_loss;
@@ -177,6 +173,10 @@ static int train_steps(trainer *t, const msg_task *task, const float *start, con
     r->last_loss = last;
     r->update_norm = NAN;   /* the caller measures the update as sent */
     r->seconds = time_mono() - t0;
+    r->lr_first = lr_first;
+    r->lr_last = lr_last;
+    r->grad_norm = task->local_steps ? gn_sum / task->local_steps : 0;
+    r->grad_norm_max = gn_max;
     return 0;
 }
 

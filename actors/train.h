@@ -32,8 +32,19 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
  * update from it). */
 int trainer_train(trainer *t, const msg_task *task, const float *start, float *local,
                   const void *state_in, void *state_out, msg_result *r, photon_err *err);
-/* Micro-batches one local step consumes (grad_accum; × per_round for the
- * centralized global batch), and sequences per micro-batch. */
+/* Micro-batches one local step consumes, and sequences per micro-batch.
+ * Federated: clients.grad_accum micro-batches of batch_size / grad_accum.
+ * Centralized (mode = centralized; train_recipe.c): the [centralized]
+ * global batch, by default per_round x clients.batch_size in per_round x
+ * grad_accum of the clients' micro-batches. */
 int train_micro_per_step(const photon_config *cfg, int centralized, int per_round);
 int train_micro_batch(const photon_config *cfg);
+/* The learning-rate schedule of a task: [clients], or for a centralized
+ * task the [centralized] keys that are set. */
+void train_schedule(const photon_config *cfg, int centralized, lr_schedule *out);
+/* Backend options of an actor's model instances (slot = its GPU, threads). */
+void train_backend_opts(const photon_config *cfg, int slot, backend_opts *out);
+/* The trainer's model instance (batch train_micro_batch, seq_len): an eval
+ * task may borrow it between training tasks. */
+photon_model *trainer_model(trainer *t);
 #endif

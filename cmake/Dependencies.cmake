@@ -16,6 +16,8 @@ endfunction()
 photon_require_pkg(LIBEVENT libevent libevent-dev)
 photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
+# JSON for sweep.json and for reading run results (sweep, compare).
+photon_require_pkg(CJSON libcjson libcjson-dev)
 # HMAC-SHA256 and randomness for the TCP link's challenge-response.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
 

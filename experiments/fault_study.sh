@@ -31,7 +31,6 @@ out=$(cd "$out" && pwd)
 
 for rate in $rates; do
     dir="$out/kill-$rate"
-    rm -rf "$dir"
     echo "fault_study.sh: kill_prob $rate -> $dir" >&2
     # A run that fails (e.g. max_retries exhausted) still gets its row: its
     # summary.json says "failed" and how far it got.
@@ -39,7 +38,9 @@ for rate in $rates; do
     # the cost figure to compare on a shared machine; wall time is noisy.
     timer=()
     [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "%U %S" -o "$dir.cpu")
-    "${timer[@]}" "$sim" "$here/fault-study.ini" --set run.out_dir="$dir" --set data.prepared_dir="$out/data" \
+    # --replace: a study run again starts each row over (the guard would
+    # refuse to run into a directory that holds an earlier run's results).
+    "${timer[@]}" "$sim" "$here/fault-study.ini" --replace --set run.out_dir="$dir" --set data.prepared_dir="$out/data" \
         --set faults.kill_prob="$rate" "${sets[@]}" > "$dir.log" 2>&1 ||
         echo "fault_study.sh: run with kill_prob $rate exited with status $? (see $dir.log)" >&2
 done

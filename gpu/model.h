@@ -107,6 +107,9 @@ typedef struct backend_ops {
     void (*reset_opt_state)(photon_model *m);
     /* Read-only view of gradients on the host (CPU: direct; CUDA: copied). */
     void (*get_grads)(photon_model *m, float *host);
+    /* Forward only: the loss of every target position, (B, T) row-major, into
+     * host memory (evaluation sums them per window and per source). */
+    void (*forward_token_losses)(photon_model *m, const uint32_t *tokens, float *losses);
 } backend_ops;
 
 /* The public handle every caller uses. */
@@ -128,4 +131,11 @@ const backend_ops *backend_cuda_ops(void);   /* NULL when not built */
  * when the user set no OpenMP wait policy (spinning OpenMP threads starve
  * other actors on a shared machine); returns only if nothing was done. */
 void cpu_runtime_init(char **argv);
+/* What decides the CPU backend's bits, for the records of a run: the build
+ * ("portable" with -DPHOTON_PORTABLE=ON, "native" or "generic"), OpenBLAS's
+ * kernels (after cpu_blas_setup's choice) and the CPU's name. */
+const char *cpu_build_kind(void);
+const char *cpu_blas_kernels(void);
+void cpu_blas_setup(void);
+void cpu_model_name(char *out, size_t n);
 #endif

@@ -18,7 +18,8 @@
 
 #define MAX_DEPTH 32
 
-typedef struct { int key; int line; char *value; } entry;   /* key -1 = include */
+/* key -1 = include; key <= -2: optional section -2 - key appears. */
+typedef struct { int key; int line; char *value; } entry;
 
 /* State of one file being parsed. */
 typedef struct {
@@ -47,6 +48,7 @@ typedef struct {
 } load_ctx;
 
 static int fail(file_ctx *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_entry(file_ctx *f, int key, const char *value);
 static int fail(file_ctx *f, const char *fmt, ...)
 {
     if (f->failed) return 0;
@@ -63,8 +65,17 @@ static int fail(file_ctx *f, const char *fmt, ...)
 static void section_hint(const char *name, char *out, size_t n)
 {
     const char *s = cfg_suggest(name, &cfg_sections[0].name, sizeof(cfg_section), cfg_nsections);
-    if (s) snprintf(out, n, " (did you mean [%s]?)", s);
-    else snprintf(out, n, " (sections: run, model, data, clients, aggregator, supervision, checkpoint, eval, faults)");
+    if (s) { snprintf(out, n, " (did you mean [%s]?)", s); return; }
+    size_t len = (size_t)snprintf(out, n, " (sections:");
+    for (int i = 0; i < cfg_nsections && len < n; i++)
+        len += (size_t)snprintf(out + len, n - len, "%s %s", i ? "," : "", cfg_sections[i].name);
+    if (len < n) snprintf(out + len, n - len, ")");
+}
+
+void cfg_set_present(photon_config *c, int s)
+{
+    size_t off = cfg_present_off(s);
+    if (off) *(bool *)((char *)c + off) = true;
 }
 
 /* "did you mean" for an unknown key: the closest key of the same section, or
@@ -121,12 +132,15 @@ static char *reader(char *buf, int num, void *user)
     if (close && !(f->indented && f->have_prev_key)) {
         char name[128];
         trim_copy(name, sizeof name, s + 1, (size_t)(close - s - 1));
-        if (cfg_find_section(name) < 0) {
-            char hint[160];
+        int sec = cfg_find_section(name);
+        if (sec < 0) {
+            char hint[240];
             section_hint(name, hint, sizeof hint);
             fail(f, "unknown section [%s]%s", name, hint);
             return NULL;
         }
+        /* An optional section counts as present even with no keys. */
+        if (cfg_present_off(sec)) add_entry(f, -2 - sec, "");
         f->have_prev_key = false;
     }
     memcpy(buf, f->line, (size_t)len + 1);
@@ -148,13 +162,14 @@ static int handler(void *user, const char *section_raw, const char *name, const 
     if (f->failed) return 0;
     char section[128];
     trim_copy(section, sizeof section, section_raw, strlen(section_raw));
-    bool cont = f->indented && f->nents > 0 && strcmp(name, f->prev_name) == 0 &&
+    bool cont = f->indented && f->nents > 0 && f->ents[f->nents - 1].key > -2 && strcmp(name, f->prev_name) == 0 &&
                 strcmp(section, f->prev_section) == 0;
     f->have_prev_key = true;
     if (cont) {
         /* An indented line continues the previous value (a list spread over lines). */
         entry *e = &f->ents[f->nents - 1];
-        if (e->key >= 0 && cfg_keys[e->key].type != CFG_T_LIST && cfg_keys[e->key].type != CFG_T_PATHLIST)
+        if (e->key >= 0 && cfg_keys[e->key].type != CFG_T_LIST && cfg_keys[e->key].type != CFG_T_PATHLIST &&
+            cfg_keys[e->key].type != CFG_T_PERCLIENT)
             return fail(f, "[%s] %s: an indented line continues a list value, but this key is not a list (got '%s')",
                         section, name, value);
         size_t a = strlen(e->value), b = strlen(value);
@@ -169,7 +184,7 @@ static int handler(void *user, const char *section_raw, const char *name, const 
     if (!section[0])
         return fail(f, "key '%s' is outside any section (expected a [section] line before it)", name);
     if (cfg_find_section(section) < 0) {
-        char hint[160];
+        char hint[240];
         section_hint(section, hint, sizeof hint);
         return fail(f, "unknown section [%s]%s", section, hint);
     }
@@ -210,6 +225,7 @@ static int apply_file(load_ctx *L, file_ctx *f, const char *base_dir, photon_err
     }
     for (int i = 0; i < f->nents; i++) {
         int k = f->ents[i].key;
+        if (k <= -2) cfg_set_present(L->c, -2 - k);
         if (k < 0) continue;
         if (cfg_parse_value(L->c, k, f->ents[i].value, base_dir, err) < 0) {
             err_prefix(err, "%s:%d", f->path, f->ents[i].line);
@@ -311,7 +327,7 @@ static int apply_override(load_ctx *L, const char *ov, photon_err *err)
     }
     snprintf(section, sizeof section, "%.*s", (int)(dot - name), name);
     const char *key = dot + 1;
-    char hint[160];
+    char hint[240];
     if (cfg_find_section(section) < 0) {
         section_hint(section, hint, sizeof hint);
         err_set(err, "--set %s: unknown section [%s]%s", name, section, hint);
@@ -333,6 +349,7 @@ static int apply_override(load_ctx *L, const char *ov, photon_err *err)
     snprintf(where, sizeof where, "--set %s", name);
     free(L->origin[k]);
     L->origin[k] = xstrdup(where);
+    cfg_set_present(L->c, cfg_find_section(section));
     return 0;
 }
 
@@ -346,7 +363,7 @@ void config_defaults(photon_config *c)
     }
 }
 
-int config_load(photon_config *c, const char *path, const char *const *overrides, int n_overrides,
+static int load(photon_config *c, const char *path, const char *const *overrides, int n_overrides, int need_data,
                 photon_err *err)
 {
     config_defaults(c);
@@ -354,11 +371,23 @@ int config_load(photon_config *c, const char *path, const char *const *overrides
     load_ctx L = { .c = c, .origin = xcalloc((size_t)cfg_nkeys, sizeof(char *)) };
     int rc = load_file(&L, path, NULL, err);
     for (int i = 0; rc == 0 && i < n_overrides; i++) rc = apply_override(&L, overrides[i], err);
-    if (rc == 0) rc = cfg_check(c, (const char *const *)L.origin, path, err);
-    if (rc == 0) rc = cfg_check_inputs(c, (const char *const *)L.origin, path, err);
+    if (rc == 0) rc = cfg_check_ex(c, (const char *const *)L.origin, path, need_data, err);
+    if (rc == 0 && need_data) rc = cfg_check_inputs(c, (const char *const *)L.origin, path, err);
     for (int k = 0; k < cfg_nkeys; k++) free(L.origin[k]);
     free(L.origin);
     return rc;
+}
+
+int config_load(photon_config *c, const char *path, const char *const *overrides, int n_overrides,
+                photon_err *err)
+{
+    return load(c, path, overrides, n_overrides, 1, err);
+}
+
+int config_load_model_only(photon_config *c, const char *path, const char *const *overrides, int n_overrides,
+                           photon_err *err)
+{
+    return load(c, path, overrides, n_overrides, 0, err);
 }
 
 int config_validate(const photon_config *c, photon_err *err)

@@ -12,6 +12,7 @@
 
 #define CFG_STR 256     /* max length of a string value */
 #define CFG_LIST 16     /* max items of a list value */
+#define CFG_PERCLIENT_MAX 1024  /* max values of a per-client list ([network]) */
 
 enum cfg_backend { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA };
 enum cfg_mode { MODE_FEDERATED, MODE_CENTRALIZED };
@@ -21,9 +22,22 @@ enum cfg_optstate { OPTSTATE_RESET, OPTSTATE_KEEP };
 enum cfg_strategy { STRAT_FEDAVG, STRAT_FEDMOM, STRAT_NESTEROV };
 enum cfg_link { LINK_SHM, LINK_TCP };
 enum cfg_precision { PREC_FP32, PREC_BF16 };
+enum cfg_eval_on { EVAL_ON_AUTO, EVAL_ON_SUPERVISOR, EVAL_ON_ACTOR };
+/* [centralized] schedule: CSCHED_INHERIT, else enum cfg_schedule + 1. */
+enum { CSCHED_INHERIT = 0 };
+enum cfg_compute { COMPUTE_MEASURED, COMPUTE_MODEL };
+/* Forms of a per-client value: one for every client, one per client, or a
+ * distribution sampled per client (docs/NETWORK.md). */
+enum cfg_dist { DIST_CONST, DIST_LIST, DIST_LOGNORMAL, DIST_UNIFORM, DIST_LOGUNIFORM };
 
 /* A list value: comma-separated in the INI file. */
 typedef struct { int n; char item[CFG_LIST][CFG_STR]; } cfg_list;
+
+/* A per-client number: kind DIST_CONST (a), DIST_LIST (v[0..n), one per
+ * client), or a distribution with parameters a, b (lognormal: median a,
+ * sigma b; uniform and loguniform: a..b), sampled per client by
+ * supervisor/netmodel.h. */
+typedef struct { int kind; int n; double a, b; double v[CFG_PERCLIENT_MAX]; } cfg_perclient;
 
 typedef struct photon_config {
     char source_path[CFG_STR];   /* the experiment file, as given */
@@ -67,6 +81,14 @@ typedef struct photon_config {
         double weight_decay, grad_clip, beta1, beta2, eps;
         int optimizer_state;     /* enum cfg_optstate */
     } clients;
+    struct {                     /* mode = centralized; each default inherits [clients] */
+        int batch_size;          /* global batch (sequences per step); 0 = clients.batch_size x per_round */
+        int grad_accum;          /* micro-batches per step; 0 = global batch / the clients' micro-batch */
+        double lr;               /* 0 = clients.lr */
+        double min_lr_ratio;     /* -1 = clients.min_lr_ratio */
+        int warmup;              /* -1 = clients.warmup */
+        int schedule;            /* CSCHED_INHERIT or enum cfg_schedule + 1 */
+    } centralized;
     struct {
         int strategy;            /* enum cfg_strategy */
         double server_lr, momentum;
@@ -102,7 +124,9 @@ typedef struct photon_config {
     struct {
         int every;
         int batches;
-        int batch_size;          /* 0 = clients.batch_size */
+        int batch_size;          /* 0 = the training micro-batch */
+        int64_t tokens;          /* tokens scored per evaluation; 0 = batches x batch_size x seq_len */
+        int on;                  /* enum cfg_eval_on: where evaluation runs */
     } eval;
     struct {
         uint64_t seed;           /* 0 = run.seed */
@@ -117,6 +141,14 @@ typedef struct photon_config {
         int ckpt_fail_write;     /* fail the Nth checkpoint write; 0 = never */
         int kill_supervisor_round; /* 0 = never */
     } faults;
+    struct {                     /* optional section: no [network], no model */
+        bool present;            /* the section appears (file or --set) */
+        cfg_perclient bandwidth_mbps, latency_ms, compute_scale;
+        double server_bandwidth_mbps; /* 0 = unlimited */
+        int compute;             /* enum cfg_compute */
+        double tokens_per_s;     /* compute = model: rate per client; 0 = from device_tflops */
+        double device_tflops;    /* achieved training TFLOP/s per client; 0 = by backend */
+    } network;
 } photon_config;
 
 /* Sets every key to its schema default. */
@@ -126,6 +158,10 @@ void config_defaults(photon_config *c);
  * Returns 0, or -1 with err = "file:line: message". */
 int config_load(photon_config *c, const char *path, const char *const *overrides,
                 int n_overrides, photon_err *err);
+/* The same for commands that need only the model and the clients (plan):
+ * [data] may name no sources and input paths need not exist. */
+int config_load_model_only(photon_config *c, const char *path, const char *const *overrides,
+                           int n_overrides, photon_err *err);
 /* Cross-key checks (per_round <= count, d_model % n_head == 0, ...). */
 int config_validate(const photon_config *c, photon_err *err);
 /* Writes the fully resolved configuration as an INI file (every key). */

@@ -10,10 +10,25 @@ void config_dump(const photon_config *c, FILE *f)
     fprintf(f, "; photon-sim resolved configuration%s%s\n", c->source_path[0] ? " of " : "", c->source_path);
     fprintf(f, "; every key, with paths made absolute; photon-sim loads this file as it is\n");
     for (int s = 0; s < cfg_nsections; s++) {
+        /* An optional section that is off stays out, so the dump loads back off. */
+        size_t off = cfg_present_off(s);
+        if (off && !*(const bool *)((const char *)c + off)) continue;
         fprintf(f, "\n[%s]\n", cfg_sections[s].name);
         for (int k = 0; k < cfg_nkeys; k++) {
             const cfg_key *r = &cfg_keys[k];
             if (strcmp(r->section, cfg_sections[s].name) != 0) continue;
+            const cfg_perclient *pc = (const cfg_perclient *)((const char *)c + r->offset);
+            if (r->type == CFG_T_PERCLIENT && pc->kind == DIST_LIST) {
+                /* Ten values a line (continuation lines), each reading back to the same double. */
+                fprintf(f, "%s =", r->key);
+                for (int i = 0; i < pc->n; i++) {
+                    char v[40];
+                    cfg_format_number(pc->v[i], v, sizeof v);
+                    fprintf(f, "%s%s%s", i == 0 ? " " : i % 10 == 0 ? "\n    " : " ", v, i + 1 < pc->n ? "," : "");
+                }
+                fputc('\n', f);
+                continue;
+            }
             if (r->type == CFG_T_LIST || r->type == CFG_T_PATHLIST) {
                 /* One item a line (indented continuation lines) keeps lines short. */
                 const cfg_list *l = (const cfg_list *)((const char *)c + r->offset);
@@ -69,7 +84,12 @@ void config_reference(FILE *f)
           "* Cross-key checks: `n_head` divides `d_model`; `per_round` <= `count`;\n"
           "  `min_clients` <= clients per round; `grad_accum` divides `batch_size`;\n"
           "  `[data] sources` is not empty; `by_source` names only known sources;\n"
-          "  `link = tcp` needs `listen`; fault clients are < `count`.\n", f);
+          "  `link = tcp` needs `listen`; fault clients are < `count`; a `[network]`\n"
+          "  per-client list has `count` values; `round_timeout` with `[network]`\n"
+          "  `compute = measured` needs `actors` >= clients per round.\n"
+          "* `[network]` is optional: without it there is no network model; with it\n"
+          "  (even a bare `[network]` line, or `--set network.KEY=...`) every round is\n"
+          "  timed on the simulated clock (docs/NETWORK.md).\n", f);
     for (int s = 0; s < cfg_nsections; s++) {
         fprintf(f, "\n## [%s]\n\n%s.\n\n", cfg_sections[s].name, cfg_sections[s].help);
         fputs("| key | type | default | allowed | description |\n|---|---|---|---|---|\n", f);

@@ -22,6 +22,8 @@
 #define LIST(s, k, help) ROW(s, k, CFG_T_LIST, "", 0, 0, 0, NULL, NULL, help)
 #define PATH(s, k, def, keep, help) ROW(s, k, CFG_T_PATH, def, 0, 0, 0, NULL, keep, help)
 #define PATHS(s, k, help) ROW(s, k, CFG_T_PATHLIST, "", 0, 0, 0, NULL, NULL, help)
+/* Per-client numbers: the range bounds each value and each distribution bound. */
+#define PERCLIENT(s, k, def, rng, lo, hi, help) ROW(s, k, CFG_T_PERCLIENT, def, rng, lo, hi, NULL, NULL, help)
 /* Input paths: they must exist when the configuration is loaded. */
 #define IN_PATH(s, k, def, keep, help) { #s, #k, CFG_T_PATH, FLD(s, k), def, 0, 0, 0, NULL, keep, help, true }
 #define IN_PATHS(s, k, help) { #s, #k, CFG_T_PATHLIST, FLD(s, k), "", 0, 0, 0, NULL, NULL, help, true }
@@ -38,24 +40,42 @@ static const char *const precisions[] = { "fp32", "bf16", NULL };
 static const char *const partitions[] = { "iid", "by_source", "dirichlet", NULL };
 static const char *const schedules[] = { "cosine", "constant", "linear", NULL };
 static const char *const optstates[] = { "reset", "keep", NULL };
+static const char *const cschedules[] = { "inherit", "cosine", "constant", "linear", NULL };
+static const char *const eval_ons[] = { "auto", "supervisor", "actor", NULL };
 static const char *const strategies[] = { "fedavg", "fedmom", "nesterov", NULL };
 static const char *const links[] = { "shm", "tcp", NULL };
 static const char *const signals[] = { "KILL", "SEGV", "ABRT", "exit", NULL };
 static const char *const corruptions[] = { "none", "nan", "scale", "bitflip", NULL };
 static const char *const encodings[] = { "none", "bf16", "int8", "fp4", NULL };   /* = quant_kind (gpu/quant.h) */
+static const char *const computes[] = { "measured", "model", NULL };
 
 const cfg_section cfg_sections[] = {
     { "run", "What to run, where its outputs go, on which backend" },
     { "model", "The GPT-2 shape (DESIGN §6)" },
     { "data", "Text sources, tokenizer and how data is split over clients" },
     { "clients", "The virtual clients and their local training (inner AdamW)" },
+    { "centralized", "The centralized baseline's own recipe (mode = centralized); each default inherits [clients]" },
     { "aggregator", "The server: outer optimizer, round policy and link" },
     { "supervision", "Actor restarts (OTP-style limits) and shutdown" },
     { "checkpoint", "HDF5 checkpoints of the global model and optimizer state" },
     { "eval", "Validation loss and perplexity of the global model" },
     { "faults", "Seeded fault injection for robustness studies" },
+    { "network", "Optional: the clients' links and speeds, for the simulated clock (docs/NETWORK.md). "
+                 "Without this section there is no network model" },
 };
 const int cfg_nsections = sizeof cfg_sections / sizeof cfg_sections[0];
+
+const cfg_optional cfg_optionals[] = {
+    { "network", offsetof(photon_config, network.present) },
+};
+const int cfg_noptionals = sizeof cfg_optionals / sizeof cfg_optionals[0];
+
+size_t cfg_present_off(int s)
+{
+    for (int i = 0; s >= 0 && s < cfg_nsections && i < cfg_noptionals; i++)
+        if (strcmp(cfg_optionals[i].name, cfg_sections[s].name) == 0) return cfg_optionals[i].present_off;
+    return 0;
+}
 
 const cfg_key cfg_keys[] = {
     STR(run, name, "photon", "run name; the run directory is runs/<name> unless out_dir is set"),
@@ -81,7 +101,7 @@ const cfg_key cfg_keys[] = {
     ENUM(data, partition, "iid", partitions, "how documents are dealt to clients"),
     LIST(data, assign, "by_source: name=clients items, clients as ranges joined by +, e.g. wiki=0-1, c4=2+3, books=4; empty = sources dealt evenly"),
     DBL(data, alpha, "0.5", POS, 0, 1e6, "dirichlet concentration of each client's source mixture"),
-    IN_PATHS(data, validation, "validation sources (paths); empty = no validation set"),
+    IN_PATHS(data, validation, "validation sources: 'path' or 'name=path' (name = file stem); each gets its own perplexity; empty = no validation set"),
     PATH(data, prepared_dir, "", NULL, "where tokenized shards go; empty = <run dir>/data"),
     I64(data, max_docs, "0", 0, "cap on documents read per source; 0 = all"),
 
@@ -101,6 +121,13 @@ const cfg_key cfg_keys[] = {
     DBL(clients, beta2, "0.95", UNIT_OPEN, 0, 1, "AdamW beta2"),
     DBL(clients, eps, "1e-8", POS, 0, 1, "AdamW epsilon"),
     ENUM(clients, optimizer_state, "keep", optstates, "client AdamW state: reset each round or keep per client"),
+
+    INT(centralized, batch_size, "0", 0, 1000000, "global batch in sequences per step; 0 = clients.batch_size x per_round"),
+    INT(centralized, grad_accum, "0", 0, 1000000, "micro-batches per step (batch_size is split over them); 0 = batch_size / the clients' micro-batch (clients.batch_size / clients.grad_accum)"),
+    DBL(centralized, lr, "0", CLOSED, 0, 100, "peak learning rate; 0 = clients.lr"),
+    DBL(centralized, min_lr_ratio, "-1", CLOSED, -1, 1, "final learning rate as a fraction of lr; -1 = clients.min_lr_ratio"),
+    INT(centralized, warmup, "-1", -1, BIG, "linear warmup steps; -1 = clients.warmup"),
+    ENUM(centralized, schedule, "inherit", cschedules, "learning-rate decay after warmup; inherit = clients.schedule"),
 
     ENUM(aggregator, strategy, "fedavg", strategies, "outer optimizer over the averaged pseudo-gradient"),
     DBL(aggregator, server_lr, "1.0", POS, 0, 100, "outer learning rate eta_s"),
@@ -133,8 +160,10 @@ const cfg_key cfg_keys[] = {
     PATH(checkpoint, dir, "", NULL, "checkpoint directory; empty = <run dir>/checkpoints"),
 
     INT(eval, every, "1", 0, BIG, "evaluate every this many rounds; 0 = only at the end"),
-    INT(eval, batches, "8", 0, 1000000, "validation batches per evaluation; 0 = no evaluation"),
-    INT(eval, batch_size, "0", 0, 1000000, "sequences per validation batch; 0 = clients.batch_size"),
+    INT(eval, batches, "8", 0, 1000000, "validation batches per evaluation (when tokens = 0, the budget is batches x batch_size x seq_len tokens); 0 = no evaluation"),
+    INT(eval, batch_size, "0", 0, 1000000, "sequences per validation batch; 0 = the training micro-batch (clients.batch_size / grad_accum; centralized: its own)"),
+    I64(eval, tokens, "0", 0, "validation tokens scored per evaluation, in windows spread over every validation source; more than the set holds = every window; 0 = batches x batch_size x seq_len"),
+    ENUM(eval, on, "auto", eval_ons, "where evaluation runs: an actor (a task on its device) or the supervisor (its CPU); auto = actor when the backend is cuda"),
 
     U64(faults, seed, "0", "seed of the fault draws; 0 = run.seed"),
     INT(faults, kill_round, "-1", -1, BIG, "round in which an actor is killed; -1 = none (see kill_prob)"),
@@ -151,6 +180,19 @@ const cfg_key cfg_keys[] = {
     DBL(faults, corrupt_prob, "0", CLOSED, 0, 1, "probability that an update is corrupted"),
     INT(faults, ckpt_fail_write, "0", 0, BIG, "fail the Nth checkpoint write with an I/O error; 0 = never"),
     INT(faults, kill_supervisor_round, "0", 0, BIG, "SIGKILL the supervisor itself in this round; 0 = never"),
+
+    PERCLIENT(network, bandwidth_mbps, "100", CLOSED, 0.001, 1e6,
+              "each client's link in Mbit/s, both directions: one value, one per client, or lognormal:MEDIAN,SIGMA, uniform:LO,HI, loguniform:LO,HI"),
+    PERCLIENT(network, latency_ms, "10", CLOSED, 0, 1e5, "each client's one-way latency to the aggregator in ms (same forms)"),
+    PERCLIENT(network, compute_scale, "1", CLOSED, 1e-6, 1e6,
+              "each client's speed relative to the measured (or modelled) one: 0.5 = half as fast (same forms)"),
+    DBL(network, server_bandwidth_mbps, "10000", CLOSED, 0, 1e9,
+        "the aggregator's link in Mbit/s each way, shared by the round's transfers; 0 = unlimited"),
+    ENUM(network, compute, "measured", computes,
+         "client compute time: measured (task time / compute_scale) or model (FLOPs / rate: reproducible)"),
+    DBL(network, tokens_per_s, "0", CLOSED, 0, 1e15, "compute = model: training tokens/s of a client at compute_scale 1; 0 = from device_tflops"),
+    DBL(network, device_tflops, "0", CLOSED, 0, 1e9,
+        "compute = model or plan: achieved training TFLOP/s of a client; 0 = 400 (cuda, auto) or 0.05 (cpu)"),
 };
 const int cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 

@@ -18,6 +18,7 @@ typedef enum {
     CFG_T_LIST,     /* cfg_list of strings */
     CFG_T_PATH,     /* char[CFG_STR], relative to the file that sets it */
     CFG_T_PATHLIST, /* cfg_list of "path" or "name=path" items */
+    CFG_T_PERCLIENT, /* cfg_perclient: a number, one per client, or a distribution */
 } cfg_type;
 
 /* Range flags: which bounds apply and whether they are exclusive. */
@@ -38,6 +39,15 @@ typedef struct {
 
 typedef struct { const char *name, *help; } cfg_section;
 
+/* An optional section is off unless it appears in a file (a header alone
+ * will do) or a --set names one of its keys; the bool at present_off in
+ * photon_config says whether it did, and the dump writes it only then. */
+typedef struct { const char *name; size_t present_off; } cfg_optional;
+extern const cfg_optional cfg_optionals[];
+extern const int cfg_noptionals;
+/* The present flag's offset for section index s, or 0 if s is not optional. */
+size_t cfg_present_off(int s);
+
 extern const cfg_key cfg_keys[];
 extern const int cfg_nkeys;
 extern const cfg_section cfg_sections[];
@@ -57,6 +67,8 @@ int cfg_parse_value(photon_config *c, int k, const char *text, const char *base_
                     photon_err *err);
 /* Writes row k's current value as INI text (re-parsable by cfg_parse_value). */
 void cfg_format_value(const photon_config *c, int k, char *out, size_t n);
+/* A double as the shortest text that reads back to the same bits. */
+void cfg_format_number(double v, char *out, size_t n);
 /* What a value of row k must look like ("an integer in [1, 64]"). */
 void cfg_describe(int k, char *out, size_t n);
 /* Short type name for the reference ("int", "enum", ...). */
@@ -70,4 +82,9 @@ int cfg_check_inputs(const photon_config *c, const char *const *origin, const ch
  * row k was set ("file:line"), so the message can point at it. */
 int cfg_check(const photon_config *c, const char *const *origin, const char *fallback,
               photon_err *err);
+/* The same; need_data 0 skips the [data] checks (sources, tokenizer). */
+int cfg_check_ex(const photon_config *c, const char *const *origin, const char *fallback, int need_data,
+                 photon_err *err);
+/* Marks optional section s present in c (no-op for the others). */
+void cfg_set_present(photon_config *c, int s);
 #endif

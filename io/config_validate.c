@@ -75,7 +75,67 @@ bad:
                      name, eq + 1);
 }
 
+/* mode = centralized: the global batch splits into whole micro-batches. */
+static int check_centralized(check_ctx *x, const photon_config *c)
+{
+    int k = c->clients.per_round > 0 && c->clients.per_round < c->clients.count ? c->clients.per_round : c->clients.count;
+    long g = c->centralized.batch_size > 0 ? c->centralized.batch_size : (long)c->clients.batch_size * k;
+    int micro = c->clients.batch_size / c->clients.grad_accum;
+    if (c->centralized.grad_accum > 0 && g % c->centralized.grad_accum)
+        return violation(x, "centralized.grad_accum", "centralized.batch_size",
+                         "[centralized] grad_accum = %d does not divide the global batch of %ld sequences",
+                         c->centralized.grad_accum, g);
+    if (c->centralized.grad_accum == 0 && g % micro)
+        return violation(x, "centralized.batch_size", "centralized.grad_accum",
+                         "[centralized] batch_size = %ld is not a multiple of the clients' micro-batch of %d sequences "
+                         "(set [centralized] grad_accum)", g, micro);
+    if (c->centralized.min_lr_ratio < 0 && c->centralized.min_lr_ratio != -1)
+        return violation(x, "centralized.min_lr_ratio", NULL,
+                         "[centralized] min_lr_ratio: expected -1 (inherit) or a value in [0, 1] (got %g)",
+                         c->centralized.min_lr_ratio);
+    return 0;
+}
+
+/* [network]: per-client lists name every client; round_timeout on the
+ * simulated clock with measured compute needs every sampled client's time
+ * before any update is added (supervisor/netclock.h), so each must have an
+ * actor of its own. */
+static int check_network(check_ctx *x, const photon_config *c)
+{
+    const struct { const cfg_perclient *p; const char *key; } pc[] = {
+        { &c->network.bandwidth_mbps, "network.bandwidth_mbps" },
+        { &c->network.latency_ms, "network.latency_ms" },
+        { &c->network.compute_scale, "network.compute_scale" },
+    };
+    for (size_t i = 0; i < sizeof pc / sizeof pc[0]; i++)
+        if (pc[i].p->kind == DIST_LIST && pc[i].p->n != c->clients.count)
+            return violation(x, pc[i].key, "clients.count",
+                             "[network] %s: %d values for %d clients ([clients] count): give one value, "
+                             "one per client, or a distribution", strchr(pc[i].key, '.') + 1, pc[i].p->n,
+                             c->clients.count);
+    int k = c->clients.per_round ? c->clients.per_round : c->clients.count;
+    if (c->run.mode == MODE_FEDERATED && c->aggregator.round_timeout > 0 && c->network.compute == COMPUTE_MEASURED &&
+        c->clients.actors < k)
+        return violation(x, "aggregator.round_timeout", "network.compute",
+                         "[aggregator] round_timeout acts on the simulated clock with [network]; with compute = measured "
+                         "every sampled client needs an actor of its own ([clients] actors = %d, %d clients per round): "
+                         "raise actors, or set [network] compute = model", c->clients.actors, k);
+    if (c->run.mode == MODE_FEDERATED && c->aggregator.round_timeout > 0 && c->network.compute == COMPUTE_MEASURED &&
+        (c->aggregator.fragments > 1 || c->aggregator.overlap))
+        return violation(x, "aggregator.round_timeout", "aggregator.fragments",
+                         "[aggregator] round_timeout on the simulated clock with [network] compute = measured needs "
+                         "every client's whole round before deciding who is late, which streaming fragments "
+                         "(fragments > 1 or overlap) do not wait for: set [network] compute = model");
+    return 0;
+}
+
 int cfg_check(const photon_config *c, const char *const *origin, const char *fallback, photon_err *err)
+{
+    return cfg_check_ex(c, origin, fallback, 1, err);
+}
+
+int cfg_check_ex(const photon_config *c, const char *const *origin, const char *fallback, int need_data,
+                 photon_err *err)
 {
     check_ctx x = { origin, fallback, err };
     if (!c->run.name[0] || c->run.name[0] == '.')
@@ -87,9 +147,9 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
     if (c->model.d_model % c->model.n_head)
         return violation(&x, "model.d_model", "model.n_head", "[model] d_model = %d is not a multiple of [model] n_head = %d",
                          c->model.d_model, c->model.n_head);
-    if (c->data.sources.n == 0)
+    if (need_data && c->data.sources.n == 0)
         return violation(&x, "data.sources", NULL, "[data] sources: expected at least one text source (got none)");
-    if (!c->data.tokenizer[0])
+    if (need_data && !c->data.tokenizer[0])
         return violation(&x, "data.tokenizer", NULL, "[data] tokenizer: expected a directory or 'train' (got '')");
     if (strcmp(c->data.tokenizer, "train") == 0 && c->model.vocab_size && c->data.tokenizer_vocab > c->model.vocab_size)
         return violation(&x, "data.tokenizer_vocab", "model.vocab_size",
@@ -130,6 +190,25 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         if (k) return violation(&x, k, "run.mode", "[aggregator] %s applies to federated runs: mode = centralized "
                                 "trains one model and exchanges nothing", strchr(k, '.') + 1);
     }
+    if (c->eval.on == EVAL_ON_ACTOR && c->aggregator.broadcast_compression)
+        return violation(&x, "eval.on", "aggregator.broadcast_compression",
+                         "[eval] on = actor: with broadcast_compression the actors hold only the compressed model; "
+                         "the global model is evaluated on the supervisor (on = supervisor or auto)");
+    if (c->run.mode == MODE_CENTRALIZED && check_centralized(&x, c) < 0) return -1;
+    if (c->eval.tokens > 0 && c->eval.tokens < c->model.seq_len)
+        return violation(&x, "eval.tokens", "model.seq_len",
+                         "[eval] tokens = %lld is less than one window of [model] seq_len = %d tokens",
+                         (long long)c->eval.tokens, c->model.seq_len);
+    /* Per-source perplexities are keyed by name. */
+    for (int i = 0; i < c->data.validation.n; i++)
+        for (int j = 0; j < i; j++) {
+            char a[CFG_STR], b[CFG_STR];
+            partition_source_name(c->data.validation.item[i], a, sizeof a);
+            partition_source_name(c->data.validation.item[j], b, sizeof b);
+            if (strcmp(a, b) == 0)
+                return violation(&x, "data.validation", NULL,
+                                 "[data] validation: two items are named '%s' (give one a name: name=path)", a);
+        }
     if (c->aggregator.link == LINK_TCP && !c->aggregator.listen[0])
         return violation(&x, "aggregator.listen", "aggregator.link", "[aggregator] listen: expected host:port when link = tcp (got '')");
     const struct { int v; const char *key; } fc[] = {
@@ -141,6 +220,7 @@ int cfg_check(const photon_config *c, const char *const *origin, const char *fal
         if (fc[i].v >= c->clients.count)
             return violation(&x, fc[i].key, "clients.count", "[faults] %s = %d: there are only %d clients (0..%d)",
                              strchr(fc[i].key, '.') + 1, fc[i].v, c->clients.count, c->clients.count - 1);
+    if (c->network.present && check_network(&x, c) < 0) return -1;
     return 0;
 }
 

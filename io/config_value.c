@@ -19,7 +19,7 @@
 const char *cfg_type_name(cfg_type t)
 {
     static const char *const names[] = { "int", "int64", "uint64", "number", "bool", "string",
-                                         "choice", "enum", "list", "path", "path list" };
+                                         "choice", "enum", "list", "path", "path list", "per-client" };
     return names[t];
 }
 
@@ -58,6 +58,10 @@ void cfg_describe(int k, char *out, size_t n)
         else snprintf(out, n, "a path");
         break;
     case CFG_T_PATHLIST: snprintf(out, n, "a comma-separated list of at most %d paths", CFG_LIST); break;
+    case CFG_T_PERCLIENT:
+        snprintf(out, n, "a number%s, one per client (comma-separated, at most %d), or lognormal:MEDIAN,SIGMA, "
+                 "uniform:LO,HI or loguniform:LO,HI", range, CFG_PERCLIENT_MAX);
+        break;
     }
 }
 
@@ -158,6 +162,92 @@ static int parse_list(int k, const char *text, const char *base_dir, cfg_list *l
     return rc;
 }
 
+/* One number of a per-client value, within the key's range. */
+static int perclient_number(const cfg_key *r, const char *s, double *v)
+{
+    char *end;
+    errno = 0;
+    *v = strtod(s, &end);
+    while (isspace((unsigned char)*end)) end++;
+    return *s && !*end && !errno && isfinite(*v) && in_range(r, *v) ? 0 : -1;
+}
+
+static int perclient_error(int k, const char *text, photon_err *err, const char *what)
+{
+    err_set(err, "[%s] %s: %s (got '%.80s%s')", cfg_keys[k].section, cfg_keys[k].key, what, text,
+            strlen(text) > 80 ? "..." : "");
+    return -1;
+}
+
+/* "X", "X1, X2, ..." (continuation lines allowed) or "dist:P1,P2". */
+static int parse_perclient(int k, const char *text, cfg_perclient *out, photon_err *err)
+{
+    const cfg_key *r = &cfg_keys[k];
+    static const struct { const char *name; int kind; } dists[] = {
+        { "lognormal", DIST_LOGNORMAL }, { "uniform", DIST_UNIFORM }, { "loguniform", DIST_LOGUNIFORM },
+    };
+    cfg_perclient *tmp = xcalloc(1, sizeof *tmp);
+    char *copy = xstrdup(text);
+    int rc = 0;
+    char *colon = strchr(copy, ':');
+    if (colon) {
+        *colon = 0;
+        trim(copy);
+        tmp->kind = -1;
+        for (size_t i = 0; i < sizeof dists / sizeof dists[0]; i++)
+            if (strcasecmp(copy, dists[i].name) == 0) tmp->kind = dists[i].kind;
+        char *comma = strchr(colon + 1, ',');
+        if (tmp->kind < 0) {
+            rc = perclient_error(k, text, err, "unknown distribution (expected lognormal:MEDIAN,SIGMA, uniform:LO,HI "
+                                 "or loguniform:LO,HI)");
+        } else if (!comma || strchr(comma + 1, ',')) {
+            rc = perclient_error(k, text, err, "a distribution takes two parameters, e.g. lognormal:100,0.5");
+        } else {
+            *comma = 0;
+            char *p1 = colon + 1, *p2 = comma + 1;
+            trim(p1);
+            trim(p2);
+            char *end;
+            errno = 0;
+            tmp->b = strtod(p2, &end);
+            int b_ok = *p2 && !*end && !errno && isfinite(tmp->b);
+            char what[200];
+            if (perclient_number(r, p1, &tmp->a) < 0 || (tmp->kind != DIST_LOGNORMAL && !in_range(r, tmp->b))) {
+                snprintf(what, sizeof what, "the distribution's %s must be in [%g, %g]",
+                         tmp->kind == DIST_LOGNORMAL ? "median" : "bounds", r->min, r->max);
+                rc = perclient_error(k, text, err, what);
+            } else if (!b_ok) {
+                rc = perclient_error(k, text, err, "the second parameter is not a number");
+            } else if (tmp->kind == DIST_LOGNORMAL && (tmp->a <= 0 || tmp->b < 0 || tmp->b > 10)) {
+                rc = perclient_error(k, text, err, "lognormal:MEDIAN,SIGMA needs MEDIAN > 0 and SIGMA in [0, 10]");
+            } else if (tmp->kind != DIST_LOGNORMAL && tmp->a > tmp->b) {
+                rc = perclient_error(k, text, err, "LO is more than HI");
+            } else if (tmp->kind == DIST_LOGUNIFORM && tmp->a <= 0) {
+                rc = perclient_error(k, text, err, "loguniform:LO,HI needs LO > 0");
+            }
+        }
+    } else {
+        for (char *save = NULL, *it = strtok_r(copy, ",\n", &save); it && rc == 0; it = strtok_r(NULL, ",\n", &save)) {
+            trim(it);
+            if (!*it) continue;
+            if (tmp->n == CFG_PERCLIENT_MAX) {
+                char what[160];
+                snprintf(what, sizeof what, "more than %d values (use a distribution for more clients)", CFG_PERCLIENT_MAX);
+                rc = perclient_error(k, text, err, what);
+            } else if (perclient_number(r, it, &tmp->v[tmp->n]) < 0) {
+                rc = bad(k, it, err);
+            } else tmp->n++;
+        }
+        if (rc == 0 && tmp->n == 0) rc = bad(k, text, err);
+        if (rc == 0 && tmp->n == 1) { tmp->kind = DIST_CONST; tmp->a = tmp->v[0]; }
+        else if (rc == 0) tmp->kind = DIST_LIST;
+    }
+    if (rc == 0) memcpy(out, tmp, sizeof *tmp);
+    free(copy);
+    free(tmp);
+    return rc;
+}
+
 int cfg_parse_value(photon_config *c, int k, const char *text, const char *base_dir, photon_err *err)
 {
     const cfg_key *r = &cfg_keys[k];
@@ -220,12 +310,14 @@ int cfg_parse_value(photon_config *c, int k, const char *text, const char *base_
     }
     case CFG_T_LIST: case CFG_T_PATHLIST:
         return parse_list(k, text, base_dir, (cfg_list *)f, err);
+    case CFG_T_PERCLIENT:
+        return parse_perclient(k, text, (cfg_perclient *)f, err);
     }
     return bad(k, text, err);
 }
 
 /* Shortest "%.Ng" that reads back as the same double. */
-static void format_double(double v, char *out, size_t n)
+void cfg_format_number(double v, char *out, size_t n)
 {
     if (v == floor(v) && fabs(v) < 1e15) { snprintf(out, n, "%.0f", v); return; }
     for (int prec = 1; prec <= 17; prec++) {
@@ -242,13 +334,31 @@ void cfg_format_value(const photon_config *c, int k, char *out, size_t n)
     case CFG_T_INT: snprintf(out, n, "%d", *(const int *)f); break;
     case CFG_T_I64: snprintf(out, n, "%" PRId64, *(const int64_t *)f); break;
     case CFG_T_U64: snprintf(out, n, "%" PRIu64, *(const uint64_t *)f); break;
-    case CFG_T_DOUBLE: format_double(*(const double *)f, out, n); break;
+    case CFG_T_DOUBLE: cfg_format_number(*(const double *)f, out, n); break;
     case CFG_T_BOOL: snprintf(out, n, "%s", *(const bool *)f ? "true" : "false"); break;
     case CFG_T_STRING: case CFG_T_CHOICE: case CFG_T_PATH: snprintf(out, n, "%s", (const char *)f); break;
     case CFG_T_ENUM: {
         int v = *(const int *)f, nc = 0;
         while (r->choices[nc]) nc++;
         snprintf(out, n, "%s", v >= 0 && v < nc ? r->choices[v] : "?");
+        break;
+    }
+    case CFG_T_PERCLIENT: {
+        const cfg_perclient *p = f;
+        static const char *const names[] = { "", "", "lognormal", "uniform", "loguniform" };
+        char a[40], b[40];
+        cfg_format_number(p->a, a, sizeof a);
+        cfg_format_number(p->b, b, sizeof b);
+        if (p->kind == DIST_CONST) snprintf(out, n, "%s", a);
+        else if (p->kind != DIST_LIST) snprintf(out, n, "%s:%s,%s", names[p->kind], a, b);
+        else {
+            size_t len = 0;
+            out[0] = 0;
+            for (int i = 0; i < p->n && len < n; i++) {
+                cfg_format_number(p->v[i], a, sizeof a);
+                len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", a);
+            }
+        }
         break;
     }
     case CFG_T_LIST: case CFG_T_PATHLIST: {

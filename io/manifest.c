@@ -12,16 +12,22 @@ static const char *partition_name(int kind)
     return kind == PART_IID ? "iid" : kind == PART_BY_SOURCE ? "by_source" : "dirichlet";
 }
 
-static void write_sources(FILE *f, const man_source *s, int n)
+/* Validation sources also get first_token: where their tokens start in
+ * val.bin, which holds them in this order (io/val_index.h reads it). */
+static void write_sources(FILE *f, const man_source *s, int n, int val)
 {
+    int64_t first = 0;
     fputc('[', f);
     for (int i = 0; i < n; i++) {
         fputs(i ? ",\n    {\"name\": " : "\n    {\"name\": ", f);
         json_write_string(f, s[i].name);
         fputs(", \"path\": ", f);
         json_write_string(f, s[i].path);
-        fprintf(f, ", \"bytes\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\", \"docs\": %" PRId64 ", \"tokens\": %" PRId64 "}",
+        fprintf(f, ", \"bytes\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\", \"docs\": %" PRId64 ", \"tokens\": %" PRId64,
                 s[i].bytes, s[i].hash, s[i].docs, s[i].tokens);
+        if (val) fprintf(f, ", \"first_token\": %" PRId64, first);
+        fputc('}', f);
+        first += s[i].tokens;
     }
     fputs(n ? "\n  ]" : "]", f);
 }
@@ -41,9 +47,9 @@ int manifest_write(const char *path, const manifest *m, photon_err *err)
     fprintf(f, ", \"trained\": %s, \"vocab_size\": %d, \"hash\": \"%016" PRIx64 "\"},\n",
             m->trained ? "true" : "false", m->vocab_size, m->tokenizer_hash);
     fprintf(f, "  \"sources\": ");
-    write_sources(f, m->sources, m->nsources);
+    write_sources(f, m->sources, m->nsources, 0);
     fprintf(f, ",\n  \"validation\": ");
-    write_sources(f, m->val, m->nval);
+    write_sources(f, m->val, m->nval, 1);
     fprintf(f, ",\n  \"partition\": {\"kind\": \"%s\", \"clients\": %d, \"seed\": %" PRIu64 ", \"alpha\": %.17g, \"max_docs\": %" PRId64 ", \"assign\": [",
             partition_name(c->data.partition), m->nclients, c->run.seed, c->data.alpha, c->data.max_docs);
     for (int i = 0; i < c->data.assign.n; i++) {

@@ -126,6 +126,11 @@ static int write_all(ckpt_writer *w, const runstate *rs, photon_err *err)
         memcpy(bits, rs->frag_ref, (size_t)rs->n_frag_ref * sizeof(double));
         if (ckpt_put_u64(w, "/run/fragment_reference", bits, (size_t)rs->n_frag_ref, err) < 0) return -1;
     }
+    if (rs->has_sim_clock) {
+        uint64_t bits[2];
+        memcpy(bits, rs->sim_clock, sizeof bits);
+        if (ckpt_put_u64(w, "/run/sim_clock", bits, 2, err) < 0) return -1;
+    }
     if (rs->client_get)
         for (int id = 0; id < rs->n_clients; id++)
             if (put_client(w, rs, id, err) < 0) return -1;
@@ -284,6 +289,13 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
         uint64_t bits[64];
         if (rs->n_frag_ref > 64 || ckpt_get_u64(r, "/run/fragment_reference", bits, (size_t)rs->n_frag_ref, err) < 0) goto out;
         memcpy(rs->frag_ref, bits, (size_t)rs->n_frag_ref * sizeof(double));
+    }
+    rs->has_sim_clock = ckpt_has(r, "/run/sim_clock");
+    memset(rs->sim_clock, 0, sizeof rs->sim_clock);
+    if (rs->has_sim_clock) {
+        uint64_t bits[2];
+        if (ckpt_get_u64(r, "/run/sim_clock", bits, 2, err) < 0) goto out;
+        memcpy(rs->sim_clock, bits, sizeof bits);
     }
     if (load_clients(r, rs, err) < 0) goto out;
     rs->round = meta.round;

@@ -11,6 +11,9 @@
  *   /run/metrics_offset  i64[1]  bytes of metrics.jsonl at this point
  *   /run/agg_reference   u64[1]  bit pattern of the aggregator's norm
  *                                reference (a double, stored exactly)
+ *   /run/sim_clock       u64[2]  runs with [network]: bit patterns of the
+ *                                simulated clock's totals (sim_wall_seconds,
+ *                                sim_allreduce_wall_seconds); absent = 0
  *   /sampler/state       u64[3]  { seed, clients, per_round }: the sampler is
  *                                stateless (supervisor/sampler.h), the round
  *                                number is all it needs
@@ -76,6 +79,8 @@ typedef struct {
     /* the rest of the run */
     int64_t metrics_offset;
     double agg_reference;
+    bool has_sim_clock;        /* [network]: the simulated clock's totals */
+    double sim_clock[2];       /* sim_wall_seconds, sim_allreduce_wall_seconds */
     uint64_t sampler[3];
     bool streaming;            /* /run/phase_counter present (must match on load) */
     int64_t phase_counter;

@@ -5,6 +5,7 @@
  *   actor -> supervisor  MSG_HELLO   once, when the actor is ready
  *   supervisor -> actor  MSG_TASK    one client's local training for a round
  *   actor -> supervisor  MSG_RESULT  the update is in the link (generation = task_id)
+ *   actor -> supervisor  MSG_EVAL_RESULT  a TASK_EVAL's figures (bounded: msg_eval_result)
  *   actor -> supervisor  MSG_FAIL    the task could not run (reason text)
  *   supervisor -> actor  MSG_STOP    finish and exit 0
  *
@@ -25,11 +26,12 @@
 #include "proto/fault_task.h"
 
 enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6,
-       MSG_BLOB = 7, MSG_CHALLENGE = 8, MSG_AUTH = 9 };
+       MSG_BLOB = 7, MSG_CHALLENGE = 8, MSG_AUTH = 9, MSG_EVAL_RESULT = 10 };
 
 /* Version of the TCP conversation (frames, message structs, actor_setup),
  * bound into the authentication MAC: an actor of another build is refused. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 1u)
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 4u)   /* 3: TASK_EVAL + MSG_EVAL_RESULT; msg_result grew lr and grad norms;
+                                                                    * 4: blob headers carry the encoding; msg_task grew state_flags, fragment, sync */
 
 typedef struct {
     uint32_t version;
@@ -41,7 +43,10 @@ typedef struct {
 } msg_auth;
 
 
-enum { TASK_FEDERATED = 0, TASK_CENTRALIZED = 1 };
+/* TASK_EVAL: score the validation windows (io/eval_windows.h) with global
+ * model generation model_generation; only task_id, model_generation, round
+ * and fault are used, and the actor answers MSG_EVAL_RESULT. */
+enum { TASK_FEDERATED = 0, TASK_CENTRALIZED = 1, TASK_EVAL = 2 };
 
 typedef struct {
     int32_t slot;
@@ -55,7 +60,7 @@ typedef struct {
     uint64_t data_seed;
     int64_t global_step;       /* global step clock at the task's first local step */
     int64_t client_pos;        /* micro-batches this client consumed before this task */
-    int32_t kind;              /* TASK_FEDERATED or TASK_CENTRALIZED */
+    int32_t kind;              /* TASK_FEDERATED, TASK_CENTRALIZED or TASK_EVAL */
     int32_t round, client, local_steps;
     int32_t keep_state;        /* 1: a kept client state is loaded and stored through the link */
     int32_t state_flags;       /* its sections (actors/client_state.h) */
@@ -76,9 +81,28 @@ typedef struct {
     int64_t tokens;
     double loss;               /* mean training loss over the task */
     double last_loss;          /* loss of its last step */
-    double update_norm;        /* L2 norm of the update */
+    double update_norm;        /* L2 norm of the update as trained (informative: the supervisor measures its own) */
     double seconds;            /* wall time of the task on the actor */
+    /* Informational (supervisor/round_stats.h), never used for training: */
+    double lr_first, lr_last;  /* learning rate of the task's first and last local step */
+    double grad_norm;          /* global gradient norm before clipping, mean over the steps */
+    double grad_norm_max;      /* and its largest */
 } msg_result;
+
+/* Per validation source, in val.bin's order: windows scored and the sum of
+ * their mean losses.  The supervisor believes none of it before checking
+ * (supervisor/eval.c): the plan fingerprint and window counts must be its
+ * own, every sum finite and within bounds. */
+#define EVAL_MAX_SOURCES 16
+typedef struct {
+    uint64_t task_id;
+    uint64_t plan_hash;        /* eval_set_hash of the windows scored */
+    int32_t round;
+    int32_t nsources;
+    int64_t windows[EVAL_MAX_SOURCES];
+    double loss_sum[EVAL_MAX_SOURCES];
+    double seconds;            /* wall time of the evaluation on the actor */
+} msg_eval_result;
 
 typedef struct {
     uint64_t task_id;

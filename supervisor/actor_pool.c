@@ -31,6 +31,7 @@ typedef struct {
     char cause[256];       /* why we killed it (timeout, lost channel), or its last FAIL */
     int config_error;      /* it reported a configuration error: do not restart */
     int timed_out, lost_channel;
+    double timeout_s;      /* the task's timeout, for the log line */
     /* Remote (TCP) actors: no pid; who connected, which model generation
      * it already holds, and a closed connection waiting to be freed (never
      * inside its own callback). */
@@ -269,14 +270,25 @@ static void on_timeout(void *arg)
     a->timeout = NULL;
     if (a->state != ACTOR_BUSY) return;
     a->timed_out = 1;
-    snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
-             a->pool->cfg->aggregator.round_timeout, a->task.round, a->task.client);
+    if (a->task.kind == TASK_EVAL)
+        snprintf(a->cause, sizeof a->cause, "timed out after %gs (evaluation after round %d)",
+                 a->timeout_s, a->task.round);
+    else
+        snprintf(a->cause, sizeof a->cause, "timed out after %gs (round %d, client %d)",
+                 a->timeout_s, a->task.round, a->task.client);
     if (a->pool->tcp) { remote_gone(a, a->cause, 0); return; }
     log_warn("actor %d (pid %d) %s: killing it", a->slot, (int)a->pid, a->cause);
     kill(a->pid, SIGKILL);
 }
 
 int pool_dispatch(actor_pool *p, int slot, const msg_task *t)
+{
+    return pool_dispatch_timeout(p, slot, t, p->cfg->aggregator.round_timeout);
+}
+
+int pool_task_timed_out(const actor_pool *p, int slot) { return p->a[slot].timed_out; }
+
+int pool_dispatch_timeout(actor_pool *p, int slot, const msg_task *t, double timeout)
 {
     actor_slot *a = &p->a[slot];
     if (!pool_ready(p, slot)) return -1;
@@ -296,8 +308,8 @@ int pool_dispatch(actor_pool *p, int slot, const msg_task *t)
     a->task = *t;
     a->has_task = 1;
     a->state = ACTOR_BUSY;
-    if (p->cfg->aggregator.round_timeout > 0)
-        a->timeout = proc_timer_add(p->loop, p->cfg->aggregator.round_timeout, on_timeout, a);
+    a->timeout_s = timeout;
+    if (timeout > 0) a->timeout = proc_timer_add(p->loop, timeout, on_timeout, a);
     return 0;
 }
 
@@ -330,7 +342,7 @@ static void on_blob(actor_slot *a, const void *payload, uint32_t len)
     char why[240];
     if (!p->tcp || link_tcp_peek(payload, len, &h) < 0) {
         snprintf(why, sizeof why, "malformed blob message (%u bytes)", len);
-    } else if (a->state != ACTOR_BUSY || !a->has_task || h.generation != a->task.task_id ||
+    } else if (a->state != ACTOR_BUSY || !a->has_task || a->task.kind == TASK_EVAL || h.generation != a->task.task_id ||
                !((h.kind == LINK_UPDATE && h.idx == a->slot) ||
                  (h.kind == LINK_STATE && a->task.keep_state && h.idx == a->task.state_out))) {
         snprintf(why, sizeof why, "unexpected blob (kind %u index %d generation %llu) in state %s", h.kind, h.idx,
@@ -366,7 +378,7 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
             break;
         }
         memcpy(&r, payload, sizeof r);
-        if (!a->has_task || r.task_id != a->task.task_id) {
+        if (!a->has_task || r.task_id != a->task.task_id || a->task.kind == TASK_EVAL) {
             log_warn("actor %d: result for task %llu, expected %llu; ignored", a->slot,
                      (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
             break;
@@ -378,6 +390,26 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
         a->state = ACTOR_IDLE;
         rp_on_healthy(p->rp, a->slot);
         p->cb.on_result(p->cb.arg, a->slot, &r);
+        break;
+    }
+    case MSG_EVAL_RESULT: {
+        msg_eval_result r;
+        if (len != sizeof r || a->state != ACTOR_BUSY || !a->has_task || a->task.kind != TASK_EVAL) {
+            log_warn("actor %d: unexpected evaluation result (state %s, %u bytes)", a->slot, actor_state_name(a->state), len);
+            break;
+        }
+        memcpy(&r, payload, sizeof r);
+        if (r.task_id != a->task.task_id) {
+            log_warn("actor %d: evaluation result for task %llu, expected %llu; ignored", a->slot,
+                     (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
+            break;
+        }
+        proc_timer_cancel(a->timeout);
+        a->timeout = NULL;
+        a->has_task = 0;
+        a->state = ACTOR_IDLE;
+        rp_on_healthy(p->rp, a->slot);
+        if (p->cb.on_eval_result) p->cb.on_eval_result(p->cb.arg, a->slot, &r);
         break;
     }
     case MSG_FAIL: {

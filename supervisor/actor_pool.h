@@ -29,6 +29,8 @@ typedef struct {
     /* The actor in slot can take a task now. */
     void (*on_idle)(void *arg, int slot);
     void (*on_result)(void *arg, int slot, const msg_result *r);
+    /* A TASK_EVAL's figures (nothing is held: the actor is IDLE again). */
+    void (*on_eval_result)(void *arg, int slot, const msg_eval_result *r);
     /* The task in flight on slot is lost (actor died, timed out, failed). */
     void (*on_task_lost)(void *arg, int slot, const msg_task *t, const char *cause);
     /* An actor process ended (for the actor_exit event). */
@@ -55,8 +57,13 @@ int pool_size(const actor_pool *p);
 actor_state pool_state(const actor_pool *p, int slot);
 /* Whether slot may take a task: IDLE and its update slot not held. */
 int pool_ready(const actor_pool *p, int slot);
-/* IDLE -> BUSY; arms the task timeout.  -1 if the slot cannot take it. */
+/* IDLE -> BUSY; arms the task timeout ([aggregator] round_timeout).  -1 if
+ * the slot cannot take it. */
 int pool_dispatch(actor_pool *p, int slot, const msg_task *t);
+/* The same with the task's own timeout in seconds (0 = none). */
+int pool_dispatch_timeout(actor_pool *p, int slot, const msg_task *t, double timeout);
+/* Whether slot's last task was given up for its timeout (valid in on_task_lost). */
+int pool_task_timed_out(const actor_pool *p, int slot);
 /* The round consumed slot's held update: the slot may take work again. */
 void pool_release(actor_pool *p, int slot);
 /* Routed from the loop's SIGCHLD handler. */

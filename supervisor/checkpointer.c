@@ -11,6 +11,7 @@
 #include "actors/train.h"
 #include "actors/client_state.h"
 #include "supervisor/stream.h"
+#include "supervisor/netclock.h"
 
 static int client_get(void *ud, int c, runstate_client *out, photon_err *err)
 {
@@ -90,6 +91,8 @@ static void fill(run *r, runstate *rs, char **config_text)
     rs->outer_steps = outer_opt_steps(r->outer);
     rs->metrics_offset = r->mx ? metrics_offset(r->mx) : 0;
     rs->agg_reference = agg_reference(r->ag);
+    rs->has_sim_clock = r->nc != NULL;
+    if (r->nc) netclock_totals(r->nc, &rs->sim_clock[0], &rs->sim_clock[1]);
     rs->sampler[0] = r->cfg->run.seed;
     rs->sampler[1] = (uint64_t)r->n_clients;
     rs->sampler[2] = (uint64_t)r->per_round;
@@ -135,6 +138,7 @@ int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon
         r->tokens_seen = rs.tokens_seen;
         *metrics_off = rs.metrics_offset;
         agg_set_reference(r->ag, rs.agg_reference);
+        if (r->nc) netclock_set_totals(r->nc, rs.sim_clock[0], rs.sim_clock[1]);
         outer_opt_set_steps(r->outer, rs.outer_steps);
         if (mom && outer_opt_set_state(r->outer, mom, nm, err) < 0) rc = -1;
     }

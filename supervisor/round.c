@@ -20,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actors/train.h"
-#include "actors/client_state.h"
+#include "supervisor/round_stats.h"
+#include "supervisor/netclock.h"
 #include "supervisor/stream.h"
+#include "actors/client_state.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
 
@@ -49,6 +51,10 @@ struct round_fsm {
     int64_t tasks, tokens;                 /* streaming: accepted over the phases */
     double bytes, peak;                    /* bytes moved; one task's largest exchange */
     double bytes_up;                       /* of them, the updates */
+    double *secs;                          /* streaming, [network]: per sampled client, its phases' seconds */
+    round_stats *stats;   /* informational figures of the attempt */
+    int *late;          /* [network]: per sampled client, late on the simulated clock */
+    int decided;        /* [network]: which clients are late is known */
 };
 
 round_fsm *round_new(run *r)
@@ -57,6 +63,9 @@ round_fsm *round_new(run *r)
     rd->r = r;
     rd->ids = xcalloc((size_t)r->n_clients, sizeof(int));
     rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
+    rd->stats = round_stats_new(r->n_actors);
+    rd->late = xcalloc((size_t)r->n_clients, sizeof(int));
+    rd->secs = xcalloc((size_t)r->n_clients, sizeof(double));
     return rd;
 }
 
@@ -65,10 +74,15 @@ void round_free(round_fsm *rd)
     if (!rd) return;
     free(rd->ids);
     free(rd->c);
+    round_stats_free(rd->stats);
+    free(rd->late);
+    free(rd->secs);
     free(rd);
 }
 
 int round_active(const round_fsm *rd) { return rd->active; }
+
+const round_stats *round_stats_of(const round_fsm *rd) { return rd->stats; }
 
 static round_client *find(round_fsm *rd, int client)
 {
@@ -94,6 +108,9 @@ static void task_event(const round_fsm *rd, const round_client *rc, const char *
         metrics_int(r->mx, "samples", rc->res.samples);
         metrics_int(r->mx, "tokens", rc->res.tokens);
         metrics_num(r->mx, "seconds", rc->res.seconds);
+        metrics_num(r->mx, "lr_first", rc->res.lr_first);
+        metrics_num(r->mx, "lr_last", rc->res.lr_last);
+        metrics_num(r->mx, "grad_norm", rc->res.grad_norm);
     }
     metrics_end(r->mx);
 }
@@ -138,7 +155,8 @@ static void dispatch(round_fsm *rd, int slot)
         faults_task(r->faults, &w, &t.fault);
         if (t.fault.kind != FAULT_NONE) faults_log_task(r->mx, &w, &t.fault);
     }
-    if (pool_dispatch(r->pool, slot, &t) < 0) return;
+    double timeout = r->nc ? netclock_task_timeout(r->nc, rc->client) : cfg->aggregator.round_timeout;
+    if (pool_dispatch_timeout(r->pool, slot, &t, timeout) < 0) return;
     rc->st = CS_RUNNING;
     rc->slot = slot;
     rc->task_id = t.task_id;
@@ -162,6 +180,16 @@ static void pump(round_fsm *rd)
 
 static void start_phase(round_fsm *rd);
 
+/* Bytes of the attempt, for its round event and the run's totals. */
+static void count_bytes(round_fsm *rd)
+{
+    run *r = rd->r;
+    r->bytes_moved += rd->bytes;
+    r->round_bytes = rd->bytes;
+    r->round_update_bytes = rd->bytes_up;
+    r->round_peak_bytes = rd->peak;
+}
+
 /* The end of a streaming phase: the fragment's outer step if enough
  * updates came; the next phase, or the end of the round (committed when
  * any phase was).  Accepted work is never discarded here: it lives on in
@@ -170,7 +198,11 @@ static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *su
 {
     run *r = rd->r;
     photon_err err;
-    if (committed) stream_outer_step(r->st, r->outer, r->theta, rd->phase, mean);
+    if (committed) {
+        double t_outer = time_mono();
+        stream_outer_step(r->st, r->outer, r->theta, rd->phase, mean);
+        if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+    }
     stream_phase_end(r->st, r->ag, rd->phase);
     r->sync_counter++;
     rd->phases_committed += committed;
@@ -188,11 +220,9 @@ static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *su
     rd->active = 0;
     rd->total.sampled = rd->k;
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
-    r->bytes_moved += rd->bytes;
-    r->round_bytes = rd->bytes;
-    r->round_update_bytes = rd->bytes_up;
-    r->round_peak_bytes = rd->peak;
+    count_bytes(rd);
     r->round_fragments_committed = rd->phases_committed;
+    if (r->nc) netclock_round_end(r->nc);
     run_round_done(r, rd->phases_committed > 0, &rd->total, 0, 0, time_mono() - rd->t0, train_loss, rd->overhead);
 }
 
@@ -211,7 +241,9 @@ static void finish(round_fsm *rd)
         return;
     }
     if (committed) {
+        double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
+        if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
     }
     /* Only a committed attempt's work counts as training: its clients move
      * on in their data streams.  A failed attempt's accepted updates are
@@ -237,10 +269,8 @@ static void finish(round_fsm *rd)
     rd->overhead += time_mono() - t0;
     rd->active = 0;
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
-    r->bytes_moved += rd->bytes;
-    r->round_bytes = rd->bytes;
-    r->round_update_bytes = rd->bytes_up;
-    r->round_peak_bytes = rd->peak;
+    count_bytes(rd);
+    if (r->nc) netclock_round_end(r->nc);
     run_round_done(r, committed, &sum, committed ? 0 : tasks, committed ? 0 : tokens,
                    time_mono() - rd->t0, train_loss, rd->overhead);
 }
@@ -253,11 +283,45 @@ static void check_done(round_fsm *rd)
     finish(rd);
 }
 
+/* A client that misses round_timeout on the simulated clock: left out of
+ * the round like a failed task (its actor, if it holds the update, is
+ * free again). */
+static void drop_late(round_fsm *rd, round_client *rc, const char *why)
+{
+    run *r = rd->r;
+    photon_err err;
+    char cause[300];
+    if (why) snprintf(cause, sizeof cause, "%s", why);
+    else netclock_late_cause(r->nc, rc->client, cause, sizeof cause);
+    log_warn("round %lld: client %d is late: %s", (long long)r->round + 1, rc->client, cause);
+    agg_fail(r->ag, rc->client, &err);
+    int held = rc->st == CS_ARRIVED;
+    rc->st = CS_FAILED;
+    r->tasks_failed++;
+    r->tasks_late++;
+    task_event(rd, rc, "late", cause);
+    if (held) pool_release(r->pool, rc->slot);
+}
+
+/* compute = measured with a round_timeout: once every task has reported,
+ * the simulated clock says who is late.  0 while some are still out. */
+static int decide_late(round_fsm *rd)
+{
+    for (int i = 0; i < rd->k; i++)
+        if (rd->c[i].st == CS_QUEUED || rd->c[i].st == CS_RUNNING) return 0;
+    rd->decided = 1;
+    netclock_decide(rd->r->nc, rd->late);
+    for (int i = 0; i < rd->k && rd->active; i++)
+        if (rd->late[i] && rd->c[i].st == CS_ARRIVED) drop_late(rd, &rd->c[i], NULL);
+    return 1;
+}
+
 /* Adds arrived updates in client-id order while the next one is there. */
 static void consume(round_fsm *rd)
 {
     run *r = rd->r;
     photon_err err;
+    if (!rd->decided && !decide_late(rd)) return;
     for (;;) {
         int c = agg_next(r->ag);
         if (c < 0) break;
@@ -279,15 +343,18 @@ static void consume(round_fsm *rd)
             task_event(rd, rc, "unreadable", err.msg);
         } else {
             agg_record rec;
+            double t_add = time_mono();
             if (agg_add_norm(r->ag, c, u, measured ? -1.0 : rc->res.update_norm, &rec, &err) < 0) {
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }
+            if (r->nc) netclock_add_time(r->nc, c, time_mono() - t_add);
             rc->res.update_norm = rec.norm;
             rc->st = CS_DONE;
             rd->bytes += (double)bytes;
             rd->bytes_up += (double)bytes;
             if (rc->down + (double)bytes > rd->peak) rd->peak = rc->down + (double)bytes;
+            round_stats_add(rd->stats, rc->slot, &rc->res);
             if (rec.verdict == AGG_ACCEPTED) {
                 rc->accepted = 1;   /* counted (and its data position moved) only if the attempt commits */
                 if (r->keep_state && rc->res.state_generation) {
@@ -322,7 +389,9 @@ static void consume(round_fsm *rd)
     check_done(rd);
 }
 
-/* Queues every sampled client's task for phase rd->phase. */
+/* Queues every sampled client's task for phase rd->phase (the whole round
+ * without streaming).  Clients late on the simulated clock stay out of
+ * every phase of the round. */
 static void start_phase(round_fsm *rd)
 {
     run *r = rd->r;
@@ -342,7 +411,19 @@ static void start_phase(round_fsm *rd)
     free(samples);
     if (rc < 0) { run_fail(r, "aggregation: %s", err.msg); return; }
     rd->active = 1;
-    pump(rd);
+    if (rd->phase == 0) {
+        rd->decided = !r->nc || !netclock_holds(r->nc);
+        if (r->nc && netclock_round_begin(r->nc, rd->k, rd->ids, rd->late) > 0) {
+            for (int i = 0; i < rd->k; i++)
+                if (rd->late[i]) drop_late(rd, &rd->c[i], NULL);
+            check_done(rd);
+        }
+    } else if (r->nc) {
+        for (int i = 0; i < rd->k; i++)
+            if (rd->late[i]) { agg_fail(r->ag, rd->ids[i], &err); rd->c[i].st = CS_FAILED; }
+        check_done(rd);
+    }
+    if (rd->active) pump(rd);
 }
 
 void round_start(round_fsm *rd)
@@ -357,12 +438,15 @@ void round_start(round_fsm *rd)
     memset(&rd->total, 0, sizeof rd->total);
     rd->tasks = rd->tokens = 0;
     rd->bytes = rd->peak = rd->bytes_up = 0;
+    round_stats_reset(rd->stats);
     if (r->centralized) {
         rd->k = 1;
         rd->ids[0] = 0;
     } else {
         rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
     }
+    memset(rd->late, 0, (size_t)rd->k * sizeof(int));
+    memset(rd->secs, 0, (size_t)rd->k * sizeof(double));
     start_phase(rd);
 }
 
@@ -382,6 +466,10 @@ void round_on_result(round_fsm *rd, int slot, const msg_result *res)
     }
     rc->st = CS_ARRIVED;
     rc->res = *res;
+    if (r->nc) {   /* with phases, a client's compute is its phases' together */
+        rd->secs[rc - rd->c] += res->seconds;
+        netclock_task_done(r->nc, rc->client, rd->secs[rc - rd->c]);
+    }
     consume(rd);
 }
 
@@ -391,6 +479,19 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
     run *r = rd->r;
     round_client *rc = rd->active ? find(rd, t->client) : NULL;
     if (!rc || rc->st != CS_RUNNING || rc->task_id != t->task_id) return;
+    if (r->nc && netclock_holds(r->nc) && pool_task_timed_out(r->pool, slot)) {
+        /* it ran past round_timeout x max(1, compute_scale) real seconds, so
+         * its compute alone ends after the deadline on the simulated clock */
+        double limit = netclock_task_timeout(r->nc, rc->client);
+        char why[200];
+        snprintf(why, sizeof why, "still computing after %g real seconds, so past round_timeout on the simulated clock",
+                 limit);
+        netclock_task_done(r->nc, rc->client, limit);
+        drop_late(rd, rc, why);
+        consume(rd);
+        if (rd->active) pump(rd);
+        return;
+    }
     task_event(rd, rc, "lost", cause);
     if (r->cfg->aggregator.requeue && !rc->requeued) {
         log_warn("round %lld: client %d's task lost (%s): queued again", (long long)r->round + 1, rc->client, cause);
@@ -405,6 +506,7 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
     agg_fail(r->ag, rc->client, &err);
     rc->st = CS_FAILED;
     r->tasks_failed++;
+    if (r->nc) netclock_task_failed(r->nc, rc->client);
     consume(rd);
     if (rd->active) pump(rd);
 }

@@ -15,13 +15,26 @@
 #include "supervisor/outer_opt.h"
 #include "supervisor/sampler.h"
 #include "supervisor/faults.h"
+#include "io/eval_windows.h"
 
 typedef struct round_fsm round_fsm;
 typedef struct stream stream;
+typedef struct round_stats round_stats;
+typedef struct netclock netclock;
 typedef struct evaluator evaluator;
 typedef struct progress progress;
+typedef struct tblog tblog;
 
 typedef enum { RUN_STARTING, RUN_ROUNDS, RUN_STOPPING, RUN_DONE } run_phase;
+
+/* An evaluation waiting for an actor's figures (eval_dispatch.c). */
+typedef struct {
+    int active;
+    int slot;                  /* the actor running it; -1 = none yet */
+    int tries;                 /* actor attempts lost so far */
+    uint64_t task_id;
+    double t0;
+} eval_job;
 
 typedef struct run {
     const photon_config *cfg;
@@ -45,11 +58,17 @@ typedef struct run {
     agg *ag;
     outer_opt *outer;
     metrics *mx;
-    evaluator *ev;
+    evaluator *ev;             /* NULL: no evaluation */
+    int eval_on_actor;         /* [eval] on, resolved */
+    eval_job ej;
+    int eval_initial;          /* the evaluation in flight is the one before round 1 */
+    double round_secs;         /* the last committed round's wall time (progress line) */
     fault_plan *faults;
     progress *pg;
     round_fsm *rd;
     stream *st;                /* compression and streaming fragments (supervisor/stream.h) */
+    tblog *tb;                 /* TensorBoard log, NULL if disabled (tb_log.h) */
+    netclock *nc;              /* [network]: the simulated clock; NULL = none */
 
     /* Per-client run state: data position (micro-batches consumed), and
      * with kept optimizer state the link slot holding it and its generation. */
@@ -77,6 +96,7 @@ typedef struct run {
     double peak_bytes;         /* the largest one-task exchange of the run */
     int round_fragments_committed; /* streaming: phases of the attempt just finished that committed */
     int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
+    int64_t tasks_late;        /* [network]: failed by missing round_timeout on the simulated clock */
     int64_t tasks_discarded, tokens_discarded; /* accepted in attempts that failed min_clients */
     double time_train, time_overhead;  /* summed over rounds */
 
@@ -95,6 +115,8 @@ void round_free(round_fsm *rd);
 /* Starts round r->round (attempt r->attempt): samples, queues, dispatches. */
 void round_start(round_fsm *rd);
 int round_active(const round_fsm *rd);
+/* The current (or last) attempt's informational figures (round_stats.h). */
+const round_stats *round_stats_of(const round_fsm *rd);
 void round_on_idle(round_fsm *rd, int slot);
 void round_on_result(round_fsm *rd, int slot, const msg_result *res);
 void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *cause);
@@ -110,10 +132,32 @@ void run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /* Publishes r->theta as the next model generation. */
 int run_publish(run *r, photon_err *err);
 
-/* eval.c: validation loss of r->theta; -1 with err (eval skipped) if no data. */
+/* eval.c: the validation windows and the eval event (io/eval_windows.h).
+ * evaluator_new: -1 with err (evaluation disabled) if there is no data. */
 evaluator *evaluator_new(const run *r, photon_err *err);
 void evaluator_free(evaluator *e);
-int evaluator_run(evaluator *e, const float *params, double *loss, photon_err *err);
+/* Scores params in the supervisor's own CPU model instance. */
+int evaluator_score(evaluator *e, const float *params, eval_sums *out, photon_err *err);
+/* Checks an actor's figures against the plan (fingerprint, window counts,
+ * finite and plausible sums); -1 with err saying why they are refused. */
+int evaluator_accept(const evaluator *e, const msg_eval_result *m, eval_sums *out, photon_err *err);
+/* Writes the eval event (on = "actor" or "supervisor") and keeps the figures. */
+void evaluator_record(run *r, const eval_sums *s, const char *on, double seconds);
+/* The last evaluation's per-source figures into summary.json. */
+void evaluator_summary(const evaluator *e, summary *s);
+
+/* eval_dispatch.c: evaluates the published model r->theta, in the
+ * supervisor or as a task on an actor ([eval] on), then calls
+ * run_eval_done(r) (at once when nothing is evaluated). */
+int eval_runs_on_actor(const photon_config *cfg);
+void eval_start(run *r);
+int eval_pending(const run *r);
+void eval_on_idle(run *r, int slot);
+void eval_on_result(run *r, int slot, const msg_eval_result *m);
+void eval_on_task_lost(run *r, int slot, const msg_task *t, const char *cause);
+/* supervisor.c: what follows an evaluation (the first round, or the
+ * checkpoint and next round after a committed one). */
+void run_eval_done(run *r);
 
 /* checkpointer.c: the run state after round r->round (io/runstate.h),
  * keeping the last checkpoint.keep; the path written goes to path. */

@@ -17,6 +17,9 @@
 #include "supervisor/tcp_server.h"
 #include "supervisor/stream.h"
 #include "actors/client_state.h"
+#include "supervisor/round_stats.h"
+#include "supervisor/tb_log.h"
+#include "supervisor/netclock.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -29,6 +32,7 @@ static void cb_idle(void *arg, int slot)
 {
     run *r = arg;
     if (r->phase != RUN_ROUNDS) return;
+    if (eval_pending(r)) { eval_on_idle(r, slot); return; }
     if (r->waiting_actors) {
         int need = r->cfg->aggregator.min_actors < r->n_actors ? r->cfg->aggregator.min_actors : r->n_actors;
         if (pool_connected(r->pool) < need) return;
@@ -45,10 +49,18 @@ static void cb_result(void *arg, int slot, const msg_result *res)
     if (r->phase == RUN_ROUNDS) round_on_result(r->rd, slot, res);
 }
 
+static void cb_eval_result(void *arg, int slot, const msg_eval_result *res)
+{
+    run *r = arg;
+    if (r->phase == RUN_ROUNDS) eval_on_result(r, slot, res);
+}
+
 static void cb_task_lost(void *arg, int slot, const msg_task *t, const char *cause)
 {
     run *r = arg;
-    if (r->phase == RUN_ROUNDS) round_on_task_lost(r->rd, slot, t, cause);
+    if (r->phase != RUN_ROUNDS) return;
+    if (t->kind == TASK_EVAL) eval_on_task_lost(r, slot, t, cause);
+    else round_on_task_lost(r->rd, slot, t, cause);
 }
 
 static void cb_exit(void *arg, int slot, pid_t pid, const char *cause, int restarting)
@@ -127,28 +139,6 @@ int run_publish(run *r, photon_err *err)
     if (!dst) return -1;
     uint32_t enc = stream_encode_model(r->st, r->theta, dst);
     return link_write_end_enc(r->link, LINK_MODEL, 0, ++r->model_gen, bytes, enc, err);
-}
-
-static void do_eval(run *r)
-{
-    if (!r->ev) return;
-    photon_err err;
-    double t0 = time_mono(), loss;
-    if (evaluator_run(r->ev, r->theta, &loss, &err) < 0) {
-        log_warn("evaluation skipped: %s", err.msg);
-        return;
-    }
-    r->last_eval_loss = loss;
-    r->last_eval_ppl = exp(loss);
-    if (!isfinite(r->first_eval_ppl)) r->first_eval_ppl = r->last_eval_ppl;
-    metrics_begin(r->mx, "eval");
-    metrics_int(r->mx, "round", r->round);
-    metrics_int(r->mx, "global_step", r->global_step);
-    metrics_int(r->mx, "tokens", r->tokens_seen);
-    metrics_num(r->mx, "loss", loss);
-    metrics_num(r->mx, "perplexity", r->last_eval_ppl);
-    metrics_num(r->mx, "seconds", time_mono() - t0);
-    metrics_end(r->mx);
 }
 
 /* A periodic checkpoint that fails is logged and the run goes on (the
@@ -236,7 +226,10 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     if (stream_phased(r->st)) metrics_int(r->mx, "fragments_committed", r->round_fragments_committed);
     if (r->round_peak_bytes > r->peak_bytes) r->peak_bytes = r->round_peak_bytes;
     metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
+    round_stats_write(round_stats_of(r->rd), r->mx);
+    if (r->nc) netclock_log_round(r->nc, r->mx);
     metrics_end(r->mx);
+    if (committed) tblog_round(r->tb, r, train_loss, secs);
     if (!committed) {
         r->attempt++;
         if (r->attempt > cfg->aggregator.max_retries) {
@@ -257,14 +250,43 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
         double t0 = time_mono();
         if (run_publish(r, &err) < 0) { run_fail(r, "publishing the model: %s", err.msg); return; }
         r->time_overhead += time_mono() - t0;
+        r->round_secs = secs;
         int last = r->round >= cfg->run.rounds;
-        if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) do_eval(r);
-        if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
-            if (do_checkpoint(r, last) < 0) return;
-        double elapsed = time_mono() - r->t_rounds;
-        progress_round(r->pg, r, secs, elapsed > 0 ? (double)(r->tokens_seen - r->first_tokens) / elapsed : 0);
-        if (last) { progress_clear(r->pg); stop_actors(r); return; }
+        if ((cfg->eval.every > 0 && r->round % cfg->eval.every == 0) || last) eval_start(r);   /* then run_eval_done */
+        else run_eval_done(r);
+        return;
     }
+    if (r->phase == RUN_ROUNDS) start_round(r);
+}
+
+/* The first round, once the remote actors it waits for are there. */
+static void begin_rounds(run *r)
+{
+    r->t_rounds = time_mono();
+    if (r->waiting_actors) {
+        int need = r->cfg->aggregator.min_actors < r->n_actors ? r->cfg->aggregator.min_actors : r->n_actors;
+        if (pool_connected(r->pool) < need) { log_info("waiting for %d remote actors before the first round", need); return; }
+        r->waiting_actors = 0;
+    }
+    start_round(r);
+}
+
+void run_eval_done(run *r)
+{
+    const photon_config *cfg = r->cfg;
+    if (r->phase != RUN_ROUNDS) return;
+    if (r->eval_initial) {
+        r->eval_initial = 0;
+        begin_rounds(r);
+        return;
+    }
+    /* After a committed round: checkpoint, progress, then the next round or the end. */
+    int last = r->round >= cfg->run.rounds;
+    if ((cfg->checkpoint.every > 0 && r->round % cfg->checkpoint.every == 0) || last)
+        if (do_checkpoint(r, last) < 0) return;
+    double elapsed = time_mono() - r->t_rounds;
+    progress_round(r->pg, r, r->round_secs, elapsed > 0 ? (double)(r->tokens_seen - r->first_tokens) / elapsed : 0);
+    if (last) { progress_clear(r->pg); stop_actors(r); return; }
     if (r->phase == RUN_ROUNDS) start_round(r);
 }
 
@@ -370,6 +392,7 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "final_eval_loss", r->last_eval_loss);
     summary_num(s, "final_perplexity", r->last_eval_ppl);
     summary_num(s, "initial_perplexity", r->first_eval_ppl);
+    evaluator_summary(r->ev, s);
     summary_num(s, "wall_seconds", wall);
     double train_wall = r->t_rounds > 0 ? time_mono() - r->t_rounds : 0;
     summary_num(s, "training_seconds", train_wall);
@@ -386,11 +409,25 @@ static void write_summary(run *r, const char *status)
     summary_int(s, "tokens_discarded", r->tokens_discarded);
     summary_int(s, "updates_rejected", r->updates_rejected);
     summary_int(s, "actor_restarts", r->pool ? pool_restarts(r->pool) : 0);
+    if (r->nc) {
+        double sim, ar;
+        netclock_totals(r->nc, &sim, &ar);
+        summary_num(s, "sim_wall_seconds", sim);
+        summary_num(s, "sim_allreduce_wall_seconds", ar);
+        summary_int(s, "tasks_late", r->tasks_late);
+    }
     summary_int(s, "checkpoints", r->ckpts);
     /* Bit-exact identity of the final global model, for reproducibility checks. */
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)hash64(r->theta, r->model_bytes, HASH64_INIT));
     summary_str(s, "model_hash", hash);
+    /* What decides the bits on the CPU backend (docs/MODEL.md, "Reproducible builds"). */
+    char cpu[256];
+    cpu_model_name(cpu, sizeof cpu);
+    cpu_blas_setup();
+    summary_str(s, "cpu", cpu);
+    summary_str(s, "cpu_build", cpu_build_kind());
+    summary_str(s, "blas_kernels", cpu_blas_kernels());
     if (r->last_ckpt[0]) summary_str(s, "checkpoint", r->last_ckpt);
     photon_err err;
     if (summary_write(s, path, &err) < 0) log_error("summary.json: %s", err.msg);
@@ -403,10 +440,12 @@ static void teardown(run *r)
     if (r->pool) { pool_kill_all(r->pool); pool_free(r->pool); }
     if (r->loop) proc_loop_reap(r->loop);
     round_free(r->rd);
+    netclock_free(r->nc);
     link_close(r->link);   /* unlinks every segment */
     evaluator_free(r->ev);
     progress_free(r->pg);
     if (r->mx) metrics_close(r->mx);
+    tblog_close(r->tb);
     if (r->outer) outer_opt_free(r->outer);
     faults_free(r->faults);
     if (r->ag) agg_free(r->ag);
@@ -446,6 +485,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     r->theta = xmalloc_aligned(r->model_bytes);
     gpt2_init_params(&r->gc, r->theta, cfg->run.seed, cfg->model.init_std);
     r->client_pos = xcalloc((size_t)r->n_clients, sizeof(int64_t));
+    r->nc = netclock_new(cfg, &r->gc, r->n, r->centralized, r->per_round);
     if (setup_link(r, err) < 0) return -1;
 
     int threads = cpu_threads(cfg->run.threads);
@@ -471,11 +511,14 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");
     if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    r->tb = tblog_open(r);
     r->faults = faults_create(cfg, r->resumed);
     if (cfg->eval.batches > 0) {
         photon_err e2;
         r->ev = evaluator_new(r, &e2);
         if (!r->ev) log_warn("evaluation disabled: %s", e2.msg);
+        r->eval_on_actor = eval_runs_on_actor(cfg);
+        r->ej.slot = -1;
     }
     r->pg = progress_new(cfg->run.rounds);
     r->rd = round_new(r);
@@ -495,7 +538,8 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     as.model = r->gc;
     as.plan = r->link->plan;
     snprintf(as.run_id, sizeof as.run_id, "%s", r->run_id);
-    pool_callbacks cb = { .arg = r, .on_idle = cb_idle, .on_result = cb_result, .on_task_lost = cb_task_lost,
+    pool_callbacks cb = { .arg = r, .on_idle = cb_idle, .on_result = cb_result, .on_eval_result = cb_eval_result,
+                          .on_task_lost = cb_task_lost,
                           .on_exit = cb_exit, .on_fatal = cb_fatal, .on_stopped = cb_stopped };
     r->pool = pool_new(r->loop, &as, r->n_actors, cfg, &cb);
     if (cfg->aggregator.link == LINK_TCP) {
@@ -524,16 +568,14 @@ int runtime_main(const photon_config *cfg, int resume)
     log_info("run %s: %s, %d clients (%d per round), %d actor(s), %zu parameters, %d rounds -> %s",
              cfg->run.name, r->centralized ? "centralized" : "federated", r->n_clients, r->per_round,
              r->n_actors, r->n, cfg->run.rounds, r->dir);
-    if (!r->resumed) do_eval(r);   /* the starting point of the curve */
     r->phase = RUN_ROUNDS;
     r->t_rounds = time_mono();
     r->first_round = r->round;
     r->first_tokens = r->tokens_seen;
     r->waiting_actors = r->tcp != NULL && cfg->aggregator.min_actors > 1 && r->n_actors > 1;
     if (r->round >= cfg->run.rounds) stop_actors(r);
-    else if (!r->waiting_actors) start_round(r);
-    else log_info("waiting for %d remote actors before the first round",
-                  cfg->aggregator.min_actors < r->n_actors ? cfg->aggregator.min_actors : r->n_actors);
+    else if (!r->resumed && r->ev) { r->eval_initial = 1; eval_start(r); }   /* the starting point of the curve */
+    else begin_rounds(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);
     progress_clear(r->pg);
     const char *status = r->interrupted ? "interrupted" : r->exit_code ? "failed" : "completed";

@@ -19,7 +19,8 @@ done
 
 # Build tools and libraries, plus what the tests use (PyTorch fixtures, diff).
 packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev libssl-dev
-          libopenblas-dev python3 python3-venv python3-torch python3-numpy diffutils gzip)
+          libopenblas-dev libcjson-dev python3 python3-venv python3-torch python3-numpy python3-matplotlib
+          diffutils gzip iproute2 util-linux)   # iproute2 (ip, tc) and chrt: tools/wan.sh and its test
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

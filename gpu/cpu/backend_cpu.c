@@ -231,6 +231,18 @@ static float cpu_forward_loss(photon_model *pm, const uint32_t *tokens)
                                m->ce_scratch, m->ce_chunk, m->nthr);
 }
 
+static void cpu_forward_token_losses(photon_model *pm, const uint32_t *tokens, float *losses)
+{
+    cpu_model *m = (cpu_model *)pm;
+    size_t N = (size_t)pm->B * (size_t)pm->T;
+    if (check_tokens(m, tokens, pm->B, pm->T + 1, pm->T + 1) != 0) {
+        for (size_t i = 0; i < N; i++) losses[i] = NAN;
+        return;
+    }
+    (void)cpu_forward_loss(pm, tokens);   /* fills m->losses */
+    memcpy(losses, m->losses, N * sizeof(float));
+}
+
 static void cpu_logits_at(photon_model *pm, const uint32_t *tokens, int pos, float *out)
 {
     cpu_model *m = (cpu_model *)pm;
@@ -321,6 +333,7 @@ static const backend_ops cpu_ops = {
     .set_opt_state = cpu_set_opt_state,
     .reset_opt_state = cpu_reset_opt_state,
     .get_grads = cpu_get_grads,
+    .forward_token_losses = cpu_forward_token_losses,
 };
 
 const backend_ops *backend_cpu_ops(void) { return &cpu_ops; }

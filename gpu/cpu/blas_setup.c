@@ -9,8 +9,16 @@
  * has not chosen a core type (OPENBLAS_CORETYPE), we choose the kernels
  * from the CPU's actual features and re-run OpenBLAS's dynamic init
  * (exported by DYNAMIC_ARCH builds; weak, so other builds just skip this).
- * It runs once, before the first sgemm of the process. */
+ * It runs once, before the first sgemm of the process.
+ *
+ * A portable build (-DPHOTON_PORTABLE=ON) instead always runs OpenBLAS's
+ * Haswell (AVX2 + FMA) kernels, whatever the CPU and whatever
+ * OPENBLAS_CORETYPE says: the kernel choice decides the rounding of every
+ * product, so a fixed choice (with the fixed -march of that build) is what
+ * makes a run bitwise identical on every x86-64 machine with AVX2. */
 #include <pthread.h>
+#include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -23,6 +31,33 @@ extern void gotoblas_dynamic_quit(void) __attribute__((weak));
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
+#ifdef PHOTON_PORTABLE
+#define PORTABLE_CORE "Haswell"
+static void setup(void)
+{
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
+        fprintf(stderr, "photon-sim: error: this portable build needs an x86-64 CPU with AVX2 and FMA\n");
+        exit(1);
+    }
+    const char *core = openblas_get_corename();
+    if (core && strcasecmp(core, PORTABLE_CORE) == 0) return;
+    if (!gotoblas_dynamic_init || !gotoblas_dynamic_quit) {
+        fprintf(stderr, "photon-sim: error: portable build: OpenBLAS runs its %s kernels and cannot switch to "
+                "%s (not a DYNAMIC_ARCH build)\n", core ? core : "unknown", PORTABLE_CORE);
+        exit(1);
+    }
+    setenv("OPENBLAS_CORETYPE", PORTABLE_CORE, 1);   /* actors inherit it */
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    core = openblas_get_corename();
+    if (!core || strcasecmp(core, PORTABLE_CORE) != 0) {
+        fprintf(stderr, "photon-sim: error: portable build: OpenBLAS kept its %s kernels instead of %s\n",
+                core ? core : "unknown", PORTABLE_CORE);
+        exit(1);
+    }
+}
+#else
 static void setup(void)
 {
     const char *core = openblas_get_corename();
@@ -44,6 +79,7 @@ static void setup(void)
     gotoblas_dynamic_quit();
     gotoblas_dynamic_init();
 }
+#endif
 
 void cpu_blas_setup(void)
 {
@@ -53,6 +89,37 @@ void cpu_blas_setup(void)
 const char *cpu_blas_kernels(void)
 {
     return openblas_get_corename();
+}
+
+const char *cpu_build_kind(void)
+{
+#if defined(PHOTON_PORTABLE)
+    return "portable";
+#elif defined(__AVX2__) && !defined(PHOTON_SANITIZE)
+    return "native";
+#else
+    return "generic";
+#endif
+}
+
+/* The CPU's name as /proc/cpuinfo gives it, for the records of a run
+ * (reference figures say which CPU they came from). */
+void cpu_model_name(char *out, size_t n)
+{
+    snprintf(out, n, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f) return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) != 0) continue;
+        const char *v = strchr(line, ':');
+        if (!v) break;
+        v++;
+        while (*v == ' ' || *v == '\t') v++;
+        snprintf(out, n, "%.*s", (int)strcspn(v, "\n"), v);
+        break;
+    }
+    fclose(f);
 }
 
 /* OpenMP waiting: libgomp's default spins a waiting thread for a while

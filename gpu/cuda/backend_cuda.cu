@@ -162,6 +162,20 @@ static float cm_forward_loss(photon_model *m, const uint32_t *tokens)
     return finish_loss(cm);
 }
 
+static void cm_forward_token_losses(photon_model *m, const uint32_t *tokens, float *losses)
+{
+    cuda_model *cm = CM(m);
+    size_t N = (size_t)m->B * m->T;
+    cudaCheck(cudaSetDevice(cm->dev));
+    if (!cuda_model_upload_tokens(cm, tokens, m->B, m->T, true)) {
+        for (size_t i = 0; i < N; i++) losses[i] = NAN;
+        return;
+    }
+    cuda_model_run(cm, m->B, m->T, true, false, 0.0f);
+    copy_sync(cm, losses, cm->a.losses, N * sizeof(float), cudaMemcpyDeviceToHost);
+    sample_peak(cm);
+}
+
 static void cm_logits_at(photon_model *m, const uint32_t *tokens, int pos, float *out)
 {
     cuda_model *cm = CM(m);
@@ -256,7 +270,7 @@ static void cm_get_grads(photon_model *m, float *host)
 static const backend_ops cuda_ops = {
     "cuda", cm_create, cm_destroy, cm_set_params, cm_get_params, cm_forward_backward, cm_forward_loss,
     cm_logits_at, cm_zero_grad, cm_clip_grad, cm_adamw_step, cm_get_opt_state, cm_set_opt_state,
-    cm_reset_opt_state, cm_get_grads,
+    cm_reset_opt_state, cm_get_grads, cm_forward_token_losses,
 };
 
 extern "C" const backend_ops *backend_cuda_ops(void) { return &cuda_ops; }

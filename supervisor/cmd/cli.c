@@ -7,13 +7,17 @@
 typedef struct { const char *name, *usage, *help; } help_entry;
 
 static const help_entry helps[] = {
-    { "run", "photon-sim EXPERIMENT.ini [--set section.key=value ...] [--resume] [--dry-run]",
+    { "run", "photon-sim EXPERIMENT.ini [--set section.key=value ...] [--resume | --replace] [--dry-run]",
       "Runs a federated (or centralized) pre-training experiment described by an INI file.\n"
       "Prepares the data first when it is missing or stale. Results go to the run\n"
       "directory ([run] out_dir, default runs/<name>): config.ini (resolved),\n"
       "metrics.jsonl, summary.json, checkpoints/.\n"
       "  --set section.key=value  override one key (repeatable; paths relative to the CWD)\n"
       "  --resume                 continue from the newest valid checkpoint of the run\n"
+      "  --replace                delete the results already in the run directory\n"
+      "                           (metrics, summary, checkpoints, tb/; prepared data stays)\n"
+      "                           and start over; without --resume or --replace a run\n"
+      "                           directory that holds results is refused (exit 2)\n"
       "  --dry-run                print the resolved configuration and exit\n"
       "See `photon-sim config-reference` for every key." },
     { "prepare", "photon-sim prepare EXPERIMENT.ini [--set section.key=value ...] [--if-stale]",
@@ -22,12 +26,17 @@ static const help_entry helps[] = {
       "shard, and writes a manifest so later runs know whether the data is current.\n"
       "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
       "See docs/DATA.md." },
-    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
+    { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N | --tokens N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
       "Evaluates a checkpoint on a token shard: windows of seq_len+1 tokens, window w\n"
       "starting at token w*seq_len; averages the cross-entropy over the first\n"
       "batches x batch windows and prints `loss <x> perplexity <y>`.\n"
       "  --batch B      windows per forward pass (default 4)\n"
       "  --batches N    number of batches (default 20, or as many as the shard holds)\n"
+      "  --tokens N     instead: about N tokens in windows spread over the whole shard,\n"
+      "                 as a run's evaluation picks them ([eval] tokens; every window\n"
+      "                 when N covers the shard); per validation source when SHARD is a\n"
+      "                 prepared val.bin with its manifest.json, one line each:\n"
+      "                 `source <name> loss <x> perplexity <y> windows <n>`\n"
       "  --threads N    CPU threads (default all cores)\n"
       "  --backend      auto (CUDA when available), cpu or cuda" },
     { "sample", "photon-sim sample CKPT.h5 --prompt TEXT [--tokens N] [--temperature T] [--top-k K] [--seed S] [--tokenizer DIR]",
@@ -72,6 +81,42 @@ static const help_entry helps[] = {
       "what they save on a link of M Mbit/s (default 1000);\n"
       "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
       "--json prints one JSON object (per size for --runtime and --link)." },
+    { "sweep", "photon-sim sweep EXPERIMENT.ini --grid section.key=v1,v2,... [--grid ...] [--seeds N] [--set section.key=value ...] [--verbose]",
+      "Runs every point of the grid (every combination of the --grid values, each\n"
+      "with seeds run.seed, run.seed+1, ... run.seed+N-1) one after another, each as a\n"
+      "normal run in its own run directory <out_dir>/<point>, named after the point\n"
+      "(e.g. lr=0.001,seed=7; the key without its section, characters other than\n"
+      "letters, digits and ._+- as _). <out_dir>/sweep.json lists the points and their\n"
+      "state. Run again, it skips completed points, continues interrupted ones\n"
+      "(--resume) and retries failed ones; it goes on past a failed point and exits 1\n"
+      "if any failed. Ctrl-C stops the current point cleanly and the sweep. Points\n"
+      "share <out_dir>/data unless the grid varies a [data] key. The experiment must\n"
+      "stay the same for an out_dir; the grid may grow (new points are added).\n"
+      "  --grid section.key=v1,v2  one axis of the grid (repeatable)\n"
+      "  --seeds N                 N seeds per grid point (default 1: run.seed)\n"
+      "  --set section.key=value   override a key for every point (repeatable)\n"
+      "  --verbose                 the runs' output on the terminal (default: <point>/run.log)\n"
+      "See docs/EXPERIMENTS.md." },
+    { "compare", "photon-sim compare RUN_DIR... [--target PPL] [--json]",
+      "Prints a table of runs: final validation perplexity (overall and per validation\n"
+      "source), tokens, rounds and training time to reach a target perplexity, bytes\n"
+      "moved and the communication reduction against per-step all-reduce. A sweep\n"
+      "directory (one holding sweep.json) counts as its points, grouped over seeds as\n"
+      "mean +- standard deviation.\n"
+      "  --target PPL  the perplexity to reach (default: the worst final perplexity among\n"
+      "                the runs, which every run reaches)\n"
+      "  --json        one JSON object instead of the table\n"
+      "Plots: tools/report.py RUN_DIR... -o OUT_DIR. See docs/EXPERIMENTS.md." },
+    { "plan", "photon-sim plan EXPERIMENT.ini [--set section.key=value ...] [--json] [--clients]",
+      "Predicts, without training or reading data, the time of a round over the\n"
+      "experiment's [network] (the defaults when it has none): download, compute,\n"
+      "upload and aggregation, the same work as per-step ring all-reduce data\n"
+      "parallelism, and the communication reduction.  Compute comes from FLOPs per\n"
+      "token over [network] tokens_per_s or device_tflops; a preset with only a\n"
+      "[model] is enough (vocabulary: [model] vocab_size, else the trained\n"
+      "tokenizer's size, else GPT-2's 50257).  --json prints one JSON object;\n"
+      "--clients lists every client's bandwidth, latency and compute_scale instead.\n"
+      "See docs/NETWORK.md." },
     { "config-reference", "photon-sim config-reference",
       "Prints the reference of every experiment-file key (Markdown), generated from the schema." },
 };

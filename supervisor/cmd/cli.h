@@ -12,7 +12,10 @@ int cmd_export_hf(int argc, char **argv);
 int cmd_encode(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
-int cmd_config(int argc, char **argv);     /* photon-sim config-reference: key reference from the schema */
+int cmd_config(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);      /* photon-sim sweep EXPERIMENT.ini --grid k=v1,v2 [--seeds N] */
+int cmd_compare(int argc, char **argv);    /* photon-sim compare RUN_DIR... [--target PPL] [--json] */
+int cmd_plan(int argc, char **argv);       /* photon-sim plan EXPERIMENT.ini: predicted round times (DESIGN §8) */
 
 /* True if argv has --help or -h. */
 int cli_wants_help(int argc, char **argv);

@@ -15,7 +15,7 @@ static const command commands[] = {
     { "prepare", cmd_prepare }, { "eval", cmd_eval }, { "sample", cmd_sample },
     { "inspect", cmd_inspect }, { "export-hf", cmd_export_hf }, { "encode", cmd_encode },
     { "actor", cmd_actor }, { "bench", cmd_bench }, { "config-reference", cmd_config },
-    { "run", cmd_run },
+    { "run", cmd_run }, { "sweep", cmd_sweep }, { "compare", cmd_compare }, { "plan", cmd_plan },
 };
 
 static int dispatch(int argc, char **argv);
@@ -81,7 +81,8 @@ static int dispatch(int argc, char **argv)
     }
     /* The run's own options may come before the experiment file. */
     int run_opt = strcmp(argv[1], "--set") == 0 || strncmp(argv[1], "--set=", 6) == 0 ||
-                  strcmp(argv[1], "--resume") == 0 || strcmp(argv[1], "--dry-run") == 0;
+                  strcmp(argv[1], "--resume") == 0 || strcmp(argv[1], "--replace") == 0 ||
+                  strcmp(argv[1], "--dry-run") == 0;
     if (argv[1][0] == '-' && !run_opt) {
         fprintf(stderr, "photon-sim: error: unknown option '%s' (see photon-sim --help)\n", argv[1]);
         return PHOTON_EXIT_USAGE;

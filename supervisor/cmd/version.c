@@ -6,6 +6,7 @@
 #include <zlib.h>
 #include <cblas.h>
 #include <string.h>
+#include "gpu/model.h"
 
 #ifdef PHOTON_HAVE_CUDA
 void cuda_version_string(char *buf, size_t n);   /* gpu/cuda/cuda_version.c */
@@ -22,6 +23,8 @@ void version_print(FILE *f)
     const char *ob = openblas_get_config();
     if (strncmp(ob, "OpenBLAS ", 9) == 0) ob += 9;   /* the config string names itself */
     fprintf(f, "  OpenBLAS %s\n", ob);
+    cpu_blas_setup();
+    fprintf(f, "  CPU build: %s, OpenBLAS kernels %s\n", cpu_build_kind(), cpu_blas_kernels());
 #ifdef PHOTON_HAVE_CUDA
     char buf[256];
     cuda_version_string(buf, sizeof buf);

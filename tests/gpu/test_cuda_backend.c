@@ -1,6 +1,6 @@
 /* The CUDA backend against the CPU backend through gpu/model.h, on a tiny
  * GPT-2 (2 layers, d 64, padded vocabulary): one training step's loss and
- * every gradient tensor, gradient accumulation, the clipped norm, logits_at,
+ * every gradient tensor, per-token losses, gradient accumulation, the clipped norm, logits_at,
  * 10 AdamW steps within 1% loss of the CPU, parameter/optimizer-state round
  * trips, bitwise-reproducible steps, and a clear error when the model does
  * not fit in GPU memory.  fp32, bf16, and bf16 with flash attention (head
@@ -64,6 +64,17 @@ static void one_step(int bf16)
     /* forward_loss is the same loss without touching the gradients */
     float lf = gpu->ops->forward_loss(gpu, tokens);
     CHECK_CLOSE(lf, lg, 1e-6);
+    /* per-token losses (evaluation sums them): the CPU's, and their mean is the loss */
+    float *tc = malloc(sizeof(float) * B * T), *tg = malloc(sizeof(float) * B * T);
+    cpu->ops->forward_token_losses(cpu, tokens, tc);
+    gpu->ops->forward_token_losses(gpu, tokens, tg);
+    double mean = 0;
+    for (int i = 0; i < B * T; i++) mean += tg[i];
+    CHECK_CLOSE(mean / (B * T), lf, 1e-5);
+    CHECK_MSG(rel_err(tg, tc, (size_t)B * T) <= (bf16 ? 3e-2 : 1e-5), "per-token losses rel err %.3g (%s)",
+              rel_err(tg, tc, (size_t)B * T), bf16 ? "bf16" : "fp32");
+    free(tc);
+    free(tg);
     /* accumulation: a second half-scaled pass adds half the gradient */
     gpu->ops->forward_backward(gpu, tokens, 0.5f);
     float *g2 = malloc(P * sizeof(float));

@@ -67,8 +67,9 @@ fi
 # A real (tiny, one round) checkpoint for the checkpoint commands.
 "$BIN" exp.ini --set model.vocab_size=0 >run.log 2>&1 || { cat run.log; fail "one-round run"; exit 1; }
 # The same mismatch with prepared data that is current: still caught first,
-# and the prepared data stays current.
-expect "vocab_size below the tokenizer's (current data)" 1 "vocab_size = 1024 is less than the 50257 tokens" exp.ini --set run.rounds=2
+# and the prepared data stays current.  (--resume: the run directory holds
+# the run above's results, which a plain run would refuse to touch.)
+expect "vocab_size below the tokenizer's (current data)" 1 "vocab_size = 1024 is less than the 50257 tokens" exp.ini --set run.rounds=2 --resume
 [ -s run/data/manifest.json ] || fail "the vocab_size check removed the manifest of current data"
 CK=run/checkpoints/ckpt-00000001.h5
 [ -s "$CK" ] || { fail "no checkpoint written"; exit 1; }

@@ -45,7 +45,7 @@ diff <(hashes "$tmp/full/$final" "$tmp/i_full.txt") <(hashes "$tmp/run/$final" "
 for d in local_model residual adam_m phase_counter fragment_reference; do
     grep -q "$d" "$tmp/i_run.txt" || fail "no $d in the checkpoint"
 done
-strip() { sed -E 's/"(time|seconds|overhead_seconds)":[^,}]*//g; s/"(pid|actor)":[0-9]+//g; s/"dir":"[^"]*"//' "$1" | grep -v actor_exit; }
+strip() { metrics_untimed "$1" | grep -v actor_exit; }
 diff <(strip "$tmp/full/metrics.jsonl") <(strip "$tmp/run/metrics.jsonl") > "$tmp/mdiff.txt" || { head "$tmp/mdiff.txt"; fail "metrics.jsonl differs"; }
 
 # 3. TCP: two remote actors on this machine.

@@ -61,6 +61,15 @@ printf '%s\n[run]\nmode = centralized\n[aggregator]\ncompression = int8\n' "$ok_
 expect_error "compression of a centralized run" "central.ini:6: \[aggregator\] compression applies to federated runs" central.ini
 printf '%s\n[aggregator]\nfragments = 3\n[clients]\nlocal_steps = 2\n' "$ok_base" >phases.ini
 expect_error "fragments beyond local steps" "phases.ini:4: \[aggregator\] fragments = 3 is more than \[clients\] local_steps = 2" phases.ini
+printf '%s\n[eval]\non = actor\n[aggregator]\nbroadcast_compression = bf16\n' "$ok_base" >eval_actor.ini
+expect_error "actor evaluation of a compressed broadcast" "eval_actor.ini:4: \[eval\] on = actor: with broadcast_compression" eval_actor.ini
+
+mkdir -p other && echo "more text" > other/text.txt
+printf '%s\n[data]\nvalidation = text.txt, other/text.txt\n' "$ok_base" >same_names.ini
+expect_error "two validation sources of one name" "same_names.ini:4: \[data\] validation: two items are named 'text' \(give one a name: name=path\)" same_names.ini
+
+printf '%s\n[eval]\ntokens = 10\n' "$ok_base" >few_tokens.ini
+expect_error "eval budget below a window" "few_tokens.ini:4: \[eval\] tokens = 10 is less than one window of \[model\] seq_len = 64 tokens" few_tokens.ini
 
 printf '%s\n[data]\nvalidation = text.txt,\n    nope.txt\n' "$ok_base" >missing_input.ini
 expect_error "missing data file" "missing_input.ini:4: \[data\] validation: '.*/nope.txt' not found \(No such file or directory\)" missing_input.ini

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The checkpoint commands on a checkpoint a real (tiny, 3-round) federated run
-# wrote: inspect --verify lists it and checks its checksums; eval reproduces
-# the loss the run itself logged for its final model on the same validation
-# windows; sample finds the run's trained tokenizer and is reproducible for a
+# wrote: inspect --verify lists it and checks its checksums; eval --tokens
+# reproduces the loss the run itself logged for its final model on the same
+# validation windows; sample finds the run's trained tokenizer and is reproducible for a
 # seed; export-hf writes a Hugging Face GPT-2 that tests/hf_reference.py
 # (PyTorch, parsing the files itself) evaluates to the same loss and decodes
 # greedily to the same text as `sample --temperature 0` — and, where
@@ -19,14 +19,22 @@ grep -q 'vocab_size 512' "$tmp/inspect.txt" || fail "inspect: no model shape"
 grep -q 'transformer.h.0.attn.c_attn.weight *f32  (32, 96)' "$tmp/inspect.txt" || fail "inspect: no c_attn shape"
 grep -q '^checksums    ok' "$tmp/inspect.txt" || fail "inspect: checksums not verified"
 
-# eval = the run's own final eval ([eval] batches 2 x clients.batch_size 4).
+# eval --tokens = the run's own final eval: the same windows spread over
+# val.bin ([eval] batches 2 x clients.batch_size 4 x seq_len 32 = 256 tokens).
+"$PHOTON_SIM" eval "$ckpt" --data "$tmp/data/val.bin" --tokens 256 --batch 4 --threads 1 > "$tmp/eval.txt" 2>/dev/null ||
+    fail "eval --tokens failed"
+sloss=$(sed -n 's/^loss \([0-9.]*\) perplexity .*/\1/p' "$tmp/eval.txt")
+[ -n "$sloss" ] || fail "eval --tokens printed: $(cat "$tmp/eval.txt")"
+grep -q '^source c4-sample-validation loss [0-9.]* perplexity [0-9.]* windows 8$' "$tmp/eval.txt" ||
+    fail "eval --tokens: no per-source line: $(cat "$tmp/eval.txt")"
+run_loss=$(grep '"event":"eval"' "$tmp/run/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([0-9.eE+-]*\).*/\1/')
+awk -v a="$sloss" -v b="$run_loss" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * b) }' ||
+    fail "eval --tokens loss $sloss differs from the run's final eval loss $run_loss"
+# The first 2 x 4 windows (DESIGN §3), for the PyTorch reference below.
 "$PHOTON_SIM" eval "$ckpt" --data "$tmp/data/val.bin" --batches 2 --batch 4 --threads 1 > "$tmp/eval.txt" 2>/dev/null ||
     fail "eval failed"
 loss=$(sed -n 's/^loss \([0-9.]*\) perplexity .*/\1/p' "$tmp/eval.txt")
 [ -n "$loss" ] || fail "eval printed: $(cat "$tmp/eval.txt")"
-run_loss=$(grep '"event":"eval"' "$tmp/run/metrics.jsonl" | tail -1 | sed 's/.*"loss":\([0-9.eE+-]*\).*/\1/')
-awk -v a="$loss" -v b="$run_loss" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-5 * b) }' ||
-    fail "eval loss $loss differs from the run's final eval loss $run_loss"
 
 # sample: the run's trained tokenizer is found through the recorded config.
 s1=$("$PHOTON_SIM" sample "$ckpt" --prompt "The " --tokens 16 --seed 3 --threads 1 2>/dev/null) || fail "sample failed"

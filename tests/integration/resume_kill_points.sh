@@ -115,7 +115,7 @@ done
 
 # metrics.jsonl: the same events apart from wall-clock values, pids and
 # which actor ran a task (whichever was idle first).
-strip() { sed -E 's/"(time|seconds|overhead_seconds)":[^,}]*//g; s/"(pid|actor)":[0-9]+//g; s/"dir":"[^"]*"//' "$1"; }
+strip() { metrics_untimed "$1"; }
 diff <(strip "$tmp/full/metrics.jsonl") <(strip "$tmp/run/metrics.jsonl") > "$tmp/mdiff.txt" ||
     { head "$tmp/mdiff.txt"; fail "metrics.jsonl differs"; }
 

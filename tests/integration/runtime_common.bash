@@ -51,6 +51,13 @@ INI
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# metrics_untimed FILE: metrics.jsonl without what differs between two runs
+# of the same bits (times, throughputs, pids, actor slots, paths), for
+# comparing a resumed run with an uninterrupted one.
+metrics_untimed() {
+    sed -E 's/"(time|seconds|overhead_seconds)":[^,}]*//g; s/"actor_tokens_per_s":\[[^]]*\]//g; s/"(pid|actor)":[0-9]+//g; s/"dir":"[^"]*"//' "$1"
+}
+
 # no_leftovers PID: no /dev/shm segment of that supervisor and no temp file in the run dir.
 no_leftovers() {
     local pid=$1

@@ -29,7 +29,7 @@ wait $sup2 || { cat "$tmp/out2.txt"; fail "resumed run failed"; }
 grep -q "resuming after round" "$tmp/out2.txt" || { cat "$tmp/out2.txt"; fail "did not resume"; }
 got=$(grep model_hash "$tmp/run/summary.json")
 [ "$got" = "$want" ] || fail "resumed model differs: $got vs $want"
-strip() { sed -E 's/"(time|seconds|overhead_seconds)":[^,}]*//g; s/"actor":[0-9]+//; s/"pid":[0-9]+//' "$1" | grep -v actor_exit; }
+strip() { metrics_untimed "$1" | grep -v actor_exit; }
 diff <(strip "$tmp/full/metrics.jsonl" | grep -v '"dir"') <(strip "$tmp/run/metrics.jsonl" | grep -v '"dir"') > "$tmp/diff.txt" || { head "$tmp/diff.txt"; fail "metrics differ"; }
 ls /dev/shm | grep -q "^photon-$sup-" && fail "the killed run's shm segments were not removed"
 no_leftovers $sup2

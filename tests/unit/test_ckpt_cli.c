@@ -124,6 +124,18 @@ static void test_eval_export(void)
     rc = th_run(out, sizeof out, "%s eval %s --data %s --batch 4 --threads 1", bin, ckpt, shardp);
     CHECK_EQ_INT(rc, 0);
     CHECK_CONTAINS(out, "loss ");
+    /* --tokens beyond the shard: every one of the 14 windows (batch 4: the last
+     * one padded), one source named after the file (no manifest beside it) */
+    rc = th_run(out, sizeof out, "%s eval %s --data %s --tokens 100000 --batch 4 --threads 1", bin, ckpt, shardp);
+    CHECK_EQ_INT(rc, 0);
+    double sloss = NAN, sppl = NAN;
+    l = strstr(out, "loss ");
+    CHECK_MSG(l && sscanf(l, "loss %lf perplexity %lf", &sloss, &sppl) == 2, "eval --tokens prints loss/perplexity: %s", out);
+    CHECK_CLOSE(sloss, reference_loss(&c, p, tok, 7, 2), 1e-5);
+    CHECK_CONTAINS(out, "source val loss ");
+    CHECK_CONTAINS(out, " windows 14\n");
+    CHECK_EQ_INT(th_run(out, sizeof out, "%s eval %s --data %s --tokens 64 --batches 2", bin, ckpt, shardp), 2);
+    CHECK_CONTAINS(out, "give one of them");
 
     /* export-hf, then PyTorch's independent loss on the exported files */
     rc = th_run(out, sizeof out, "%s export-hf %s %s", bin, ckpt, exp_dir);

@@ -324,7 +324,14 @@ static void test_dump_roundtrip(void)
                       "[data]\nsources = wiki=a.json.gz, b.txt, c.txt\nvalidation = v1, v2\ntokenizer = tok\n"
                       "partition = dirichlet\nalpha = 0.3\nassign = x=1\n[clients]\nlr = 6e-4\neps = 1e-10\n"
                       "weight_decay = 0.1\n[aggregator]\nstrategy = nesterov\nserver_lr = 0.7\nmomentum = 0.9\n"
-                      "requeue = true\nlisten = 0.0.0.0:7000\n[faults]\ncorrupt = bitflip\nkill_prob = 0.05\n"), 0);
+                      "requeue = true\nlisten = 0.0.0.0:7000\n[faults]\ncorrupt = bitflip\nkill_prob = 0.05\n"
+                      "[clients]\ncount = 12\n[network]\nbandwidth_mbps = 1, 2.5, 3, 4, 5, 6, 7, 8, 9, 10,\n"
+                      "  11, 0.123456789012345\nlatency_ms = lognormal:20,0.75\ncompute_scale = loguniform:0.1,3\n"
+                      "server_bandwidth_mbps = 1234.5\ncompute = model\ntokens_per_s = 99\ndevice_tflops = 1.5\n"), 0);
+    CHECK(cfg.network.present);
+    CHECK_EQ_INT(cfg.network.bandwidth_mbps.kind, DIST_LIST);
+    CHECK_EQ_INT(cfg.network.bandwidth_mbps.n, 12);
+    CHECK(cfg.network.bandwidth_mbps.v[11] == 0.123456789012345);
     photon_config first = cfg;
     char path[PATH_MAX];
     snprintf(path, sizeof path, "%s/dumped.ini", dir);
@@ -352,6 +359,76 @@ static void test_dump_roundtrip(void)
         CHECK_MSG(strstr(text, line) != NULL, "dump has %s", cfg_keys[k].key);
     }
     free(text);
+}
+
+/* [network]: optional (present only when it appears), per-client values
+ * in their three forms, and their errors naming file:line and key. */
+static void test_network(void)
+{
+    CHECK_EQ_INT(load("n0.ini", BASE), 0);
+    CHECK(!cfg.network.present);
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/n0-dump.ini", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) { CHECK(f != NULL); return; }
+    config_dump(&cfg, f);
+    fclose(f);
+    char *text = file_read_all(path, NULL, &err);
+    CHECK(text && !strstr(text, "[network]"));   /* off stays off through the dump */
+    free(text);
+    CHECK_EQ_INT(load("n1.ini", BASE "[network]\n"), 0);   /* a bare header turns the model on */
+    CHECK(cfg.network.present);
+    CHECK_EQ_INT(cfg.network.bandwidth_mbps.kind, DIST_CONST);
+    CHECK(cfg.network.bandwidth_mbps.a == 100);
+    const char *set[] = { "network.latency_ms=uniform:1,5" };
+    CHECK_EQ_INT(load_sets("n2.ini", BASE, set, 1), 0);     /* so does --set */
+    CHECK(cfg.network.present);
+    CHECK_EQ_INT(cfg.network.latency_ms.kind, DIST_UNIFORM);
+    CHECK(cfg.network.latency_ms.a == 1 && cfg.network.latency_ms.b == 5);
+    /* an include that has [network] turns it on for the including file */
+    th_write_file(dir, "net-preset.ini", "[network]\ncompute_scale = 0.5\n");
+    CHECK_EQ_INT(load("n3.ini", "include = net-preset.ini\n" BASE), 0);
+    CHECK(cfg.network.present);
+    CHECK(cfg.network.compute_scale.a == 0.5);
+    struct { const char *body, *want; } bad[] = {
+        { "[network]\nbandwidth_mbps = -10\n", "n.ini:6: [network] bandwidth_mbps: expected a number in [0.001, 1000000]" },
+        { "[network]\nbandwidth_mbps = 0\n", "n.ini:6: [network] bandwidth_mbps: expected" },
+        { "[network]\nlatency_ms = 1, 2, 3\n", "n.ini:6: [network] latency_ms: 3 values for 4 clients" },
+        { "[network]\nlatency_ms = 1, x, 3, 4\n", "n.ini:6: [network] latency_ms: expected a number" },
+        { "[network]\ncompute_scale = gamma:1,2\n", "n.ini:6: [network] compute_scale: unknown distribution" },
+        { "[network]\ncompute_scale = lognormal:1\n", "n.ini:6: [network] compute_scale: a distribution takes two parameters" },
+        { "[network]\ncompute_scale = lognormal:1,2,3\n", "two parameters" },
+        { "[network]\ncompute_scale = lognormal:1,-2\n", "SIGMA in [0, 10]" },
+        { "[network]\nbandwidth_mbps = uniform:50,10\n", "LO is more than HI" },
+        { "[network]\nbandwidth_mbps = uniform:-5,10\n", "bounds must be in [0.001, 1e+06]" },
+        { "[network]\nbandwidth_mbps = lognormal:x,1\n", "median must be in" },
+        { "[network]\nserver_bandwidth_mbps = -1\n", "n.ini:6: [network] server_bandwidth_mbps: expected a number in [0, 1000000000]" },
+        { "[network]\ncompute = guess\n", "n.ini:6: [network] compute: expected one of measured, model" },
+        { "[network]\nbandwith_mbps = 10\n", "unknown key (did you mean 'bandwidth_mbps'?)" },
+        { "[netwerk]\n", "unknown section [netwerk] (did you mean [network]?)" },
+        { "[aggregator]\nround_timeout = 5\n[network]\n", "n.ini:6: [aggregator] round_timeout acts on the simulated clock" },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char body[512];
+        snprintf(body, sizeof body, BASE "[clients]\ncount = 4\n%s", bad[i].body);
+        CHECK_MSG(load("n.ini", body) == -1, "accepted: %s", bad[i].body);
+        CHECK_CONTAINS(err.msg, bad[i].want);
+    }
+    /* round_timeout with measured compute is fine when every client has an actor, or with compute = model */
+    CHECK_EQ_INT(load("n4.ini", BASE "[clients]\ncount = 4\nactors = 4\n[aggregator]\nround_timeout = 5\n[network]\n"), 0);
+    CHECK_EQ_INT(load("n5.ini", BASE "[clients]\ncount = 4\n[aggregator]\nround_timeout = 5\n[network]\ncompute = model\n"), 0);
+    /* too many values for the list */
+    char *big = malloc(20000);
+    size_t len = (size_t)snprintf(big, 20000, BASE "[network]\nlatency_ms = 1");
+    for (int i = 1; i <= CFG_PERCLIENT_MAX; i++) len += (size_t)snprintf(big + len, 20000 - len, ",\n  %d", i);
+    CHECK_EQ_INT(load("n6.ini", big), -1);
+    CHECK_CONTAINS(err.msg, "more than 1024 values (use a distribution");
+    free(big);
+    /* plan's loader: no data sources needed, and input paths need not exist */
+    const char *p7 = th_write_file(dir, "n7.ini", "[model]\nn_layer = 3\n[data]\ntokenizer = no/such/dir\n");
+    CHECK_EQ_INT(config_load(&cfg, p7, NULL, 0, &err), -1);
+    CHECK_EQ_INT(config_load_model_only(&cfg, p7, NULL, 0, &err), 0);
+    CHECK_EQ_INT(cfg.model.n_layer, 3);
 }
 
 static void test_reference(void)
@@ -398,6 +475,7 @@ int main(void)
     RUN(test_inputs);
     RUN(test_cross_checks);
     RUN(test_dump_roundtrip);
+    RUN(test_network);
     RUN(test_reference);
     return th_finish();
 }

@@ -76,12 +76,13 @@ static void run_task(actor *a, const msg_task *t)
             send_fail(a, t->task_id, 1, err.msg);
             return;
         }
-        if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
-        /* The norm of the update as sent (NAN if not finite), with the
-         * aggregator's own deterministic function, so the supervisor can check
-         * and add the update in one pass over it. */
+        /* The norm of the update as trained (NAN if not finite), for the
+         * record: the supervisor measures what it receives itself and never
+         * trusts this figure.  An injected corruption comes after it, as it
+         * would from a faulty or lying actor. */
         int64_t first_bad;
         r.update_norm = vec_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
+        if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
     } else if (client_sync_run(a->cs, a->tr, t, global, state_in, state_out, upd, &upd_bytes, &upd_enc, &r, &err) < 0) {
         send_fail(a, t->task_id, 1, err.msg);
         return;

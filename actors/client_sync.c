@@ -127,6 +127,10 @@ int client_sync_run(client_sync *cs, trainer *tr, const msg_task *t, const float
     rg = fragment_ranges(cs->frags, f, &nr);
     for (int i = 0, k = 0; i < nr; i++)
         for (size_t j = rg[i].off; j < rg[i].off + rg[i].len; j++) d[k++] = global[j] - local[j];
+    /* the norm as trained, for the record (the supervisor measures what it
+     * decodes); an injected corruption comes after it */
+    int64_t first_bad;
+    r->update_norm = vec_norm(d, m, threads, &first_bad);
     if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, d, m);
 
     if (out.resid) {
@@ -143,10 +147,6 @@ int client_sync_run(client_sync *cs, trainer *tr, const msg_task *t, const float
     if (out.h) out.h->sync = t->sync;
     *upd_bytes = quant_bytes(cs->uenc, m);
     *upd_enc = (uint32_t)cs->uenc;
-    /* fp32: the norm of what is sent (as the plain path); encoded: the
-     * supervisor measures the decoded update itself */
-    int64_t first_bad;
-    r->update_norm = cs->uenc == QUANT_NONE ? vec_norm(d, m, threads, &first_bad) : -1.0;
     return 0;
 }
 

@@ -41,7 +41,7 @@ const float *client_sync_model(client_sync *cs, const void *blob, size_t bytes, 
  * *upd_enc, and the new client state into state_out.  state_in is the
  * client's kept state (NULL: none yet), already checked with
  * client_state_open.  An injected corruption is applied to Δ before it is
- * encoded.  Fills r (update_norm −1 when the supervisor must measure it). */
+ * encoded.  Fills r (update_norm: of Δ_f as trained, for the record). */
 int client_sync_run(client_sync *cs, trainer *tr, const msg_task *t, const float *global, const void *state_in,
                     void *state_out, void *upd, size_t *upd_bytes, uint32_t *upd_enc, msg_result *r, photon_err *err);
 /* Test seam: PHOTON_FAULT_UPDATE=short|long|encoding,<client> makes every

@@ -18,6 +18,7 @@
 struct ckpt_reader {
     hid_t file;
     char *path;
+    uint64_t size;   /* bytes of the file when opened */
 };
 
 /* Reports the failure of the HDF5 call that just failed on object obj. */
@@ -31,56 +32,132 @@ static int rfail(const ckpt_reader *r, photon_err *err, const char *what, const 
     return -1;
 }
 
-static int attr_get_i64(const ckpt_reader *r, hid_t obj, const char *objname, const char *name,
-                        int64_t *v, photon_err *err)
+/* Limits on what an attribute may hold before anything is allocated for it:
+ * the resolved INI text of a run is a few kilobytes. */
+#define ATTR_STR_MAX ((size_t)16 << 20)
+
+/* Opens attribute name of obj and checks that it holds exactly one element
+ * (a scalar, or an array of one: h5py writes either) of class cls.  Returns
+ * the attribute with its file type in *type, or -1 with one line in err. */
+static hid_t attr_open_one(const ckpt_reader *r, hid_t obj, const char *objname, const char *name,
+                           H5T_class_t cls, const char *clsname, hid_t *type, photon_err *err)
 {
     htri_t ex = H5Aexists(obj, name);
-    if (ex < 0) return rfail(r, err, "read attribute of", objname);
+    if (ex < 0) { rfail(r, err, "read attribute of", objname); return -1; }
     if (ex == 0) {
         err_set(err, "%s: attribute '%s' missing on %s", r->path, name, objname);
         return -1;
     }
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = a < 0 ? -1 : H5Aget_type(a);
-    int ok = t >= 0 && H5Tget_class(t) == H5T_INTEGER && H5Aread(a, H5T_NATIVE_INT64, v) >= 0;
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-    if (!ok) {
-        err_set(err, "%s: attribute '%s' on %s is not an integer", r->path, name, objname);
+    if (a < 0) { rfail(r, err, "open attribute", name); return -1; }
+    hid_t sp = H5Aget_space(a);
+    H5S_class_t sc = sp < 0 ? H5S_NO_CLASS : H5Sget_simple_extent_type(sp);
+    hssize_t npts = sc == H5S_SCALAR ? 1 : sc == H5S_SIMPLE ? H5Sget_simple_extent_npoints(sp) : 0;
+    if (sp >= 0) H5Sclose(sp);
+    hid_t t = H5Aget_type(a);
+    H5T_class_t c = t < 0 ? H5T_NO_CLASS : H5Tget_class(t);
+    if (npts != 1 || c != cls) {
+        if (npts != 1)
+            err_set(err, "%s: attribute '%s' on %s has %lld elements, expected a single %s", r->path, name,
+                    objname, (long long)npts, clsname);
+        else
+            err_set(err, "%s: attribute '%s' on %s is not %s", r->path, name, objname,
+                    cls == H5T_INTEGER ? "an integer" : "a string");
+        if (t >= 0) H5Tclose(t);
+        H5Aclose(a);
         return -1;
     }
-    return 0;
+    *type = t;
+    return a;
 }
 
-/* Reads a string attribute (fixed or variable length) into a malloc'd copy. */
-static char *attr_get_str(const ckpt_reader *r, hid_t obj, const char *name, photon_err *err)
+/* Reads one integer attribute of any integer type up to 64 bits into an
+ * int64 (*v) or, for an unsigned one, a uint64 (*u): the caller says which
+ * it takes (the other pointer NULL) and a value that does not fit is an
+ * error, never clamped. */
+static int attr_get_int(const ckpt_reader *r, hid_t obj, const char *objname, const char *name,
+                        int64_t *v, uint64_t *u, photon_err *err)
 {
-    if (H5Aexists(obj, name) <= 0) {
-        err_set(err, "%s: attribute '%s' missing on /", r->path, name);
-        return NULL;
-    }
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t t = a < 0 ? -1 : H5Aget_type(a);
-    char *out = NULL;
-    if (t >= 0 && H5Tget_class(t) == H5T_STRING) {
-        if (H5Tis_variable_str(t) > 0) {
-            hid_t mt = H5Tcopy(H5T_C_S1);
-            H5Tset_size(mt, H5T_VARIABLE);
-            char *s = NULL;
-            if (H5Aread(a, mt, &s) >= 0 && s) {
-                out = xstrdup(s);
-                H5free_memory(s);
-            }
-            H5Tclose(mt);
-        } else {
-            size_t sz = H5Tget_size(t);
-            out = xcalloc(1, sz + 1);
-            if (H5Aread(a, t, out) < 0) { free(out); out = NULL; }
+    hid_t t;
+    hid_t a = attr_open_one(r, obj, objname, name, H5T_INTEGER, "integer", &t, err);
+    if (a < 0) return -1;
+    int is_unsigned = H5Tget_sign(t) == H5T_SGN_NONE;
+    size_t size = H5Tget_size(t);
+    H5Tclose(t);
+    int rc = -1;
+    if (size < 1 || size > 8) {
+        err_set(err, "%s: attribute '%s' on %s is a %zu-byte integer (at most 8 are read)", r->path, name, objname, size);
+    } else if (is_unsigned) {
+        uint64_t x;
+        if (H5Aread(a, H5T_NATIVE_UINT64, &x) < 0) rfail(r, err, "read attribute", name);
+        else if (v && x > (uint64_t)INT64_MAX)
+            err_set(err, "%s: attribute '%s' on %s = %llu is out of range", r->path, name, objname, (unsigned long long)x);
+        else {
+            if (v) *v = (int64_t)x;
+            else *u = x;
+            rc = 0;
+        }
+    } else {
+        int64_t x;
+        if (H5Aread(a, H5T_NATIVE_INT64, &x) < 0) rfail(r, err, "read attribute", name);
+        else if (u && x < 0)
+            err_set(err, "%s: attribute '%s' on %s = %lld is negative", r->path, name, objname, (long long)x);
+        else {
+            if (v) *v = x;
+            else *u = (uint64_t)x;
+            rc = 0;
         }
     }
-    if (t >= 0) H5Tclose(t);
-    if (a >= 0) H5Aclose(a);
-    if (!out) err_set(err, "%s: attribute '%s' on / is not a string", r->path, name);
+    H5Aclose(a);
+    return rc;
+}
+
+static int attr_get_i64(const ckpt_reader *r, hid_t obj, const char *objname, const char *name,
+                        int64_t *v, photon_err *err)
+{
+    return attr_get_int(r, obj, objname, name, v, NULL, err);
+}
+
+/* Reads one string attribute into a malloc'd NUL-terminated copy: fixed
+ * length (any padding) or variable length (h5py's default for str), ASCII
+ * or UTF-8, at most ATTR_STR_MAX bytes. */
+static char *attr_get_str(const ckpt_reader *r, hid_t obj, const char *objname, const char *name, photon_err *err)
+{
+    hid_t t;
+    hid_t a = attr_open_one(r, obj, objname, name, H5T_STRING, "string", &t, err);
+    if (a < 0) return NULL;
+    char *out = NULL;
+    if (H5Tis_variable_str(t) > 0) {
+        /* The memory type must have the file's character set: HDF5 does not
+         * convert between ASCII and UTF-8. */
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        char *s = NULL;
+        if (H5Aread(a, mt, &s) < 0) rfail(r, err, "read attribute", name);
+        else if (!s) err_set(err, "%s: attribute '%s' on %s is a null string", r->path, name, objname);
+        else if (strlen(s) > ATTR_STR_MAX)
+            err_set(err, "%s: attribute '%s' on %s is %zu bytes long (at most %zu are read)", r->path, name,
+                    objname, strlen(s), ATTR_STR_MAX);
+        else out = xstrdup(s);
+        if (s) H5free_memory(s);
+        H5Tclose(mt);
+    } else {
+        size_t sz = H5Tget_size(t);
+        if (sz == 0 || sz > ATTR_STR_MAX)
+            err_set(err, "%s: attribute '%s' on %s is a %zu-byte string (at most %zu are read)", r->path, name,
+                    objname, sz, ATTR_STR_MAX);
+        else {
+            out = xcalloc(1, sz + 1);
+            if (H5Aread(a, t, out) < 0) {
+                rfail(r, err, "read attribute", name);
+                free(out);
+                out = NULL;
+            }
+        }
+    }
+    H5Tclose(t);
+    H5Aclose(a);
     return out;
 }
 
@@ -88,13 +165,19 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
 {
     ckpt_h5_quiet();
     if (meta) memset(meta, 0, sizeof *meta);
-    if (access(path, R_OK) < 0) {
+    /* Only a regular file: HDF5 would block opening a FIFO and read a device
+     * such as /dev/zero forever. */
+    struct stat st;
+    if (stat(path, &st) != 0) {
         err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
         return NULL;
     }
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        err_set(err, "%s: is a directory, expected a checkpoint file (.h5)", path);
+    if (!S_ISREG(st.st_mode)) {
+        err_set(err, "%s: is %s, expected a checkpoint file (.h5)", path, file_kind(st.st_mode));
+        return NULL;
+    }
+    if (access(path, R_OK) < 0) {
+        err_set(err, "%s: cannot open checkpoint: %s", path, strerror(errno));
         return NULL;
     }
     htri_t is = H5Fis_hdf5(path);
@@ -104,7 +187,12 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
     }
     ckpt_reader *r = xcalloc(1, sizeof *r);
     r->path = xstrdup(path);
-    r->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    r->size = (uint64_t)st.st_size;
+    /* Strong close: closing the file closes whatever an error path left open. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    r->file = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
     if (r->file < 0) {
         char desc[256];
         if (ckpt_h5_error(desc, sizeof desc))
@@ -115,13 +203,18 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
         free(r);
         return NULL;
     }
-    char *fmt = H5Aexists(r->file, "format") > 0 ? attr_get_str(r, r->file, "format", err) : NULL;
-    if (!fmt || strcmp(fmt, CKPT_FORMAT) != 0) {
-        if (fmt) err_set(err, "%s: format is '%s', expected '%s'", path, fmt, CKPT_FORMAT);
-        else err_set(err, "%s: not a photon-sim checkpoint (no string attribute 'format' = '%s' on /)", path, CKPT_FORMAT);
+    /* Anything but the string "photon-sim" in 'format' is not our file; a
+     * misshapen 'format' attribute is reported as such. */
+    char *fmt = NULL;
+    if (H5Aexists(r->file, "format") <= 0) {
+        err_set(err, "%s: not a photon-sim checkpoint (no attribute 'format' = '%s' on /)", path, CKPT_FORMAT);
+        goto fail;
+    }
+    if (!(fmt = attr_get_str(r, r->file, "/", "format", err))) goto fail;
+    if (strcmp(fmt, CKPT_FORMAT) != 0) {
+        err_set(err, "%s: format is '%.100s', expected '%s'", path, fmt, CKPT_FORMAT);
         free(fmt);
-        ckpt_close(r);
-        return NULL;
+        goto fail;
     }
     free(fmt);
     int64_t version;
@@ -132,19 +225,18 @@ ckpt_reader *ckpt_open(const char *path, ckpt_meta *meta, photon_err *err)
         goto fail;
     }
     ckpt_meta m = { 0 };
-    if (attr_get_i64(r, r->file, "/", "round", &m.round, err) < 0 ||
-        attr_get_i64(r, r->file, "/", "global_step", &m.global_step, err) < 0 ||
-        attr_get_i64(r, r->file, "/", "tokens_seen", &m.tokens_seen, err) < 0)
-        goto fail;
-    /* seed is stored unsigned; reading it as uint64 keeps all 64 bits. */
-    hid_t a = H5Aexists(r->file, "seed") > 0 ? H5Aopen(r->file, "seed", H5P_DEFAULT) : -1;
-    if (a < 0 || H5Aread(a, H5T_NATIVE_UINT64, &m.seed) < 0) {
-        if (a >= 0) H5Aclose(a);
-        err_set(err, "%s: attribute 'seed' missing on /", path);
-        goto fail;
+    const char *names[3] = { "round", "global_step", "tokens_seen" };
+    int64_t *vals[3] = { &m.round, &m.global_step, &m.tokens_seen };
+    for (int i = 0; i < 3; i++) {
+        if (attr_get_i64(r, r->file, "/", names[i], vals[i], err) < 0) goto fail;
+        if (*vals[i] < 0) {
+            err_set(err, "%s: attribute '%s' on / = %lld is negative", path, names[i], (long long)*vals[i]);
+            goto fail;
+        }
     }
-    H5Aclose(a);
-    char *config = attr_get_str(r, r->file, "config", err);
+    /* seed is stored unsigned; reading it as uint64 keeps all 64 bits. */
+    if (attr_get_int(r, r->file, "/", "seed", NULL, &m.seed, err) < 0) goto fail;
+    char *config = attr_get_str(r, r->file, "/", "config", err);
     if (!config) goto fail;
     m.config = config;
     if (meta) *meta = m;
@@ -157,6 +249,7 @@ fail:
 
 hid_t ckpt_h5_file(const ckpt_reader *r) { return r->file; }
 const char *ckpt_h5_path(const ckpt_reader *r) { return r->path; }
+uint64_t ckpt_h5_size(const ckpt_reader *r) { return r->size; }
 
 void ckpt_close(ckpt_reader *r)
 {
@@ -238,6 +331,12 @@ static hid_t open_checked(ckpt_reader *r, const char *path, H5T_class_t cls, con
         shape_str(gs, sizeof gs, got_rank, got);
         shape_str(es, sizeof es, rank, dims);
         err_set(err, "%s: %s %s has shape %s, expected %s", r->path, what, path, gs, es);
+        H5Dclose(d);
+        return -1;
+    }
+    char why[160];
+    if (!ckpt_h5_stored(d, r->size, why, sizeof why)) {
+        err_set(err, "%s: %s %s is incomplete: %s", r->path, what, path, why);
         H5Dclose(d);
         return -1;
     }
@@ -333,14 +432,12 @@ int ckpt_model_config(ckpt_reader *r, gpt2_config *c, photon_err *err)
     return 0;
 }
 
-int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, float *flat, photon_err *err)
+int ckpt_check_params(ckpt_reader *r, const char *group, const gpt2_config *c, photon_err *err)
 {
     char gpath[512];
     snprintf(gpath, sizeof gpath, "%s%s", group[0] == '/' ? "" : "/", group);
     if (strcmp(gpath, CKPT_MODEL_GROUP) == 0 && check_model_attrs(r, c, err) < 0) return -1;
     int n = hf_gpt2_count(c);
-    /* Check the structure (presence, type, shape) of every tensor first, so a
-     * wrong file is reported as such before anything is read. */
     for (int k = 0; k < n; k++) {
         hf_tensor t;
         hf_gpt2_tensor(c, k, &t);
@@ -351,6 +448,18 @@ int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, flo
         if (d < 0) return -1;
         H5Dclose(d);
     }
+    return 0;
+}
+
+int ckpt_get_params(ckpt_reader *r, const char *group, const gpt2_config *c, float *flat, photon_err *err)
+{
+    /* Check the structure (presence, type, shape, stored data) of every
+     * tensor first, so a wrong file is reported as such before anything is
+     * read. */
+    if (ckpt_check_params(r, group, c, err) < 0) return -1;
+    char gpath[512];
+    snprintf(gpath, sizeof gpath, "%s%s", group[0] == '/' ? "" : "/", group);
+    int n = hf_gpt2_count(c);
     gpt2_layout l;
     gpt2_layout_init(&l, c);
     float *buf = xmalloc(hf_gpt2_max_transposed(c) * sizeof(float));
@@ -398,7 +507,42 @@ static int get_n(ckpt_reader *r, const char *path, hid_t mtype, H5T_class_t cls,
         return -1;
     }
     if (n == 0) { H5Dclose(d); return 0; }
+    char why[160];
+    if (!ckpt_h5_stored(d, r->size, why, sizeof why)) {
+        err_set(err, "%s: dataset %s is incomplete: %s", r->path, path, why);
+        H5Dclose(d);
+        return -1;
+    }
     return read_all(r, d, mtype, data, path, err);
+}
+
+int64_t ckpt_len(ckpt_reader *r, const char *path, photon_err *err)
+{
+    int ex = exists(r, path, err);
+    if (ex <= 0) {
+        if (ex == 0) err_set(err, "%s: missing dataset %s", r->path, path);
+        return -1;
+    }
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rfail(r, err, "open", path);
+    hid_t sp = H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    if (n < 0) err_set(err, "%s: dataset %s has no readable shape", r->path, path);
+    return n;
+}
+
+int ckpt_check_stored(ckpt_reader *r, const char *path, photon_err *err)
+{
+    if (ckpt_len(r, path, err) < 0) return -1;
+    hid_t d = H5Dopen2(r->file, path, H5P_DEFAULT);
+    if (d < 0) return rfail(r, err, "open", path);
+    char why[160];
+    int ok = ckpt_h5_stored(d, r->size, why, sizeof why);
+    H5Dclose(d);
+    if (!ok) err_set(err, "%s: dataset %s is incomplete: %s", r->path, path, why);
+    return ok ? 0 : -1;
 }
 
 int ckpt_get_f32(ckpt_reader *r, const char *path, float *data, size_t n, photon_err *err)

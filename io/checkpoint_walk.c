@@ -5,6 +5,7 @@
  * creation order where the file tracks it, by name otherwise. */
 #include "io/checkpoint.h"
 #include "io/checkpoint_h5.h"
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,45 +131,52 @@ int ckpt_visit(ckpt_reader *r, ckpt_visit_fn fn, void *ud, photon_err *err)
 
 typedef struct { const ckpt_reader *r; photon_err *err; } verify_state;
 
-static int verify_op(void *self, hid_t d, int is_group, const char *path)
+/* The first non-finite value among n floats of size esz (4 or 8), or -1. */
+static int64_t first_nonfinite(const void *buf, size_t n, size_t esz, double *bad)
 {
-    verify_state *s = self;
-    if (is_group) return 0;
-    hid_t ft = H5Dget_type(d);
-    hid_t mt = H5Tget_native_type(ft, H5T_DIR_ASCEND);
-    H5T_class_t cls = H5Tget_class(ft);
-    H5Tclose(ft);
-    if (mt < 0 || cls == H5T_VLEN || cls == H5T_REFERENCE || (cls == H5T_STRING && H5Tis_variable_str(mt) > 0)) {
-        if (mt >= 0) H5Tclose(mt);
-        return 0;   /* nothing of ours is stored this way; no checksum to test */
+    for (size_t i = 0; i < n; i++) {
+        double v = esz == 4 ? (double)((const float *)buf)[i] : ((const double *)buf)[i];
+        if (!isfinite(v)) { *bad = v; return (int64_t)i; }
     }
-    size_t esz = H5Tget_size(mt);
+    return -1;
+}
+
+/* Reads dataset d (of rank dims, native element type mt of esz bytes) in
+ * blocks of at most VERIFY_SLAB_BYTES, walking the blocks in row-major
+ * order, so each chunk's checksum is checked once and memory stays bounded
+ * whatever the shape.  Float data is also checked to be finite. */
+static int verify_data(verify_state *s, hid_t d, hid_t mt, size_t esz, int is_float, int rank,
+                       const hsize_t *dims, const char *path)
+{
+    hsize_t block[H5S_MAX_RANK], start[H5S_MAX_RANK] = { 0 }, count[H5S_MAX_RANK];
+    size_t budget = VERIFY_SLAB_BYTES / esz, elems = 1;
+    for (int i = rank - 1; i >= 0; i--) {
+        block[i] = dims[i] < budget ? dims[i] : (hsize_t)budget;
+        if (block[i] < 1) block[i] = 1;
+        budget /= block[i];
+        if (budget < 1) budget = 1;
+        elems *= (size_t)block[i];
+    }
+    void *buf = xmalloc(elems * esz + 1);
     hid_t fsp = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(fsp);
-    hsize_t dims[H5S_MAX_RANK];
-    if (rank > 0) H5Sget_simple_extent_dims(fsp, dims, NULL);
-    size_t row = esz;   /* bytes per index of dim 0 */
-    for (int i = 1; i < rank; i++) row *= dims[i];
-    hsize_t rows_per = rank > 0 ? (hsize_t)(VERIFY_SLAB_BYTES / (row ? row : 1)) : 1;
-    if (rows_per < 1) rows_per = 1;
-    hsize_t total = rank > 0 ? dims[0] : 1;
-    void *buf = xmalloc((rank > 0 ? (total < rows_per ? total : rows_per) : 1) * row + 1);
     int rc = 0;
-    for (hsize_t r0 = 0; r0 < total && rc == 0; r0 += rows_per) {
+    for (;;) {
         herr_t hr;
+        size_t n = 1;
         hid_t msp = -1;
         if (rank == 0) {
             hr = H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
         } else {
-            hsize_t start[H5S_MAX_RANK] = { 0 }, count[H5S_MAX_RANK];
-            for (int i = 0; i < rank; i++) count[i] = dims[i];
-            start[0] = r0;
-            count[0] = total - r0 < rows_per ? total - r0 : rows_per;
+            for (int i = 0; i < rank; i++) {
+                count[i] = dims[i] - start[i] < block[i] ? dims[i] - start[i] : block[i];
+                n *= (size_t)count[i];
+            }
             H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL);
             msp = H5Screate_simple(rank, count, NULL);
             hr = H5Dread(d, mt, msp, fsp, H5P_DEFAULT, buf);
         }
         if (hr < 0) {
+            /* (before any other HDF5 call, which would clear the error stack) */
             char desc[256];
             if (ckpt_h5_error(desc, sizeof desc))
                 err_set(s->err, "%s: checksum mismatch in %s: the file is corrupt", ckpt_h5_path(s->r), path);
@@ -176,10 +184,74 @@ static int verify_op(void *self, hid_t d, int is_group, const char *path)
                 err_set(s->err, "%s: cannot read %s: %s", ckpt_h5_path(s->r), path, desc);
             rc = -1;
         }
-        if (rank > 0) H5Sclose(msp);
+        if (msp >= 0) H5Sclose(msp);
+        if (rc < 0) break;
+        double bad;
+        int64_t at = is_float ? first_nonfinite(buf, n, esz, &bad) : -1;
+        if (at >= 0) {
+            err_set(s->err, "%s: %s holds a non-finite value (%g, element %lld of the block at row %llu): "
+                    "the run diverged or the file is damaged", ckpt_h5_path(s->r), path, bad, (long long)at,
+                    (unsigned long long)(rank ? start[0] : 0));
+            rc = -1;
+            break;
+        }
+        /* next block: odometer over the block grid, last dimension fastest */
+        int i = rank - 1;
+        while (i >= 0) {
+            start[i] += block[i];
+            if (start[i] < dims[i]) break;
+            start[i] = 0;
+            i--;
+        }
+        if (i < 0) break;
     }
-    free(buf);
     H5Sclose(fsp);
+    free(buf);
+    return rc;
+}
+
+static int verify_op(void *self, hid_t d, int is_group, const char *path)
+{
+    verify_state *s = self;
+    if (is_group) return 0;
+    const char *file = ckpt_h5_path(s->r);
+    hid_t ft = H5Dget_type(d);
+    H5T_class_t cls = H5Tget_class(ft);
+    size_t fsz = H5Tget_size(ft);
+    H5Tclose(ft);
+    /* What photon-sim writes and reads: float32/64 and integers of up to 64
+     * bits.  Anything else cannot be one of our datasets. */
+    if (!((cls == H5T_FLOAT && (fsz == 4 || fsz == 8)) || (cls == H5T_INTEGER && fsz >= 1 && fsz <= 8))) {
+        err_set(s->err, "%s: dataset %s has a type photon-sim does not store (only float32/64 and integers)",
+                file, path);
+        return -1;
+    }
+    hid_t fsp = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(fsp);
+    hsize_t dims[H5S_MAX_RANK];
+    hssize_t npts = H5Sget_simple_extent_npoints(fsp);
+    if (rank > 0) H5Sget_simple_extent_dims(fsp, dims, NULL);
+    H5Sclose(fsp);
+    if (rank < 0 || npts < 0) {
+        err_set(s->err, "%s: dataset %s has no readable shape", file, path);
+        return -1;
+    }
+    if (npts == 0) return 0;   /* nothing stored, nothing to check */
+    char why[160];
+    if (!ckpt_h5_stored(d, ckpt_h5_size(s->r), why, sizeof why)) {
+        err_set(s->err, "%s: dataset %s is incomplete: %s", file, path, why);
+        return -1;
+    }
+    if (!ckpt_h5_fletcher(d)) {
+        err_set(s->err, "%s: dataset %s has no Fletcher-32 checksum filter (DESIGN §5): its data cannot be verified",
+                file, path);
+        return -1;
+    }
+    hid_t mt = cls == H5T_FLOAT ? H5Tcopy(fsz == 4 ? H5T_NATIVE_FLOAT : H5T_NATIVE_DOUBLE)
+                                : H5Tcopy(H5T_NATIVE_UINT64);
+    /* Integers are read as uint64 whatever their sign: only the checksum matters here. */
+    size_t esz = cls == H5T_FLOAT ? fsz : 8;
+    int rc = verify_data(s, d, mt, esz, cls == H5T_FLOAT, rank, dims, path);
     H5Tclose(mt);
     return rc;
 }

@@ -1,6 +1,7 @@
 /* Common helpers: errors, logging, allocation, RNG, hashing, time, files,
  * atomic replace and the fault seams tests use to fail the Nth call. */
 #include "io/common.h"
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -14,6 +15,14 @@
 
 /* ---- errors and logging ------------------------------------------------ */
 
+/* An error is one line whatever it quotes (a value with a newline, a name
+ * from a damaged file): control characters become '?'. */
+static void one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 void err_set(photon_err *e, const char *fmt, ...)
 {
     if (!e) return;
@@ -21,6 +30,7 @@ void err_set(photon_err *e, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(e->msg, sizeof e->msg, fmt, ap);
     va_end(ap);
+    one_line(e->msg);
 }
 
 void err_prefix(photon_err *e, const char *fmt, ...)
@@ -39,6 +49,7 @@ void err_prefix(photon_err *e, const char *fmt, ...)
     memmove(e->msg + plen, e->msg, old);   /* shift the old message right, keep its head */
     memcpy(e->msg, pre, plen);
     e->msg[plen + old] = 0;
+    one_line(e->msg);
 }
 
 static const char *log_tag = "photon-sim";
@@ -253,33 +264,81 @@ double time_wall(void)
 
 /* ---- files ------------------------------------------------------------------ */
 
-char *file_read_all(const char *path, size_t *len, photon_err *err)
+const char *file_kind(unsigned m)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return NULL; }
+    return S_ISDIR(m) ? "a directory" : S_ISFIFO(m) ? "a FIFO" : S_ISCHR(m) ? "a character device"
+         : S_ISBLK(m) ? "a block device" : S_ISSOCK(m) ? "a socket" : "a special file";
+}
+
+int file_open_regular(const char *path, uint64_t max, const char *what, struct stat *st, photon_err *err)
+{
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); return -1; }
+    struct stat s;
+    if (fstat(fd, &s) != 0) {
+        err_set(err, "%s: cannot stat: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(s.st_mode)) {
+        err_set(err, "%s: is %s, expected %s", path, file_kind(s.st_mode), what);
+        close(fd);
+        return -1;
+    }
+    if (max && (uint64_t)s.st_size > max) {
+        err_set(err, "%s: is %lld bytes, more than %s may hold (%llu)", path, (long long)s.st_size, what,
+                (unsigned long long)max);
+        close(fd);
+        return -1;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl >= 0) fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+    if (st) *st = s;
+    return fd;
+}
+
+char *file_read_max(const char *path, uint64_t max, const char *what, size_t *len, photon_err *err)
+{
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-        fclose(f);
-        err_set(err, "%s: is a directory, expected a file", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = xmalloc(cap);
+    int fd = file_open_regular(path, max, what, &st, err);
+    if (fd < 0) return NULL;
+    /* The size can change while we read (a file being written): read to
+     * EOF, but never beyond max. */
+    size_t cap = (size_t)st.st_size + 1, n = 0;
+    char *buf = xmalloc(cap + 1);
     for (;;) {
-        if (n + 1 >= cap) buf = xrealloc(buf, cap *= 2);
-        size_t r = fread(buf + n, 1, cap - n - 1, f);
-        n += r;
+        if (n == cap) {
+            if (max && n >= max) {
+                err_set(err, "%s: grew beyond %llu bytes while being read, more than %s may hold", path,
+                        (unsigned long long)max, what);
+                free(buf);
+                close(fd);
+                return NULL;
+            }
+            cap *= 2;
+            buf = xrealloc(buf, cap + 1);
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            err_set(err, "%s: read error: %s", path, strerror(errno));
+            free(buf);
+            close(fd);
+            return NULL;
+        }
         if (r == 0) break;
+        n += (size_t)r;
     }
-    if (ferror(f)) {
-        err_set(err, "%s: read error: %s", path, strerror(errno));
-        fclose(f); free(buf);
-        return NULL;
-    }
-    fclose(f);
+    close(fd);
     buf[n] = 0;
     if (len) *len = n;
     return buf;
+}
+
+char *file_read_all(const char *path, size_t *len, photon_err *err)
+{
+    return file_read_max(path, FILE_READ_MAX, "a regular file", len, err);
 }
 
 bool file_exists(const char *path)
@@ -335,6 +394,55 @@ int fsync_dir(const char *dir, photon_err *err)
     close(fd);
     if (rc != 0 && errno != EINVAL) { err_set(err, "%s: fsync failed: %s", dir, strerror(errno)); return -1; }
     return 0;
+}
+
+/* The process's command name (/proc/PID/comm), or "" when unreadable. */
+static void proc_comm(const char *pid, char *out, size_t n)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%s/comm", pid);
+    out[0] = '\0';
+    FILE *f = fopen(p, "r");
+    if (!f) return;
+    if (fgets(out, (int)n, f)) out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+int tmp_sweep(const char *dir, bool all_pids)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    char self[64];
+    proc_comm("self", self, sizeof self);
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        /* "<name>.tmp.<pid>": the last ".tmp." followed by digits only */
+        const char *t = strstr(e->d_name, ".tmp.");
+        if (!t || t == e->d_name) continue;
+        while (strstr(t + 1, ".tmp.")) t = strstr(t + 1, ".tmp.");
+        char *end;
+        long pid = strtol(t + 5, &end, 10);
+        if (*end || pid <= 0 || t[5] < '0' || t[5] > '9') continue;
+        if (!all_pids) {
+            if (pid == (long)getpid()) continue;
+            /* Its writer is gone when the pid is, or when the pid now
+             * belongs to another program (pids are reused); a live
+             * photon-sim (or whatever wrote it, under its own name) may
+             * still be writing it. */
+            if (kill((pid_t)pid, 0) == 0 || errno == EPERM) {
+                char comm[64];
+                proc_comm(t + 5, comm, sizeof comm);
+                if (!comm[0] || strcmp(comm, self) == 0) continue;
+            }
+        }
+        char path[4400];
+        path_join(path, sizeof path, dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }
 
 struct atomic_file {

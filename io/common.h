@@ -62,7 +62,20 @@ double time_mono(void);
 double time_wall(void);
 
 /* Files. */
-/* Reads a whole file; returns NULL and fills err on failure. *len excludes the added NUL. */
+/* Opens path for reading only if it is a regular file of at most max bytes
+ * (0 = any size): never blocks on a FIFO, never reads a device such as
+ * /dev/zero.  what names the file in errors ("an INI file": "x: is a
+ * FIFO, expected an INI file").
+ * Returns the descriptor (st filled when not NULL), or -1 with err. */
+struct stat;
+/* "a directory", "a FIFO", "a character device", ... for st_mode m. */
+const char *file_kind(unsigned m);
+int file_open_regular(const char *path, uint64_t max, const char *what, struct stat *st, photon_err *err);
+/* Reads a whole regular file of at most max bytes (file_open_regular);
+ * returns NULL and fills err on failure.  *len excludes the added NUL. */
+char *file_read_max(const char *path, uint64_t max, const char *what, size_t *len, photon_err *err);
+/* file_read_max with FILE_READ_MAX. */
+#define FILE_READ_MAX ((uint64_t)1 << 30)
 char *file_read_all(const char *path, size_t *len, photon_err *err);
 bool file_exists(const char *path);
 /* mkdir -p; returns 0 or -1 with err. */
@@ -81,6 +94,12 @@ FILE *afile_stream(atomic_file *f);
 const char *afile_tmp_path(atomic_file *f);
 int afile_commit(atomic_file *f, photon_err *err);  /* frees f */
 void afile_abort(atomic_file *f);                    /* frees f, removes temp */
+/* Removes the temporary files that interrupted atomic writes left in dir:
+ * regular files named "<name>.tmp.<pid>" (afile_open's and ckpt_create's
+ * naming) whose writer is gone — the pid is not running, or runs another
+ * program now — or every one when all_pids (never this process's own
+ * unless all_pids).  Returns how many were removed. */
+int tmp_sweep(const char *dir, bool all_pids);
 /* Whole-buffer convenience. */
 int file_write_atomic(const char *path, const void *data, size_t n, photon_err *err);
 /* fsync a directory (after a rename inside it). */

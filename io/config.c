@@ -17,6 +17,11 @@
 #include "io/config_schema.h"
 
 #define MAX_DEPTH 32
+/* An experiment file and its presets are a few kilobytes.  The limits keep
+ * a hostile one (include = /dev/zero, a file including the same preset
+ * twice at every level: 2^32 loads) bounded in memory and time. */
+#define MAX_FILE_BYTES ((uint64_t)1 << 20)
+#define MAX_FILES 256
 
 /* key -1 = include; key <= -2: optional section -2 - key appears. */
 typedef struct { int key; int line; char *value; } entry;
@@ -44,6 +49,7 @@ typedef struct {
     char *stack[MAX_DEPTH];  /* real paths of the files being loaded */
     const char *shown[MAX_DEPTH];
     int depth;
+    int loaded;              /* files parsed so far, includes counted */
     char **origin;           /* per key: "file:line" or "--set ..." */
 } load_ctx;
 
@@ -214,6 +220,12 @@ static int apply_file(load_ctx *L, file_ctx *f, const char *base_dir, photon_err
         char *copy = xstrdup(f->ents[i].value);
         for (char *save = NULL, *it = strtok_r(copy, ",\n", &save); it; it = strtok_r(NULL, ",\n", &save)) {
             char name[PATH_MAX], from[PATH_MAX + 32];
+            if (strlen(it) >= sizeof name) {
+                err_set(err, "%s:%d: include: a path of %zu characters is too long", f->path, f->ents[i].line,
+                        strlen(it));
+                free(copy);
+                return -1;
+            }
             trim_copy(name, sizeof name, it, strlen(it));
             if (!name[0]) continue;
             char shown[2 * PATH_MAX];
@@ -252,6 +264,11 @@ static int load_file(load_ctx *L, const char *path, const char *from, photon_err
         err_set(err, "%s%s%s: is a directory, expected an INI file", pre, sep, path);
         return -1;
     }
+    if (++L->loaded > MAX_FILES) {
+        err_set(err, "%s%s%s: more than %d files loaded for one experiment (is a preset included over and over?)",
+                pre, sep, path, MAX_FILES);
+        return -1;
+    }
     char *real = realpath(path, NULL);
     if (!real) { err_set(err, "%s%s%s: cannot resolve: %s", pre, sep, path, strerror(errno)); return -1; }
     for (int i = 0; i < L->depth; i++)
@@ -269,9 +286,11 @@ static int load_file(load_ctx *L, const char *path, const char *from, photon_err
         free(real);
         return -1;
     }
-    FILE *fp = fopen(path, "r");
+    int fd = file_open_regular(path, MAX_FILE_BYTES, "an INI file", NULL, err);
+    FILE *fp = fd < 0 ? NULL : fdopen(fd, "r");
     if (!fp) {
-        err_set(err, "%s%s%s: cannot open: %s", pre, sep, path, strerror(errno));
+        if (fd >= 0) { err_set(err, "%s: cannot open: %s", path, strerror(errno)); close(fd); }
+        if (from) err_prefix(err, "%s: include", from);
         free(real);
         return -1;
     }
@@ -318,6 +337,11 @@ static int apply_override(load_ctx *L, const char *ov, photon_err *err)
         return -1;
     }
     char name[256], section[128], value[4 * CFG_STR];
+    if ((size_t)(eq - ov) >= sizeof name || strlen(eq + 1) >= sizeof value) {
+        err_set(err, "--set '%.60s...': too long (a name of at most %zu characters, a value of at most %zu)", ov,
+                sizeof name - 1, sizeof value - 1);
+        return -1;
+    }
     trim_copy(name, sizeof name, ov, (size_t)(eq - ov));
     trim_copy(value, sizeof value, eq + 1, strlen(eq + 1));
     const char *dot = strchr(name, '.');

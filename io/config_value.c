@@ -85,17 +85,19 @@ static bool in_range(const cfg_key *r, double v)
     return true;
 }
 
-/* Collapses "." and ".." and repeated slashes in an absolute path, in place. */
+/* Collapses "." and ".." and repeated slashes in an absolute path, in
+ * place.  (Every segment has a character and a slash: 2 * CFG_STR of them
+ * fit any path of 4 * CFG_STR.) */
 static void normalize_abs(char *p)
 {
-    char *seg[128];
+    char *seg[2 * CFG_STR];
     int n = 0;
     char buf[4 * CFG_STR];
     snprintf(buf, sizeof buf, "%s", p);
     for (char *save = NULL, *t = strtok_r(buf, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
         if (strcmp(t, ".") == 0) continue;
         if (strcmp(t, "..") == 0) { if (n) n--; continue; }
-        if (n < 128) seg[n++] = t;
+        seg[n++] = t;
     }
     char out[4 * CFG_STR];
     size_t len = 0;

@@ -179,11 +179,24 @@ static int skip_value(jsonr *r, int depth)
     if (depth > JSONR_MAX_DEPTH) return fail(r, "nesting too deep");
     int c = jsonr_peek(r);
     if (c == '"') {
-        /* skip without decoding, but still validate escapes */
+        /* skip without decoding, but still validate escapes (never stepping
+         * past the end: an error offset must lie inside the input) */
         r->p++;
         while (r->p < r->end && *r->p != '"') {
             if ((unsigned char)*r->p < 0x20) return fail(r, "control character inside a string (must be escaped)");
-            if (*r->p == '\\') r->p++;
+            if (*r->p == '\\') {
+                if (r->end - r->p < 2) { r->p = r->end; return fail(r, "unterminated escape"); }
+                char e = r->p[1];
+                if (e == 'u') {
+                    r->p += 2;
+                    uint32_t cp;
+                    if (hex4(r, &cp)) return -1;
+                    continue;
+                }
+                if (!strchr("\"\\/bfnrt", e) || e == 0) return fail(r, "invalid escape in string");
+                r->p += 2;
+                continue;
+            }
             r->p++;
         }
         if (r->p >= r->end) return fail(r, "unterminated string");

@@ -77,7 +77,7 @@ int manifest_inputs_hash(const char *path, uint64_t *h)
 {
     photon_err err;
     size_t n;
-    char *text = file_read_all(path, &n, &err);
+    char *text = file_read_max(path, (uint64_t)64 << 20, "a manifest", &n, &err);
     if (!text) return -1;
     jbuf v = { 0 };
     const char *msg;

@@ -93,12 +93,20 @@ struct metrics {
 
 metrics *metrics_open(const char *path, int64_t resume_offset, photon_err *err)
 {
-    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | (resume_offset < 0 ? O_CREAT | O_TRUNC : 0);
+    /* O_NONBLOCK: a FIFO in its place must not hang the run (checked below) */
+    int flags = O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | (resume_offset < 0 ? O_CREAT | O_TRUNC : 0);
     int fd = open(path, flags, 0644);
     if (fd < 0) {
         err_set(err, "%s: cannot open metrics file: %s", path, strerror(errno));
         return NULL;
     }
+    struct stat rst;
+    if (fstat(fd, &rst) != 0 || !S_ISREG(rst.st_mode)) {
+        err_set(err, "%s: not a regular file: cannot be the metrics file", path);
+        close(fd);
+        return NULL;
+    }
+    fcntl(fd, F_SETFL, O_APPEND);   /* blocking again */
     int64_t off = 0;
     if (resume_offset >= 0) {
         struct stat st;

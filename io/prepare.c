@@ -174,23 +174,9 @@ int prepare_vocab_size(const photon_config *c, photon_err *err)
  * killed while writing (a signal skips the temp file's removal) leaves. */
 static void remove_stale_temps(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || t == e->d_name) continue;
-        char *end;
-        long pid = strtol(t + 5, &end, 10);
-        if (*end || end == t + 5 || pid <= 0) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;   /* alive, or not ours to judge */
-        char p[4400];
-        path_join(p, sizeof p, dir, e->d_name);
-        if (unlink(p) == 0) log_info("removed %s, left by an interrupted prepare", p);
-    }
-    closedir(d);
+    int n = tmp_sweep(dir, false);
+    if (n > 0) log_info("removed %d temporary file(s) in %s, left by an interrupted prepare", n, dir);
 }
-
 
 static int write_clients(const photon_config *c, const tokstore *ts, const int32_t *client, const int64_t *order,
                          int64_t nused, int wide, manifest *m, photon_err *err)
@@ -249,17 +235,18 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
             return -1;
         }
     }
-    if (only_if_stale && prepare_is_current(c)) return 0;
-    double t0 = time_mono();
-    int threads = cpu_threads(0), ns = c->data.sources.n, nv = c->data.validation.n, rc = -1;
     char dir[4096], mpath[4096], tdir[4096];
     prepare_dir(c, dir, sizeof dir);
     in_dir(c, "manifest.json", mpath, sizeof mpath);
     prepare_tokenizer_dir(c, tdir, sizeof tdir);
-    if (ns < 1) { err_set(err, "[data] sources: expected at least one text source"); return -1; }
-    if (mkdir_p(dir, err)) return -1;
+    /* also when the data is current: a run killed inside a write leaves these */
     remove_stale_temps(dir);
     remove_stale_temps(tdir);
+    if (only_if_stale && prepare_is_current(c)) return 0;
+    double t0 = time_mono();
+    int threads = cpu_threads(0), ns = c->data.sources.n, nv = c->data.validation.n, rc = -1;
+    if (ns < 1) { err_set(err, "[data] sources: expected at least one text source"); return -1; }
+    if (mkdir_p(dir, err)) return -1;
     if (unlink(mpath) != 0 && errno != ENOENT) { err_set(err, "%s: cannot remove: %s", mpath, strerror(errno)); return -1; }
 
     man_source *src = xcalloc((size_t)ns, sizeof *src), *val = xcalloc((size_t)nv + 1, sizeof *val);

@@ -4,6 +4,7 @@
 #include "io/checkpoint.h"
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,19 @@ static void ckpt_name(char *out, size_t n, const char *dir, int64_t round)
     path_join(out, n, dir, name);
 }
 
-/* Round of an exact "ckpt-<digits>.h5" name, or -1. */
+/* Round of a name exactly as ckpt_name writes it ("ckpt-%08lld.h5"), or -1:
+ * another spelling of the same round ("ckpt-5.h5") would be listed as that
+ * round and then looked for under the canonical name. */
 static int64_t parse_name(const char *name)
 {
     if (strncmp(name, "ckpt-", 5) != 0) return -1;
     const char *p = name + 5, *q = p;
     while (*q >= '0' && *q <= '9') q++;
     if (q == p || q - p > 18 || strcmp(q, ".h5") != 0) return -1;
-    return strtoll(p, NULL, 10);
+    int64_t r = strtoll(p, NULL, 10);
+    char canon[64];
+    snprintf(canon, sizeof canon, "ckpt-%08lld.h5", (long long)r);
+    return strcmp(canon, name) == 0 ? r : -1;
 }
 
 static int cmp_desc(const void *a, const void *b)
@@ -38,38 +44,28 @@ int runstate_list(const char *dir, int64_t *rounds, int max)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
-    int n = 0;
+    /* All of them, then the newest max: readdir's order is arbitrary, so
+     * stopping at max entries could leave the newest checkpoint out. */
+    size_t n = 0, cap = 64;
+    int64_t *all = xmalloc(cap * sizeof *all);
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && n < max) {
+    while ((e = readdir(d)) != NULL) {
         int64_t r = parse_name(e->d_name);
-        if (r >= 0) rounds[n++] = r;
+        if (r < 0) continue;
+        if (n == cap) all = xrealloc(all, (cap *= 2) * sizeof *all);
+        all[n++] = r;
     }
     closedir(d);
-    qsort(rounds, (size_t)n, sizeof *rounds, cmp_desc);
-    return n;
+    qsort(all, n, sizeof *all, cmp_desc);
+    int k = n < (size_t)max ? (int)n : max;
+    memcpy(rounds, all, (size_t)k * sizeof *rounds);
+    free(all);
+    return k;
 }
 
 int runstate_clean(const char *dir, bool all_pids)
 {
-    DIR *d = opendir(dir);
-    if (!d) return 0;
-    int removed = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        /* "<name>.tmp.<pid>": the temp-file naming of ckpt_create and afile_open */
-        const char *t = strstr(e->d_name, ".tmp.");
-        if (!t || t == e->d_name) continue;
-        while (strstr(t + 1, ".tmp.")) t = strstr(t + 1, ".tmp.");
-        char *end;
-        long pid = strtol(t + 5, &end, 10);
-        if (*end || pid <= 0 || t[5] < '0' || t[5] > '9') continue;
-        if (!all_pids && (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
-        char path[1024];
-        path_join(path, sizeof path, dir, e->d_name);
-        if (unlink(path) == 0) removed++;
-    }
-    closedir(d);
-    return removed;
+    return tmp_sweep(dir, all_pids);
 }
 
 /* ---- save ------------------------------------------------------------------- */
@@ -179,10 +175,107 @@ int runstate_save(const char *dir, const runstate *rs, int keep, bool inject_fai
 
 /* ---- load ------------------------------------------------------------------- */
 
+/* Counters that a sane run keeps far below this: a data position or step
+ * beyond it could only overflow the arithmetic that uses it. */
+#define COUNT_MAX ((int64_t)1 << 40)
+#define CLIENTS_MAX ((uint64_t)1 << 24)
+
 static int same_model(const gpt2_config *a, const gpt2_config *b)
 {
     return a->n_layer == b->n_layer && a->n_head == b->n_head && a->d_model == b->d_model &&
            a->seq_len == b->seq_len && a->vocab_size == b->vocab_size && a->padded_vocab == b->padded_vocab;
+}
+
+/* Reads a one-value count dataset and checks it is in [0, COUNT_MAX]. */
+static int get_count(ckpt_reader *r, const char *path, const char *file, int64_t *v, photon_err *err)
+{
+    if (ckpt_get_i64(r, path, v, 1, err) < 0) return -1;
+    if (*v < 0 || *v > COUNT_MAX) {
+        err_set(err, "%s: %s = %lld is out of range [0, %lld]: the checkpoint is corrupt", file, path,
+                (long long)*v, (long long)COUNT_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+int runstate_check(ckpt_reader *r, const char *file, const gpt2_config *c, uint64_t seed,
+                   runstate_info *info, photon_err *err)
+{
+    memset(info, 0, sizeof *info);
+    if (!ckpt_has(r, "/run")) return 0;
+    uint64_t smp[3], ref_bits;
+    if (get_count(r, "/run/outer_steps", file, &info->outer_steps, err) < 0 ||
+        get_count(r, "/run/metrics_offset", file, &info->metrics_offset, err) < 0 ||
+        ckpt_get_u64(r, "/run/agg_reference", &ref_bits, 1, err) < 0 ||
+        ckpt_get_u64(r, "/sampler/state", smp, 3, err) < 0)
+        return -1;
+    double ref;
+    memcpy(&ref, &ref_bits, sizeof ref);
+    if (!isfinite(ref) || ref < 0) {
+        err_set(err, "%s: /run/agg_reference = %g is not a norm: the checkpoint is corrupt", file, ref);
+        return -1;
+    }
+    if (smp[0] != seed || smp[1] < 1 || smp[1] > CLIENTS_MAX || smp[2] < 1 || smp[2] > smp[1]) {
+        err_set(err, "%s: /sampler/state (seed %llu, %llu clients, %llu per round) is not a sampler of seed %llu: "
+                "the checkpoint is corrupt", file, (unsigned long long)smp[0], (unsigned long long)smp[1],
+                (unsigned long long)smp[2], (unsigned long long)seed);
+        return -1;
+    }
+    info->n_clients = (int64_t)smp[1];
+    info->per_round = (int64_t)smp[2];
+    info->has_outer = ckpt_has(r, "/outer_optimizer");
+    if (info->has_outer && ckpt_check_params(r, "/outer_optimizer", c, err) < 0) return -1;
+    /* Every client: a data position (counts, never negative), and kept
+     * optimizer state complete or absent. */
+    for (int64_t id = 0; id < info->n_clients; id++) {
+        char p[128];
+        snprintf(p, sizeof p, "/clients/%lld/data_pos", (long long)id);
+        int64_t n = ckpt_len(r, p, err);
+        if (n < 0) return -1;
+        if (n < 1 || n > 64) {
+            err_set(err, "%s: dataset %s has %lld elements, expected 1 to 64", file, p, (long long)n);
+            return -1;
+        }
+        int64_t pos[64];
+        if (ckpt_get_i64(r, p, pos, (size_t)n, err) < 0) return -1;
+        for (int64_t k = 0; k < n; k++)
+            if (pos[k] < 0 || pos[k] > COUNT_MAX) {
+                err_set(err, "%s: %s[%lld] = %lld is out of range [0, %lld]: the checkpoint is corrupt", file, p,
+                        (long long)k, (long long)pos[k], (long long)COUNT_MAX);
+                return -1;
+            }
+        if (id == 0) info->pos_words = (int)n;
+        else if (n != info->pos_words) {
+            err_set(err, "%s: dataset %s has %lld elements, client 0's has %d", file, p, (long long)n, info->pos_words);
+            return -1;
+        }
+        char pm[128], pv[128], ps[128];
+        snprintf(pm, sizeof pm, "/clients/%lld/adam_m", (long long)id);
+        snprintf(pv, sizeof pv, "/clients/%lld/adam_v", (long long)id);
+        snprintf(ps, sizeof ps, "/clients/%lld/adam_step", (long long)id);
+        int hm = ckpt_has(r, pm), hv = ckpt_has(r, pv), hs = ckpt_has(r, ps);
+        if (hm != hv || hm != hs) {
+            err_set(err, "%s: client %lld's kept optimizer state is incomplete (adam_m %s, adam_v %s, adam_step %s)",
+                    file, (long long)id, hm ? "present" : "missing", hv ? "present" : "missing",
+                    hs ? "present" : "missing");
+            return -1;
+        }
+        if (hm) {
+            int64_t step;
+            if (ckpt_check_params(r, pm, c, err) < 0 || ckpt_check_params(r, pv, c, err) < 0 ||
+                get_count(r, ps, file, &step, err) < 0)
+                return -1;
+            info->kept_states++;
+        }
+    }
+    return 1;
+}
+
+/* The round a canonical checkpoint name stands for, or -1. */
+static int64_t round_of_path(const char *path)
+{
+    const char *base = strrchr(path, '/');
+    return parse_name(base ? base + 1 : path);
 }
 
 static int load_clients(ckpt_reader *r, runstate *rs, photon_err *err)
@@ -244,13 +337,22 @@ static int load_clients(ckpt_reader *r, runstate *rs, photon_err *err)
 
 int runstate_load(const char *path, runstate *rs, photon_err *err)
 {
+    /* Everything is read (checksums verified) in a child first: a file
+     * that crashes or hangs the HDF5 library is skipped like any other. */
+    if (ckpt_check_untrusted(path, err) < 0) return -1;
     ckpt_meta meta;
     ckpt_reader *r = ckpt_open(path, &meta, err);
     if (!r) return -1;
     int rc = -1;
     gpt2_config fc;
-    uint64_t sampler[3], ref_bits;
-    if (ckpt_verify(r, err) < 0) goto out;
+    runstate_info info;
+    uint64_t ref_bits;
+    int64_t name_round = round_of_path(path);
+    if (name_round >= 0 && name_round != meta.round) {
+        err_set(err, "%s: the file says round %lld, its name round %lld: the checkpoint is corrupt or misnamed",
+                path, (long long)meta.round, (long long)name_round);
+        goto out;
+    }
     if (ckpt_model_config(r, &fc, err) < 0) goto out;
     if (!same_model(&fc, &rs->model_cfg)) {
         err_set(err, "%s: model shape L%d H%d C%d T%d V%d differs from the run's L%d H%d C%d T%d V%d",
@@ -259,25 +361,39 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
                 rs->model_cfg.seq_len, rs->model_cfg.vocab_size);
         goto out;
     }
-    if (ckpt_get_u64(r, "/sampler/state", sampler, 3, err) < 0) goto out;
-    if (sampler[0] != rs->sampler[0] || sampler[1] != rs->sampler[1] || sampler[2] != rs->sampler[2]) {
-        err_set(err, "%s: sampler (seed %llu, %llu clients, %llu per round) differs from the run's "
+    int st = runstate_check(r, path, &fc, meta.seed, &info, err);
+    if (st == 0) err_set(err, "%s: no run state (/run): a model-only checkpoint cannot be resumed", path);
+    if (st <= 0) goto out;
+    if (meta.seed != rs->sampler[0] || (uint64_t)info.n_clients != rs->sampler[1] ||
+        (uint64_t)info.per_round != rs->sampler[2]) {
+        err_set(err, "%s: sampler (seed %llu, %lld clients, %lld per round) differs from the run's "
                 "(seed %llu, %llu clients, %llu per round)", path,
-                (unsigned long long)sampler[0], (unsigned long long)sampler[1], (unsigned long long)sampler[2],
+                (unsigned long long)meta.seed, (long long)info.n_clients, (long long)info.per_round,
                 (unsigned long long)rs->sampler[0], (unsigned long long)rs->sampler[1],
                 (unsigned long long)rs->sampler[2]);
         goto out;
     }
-    if (rs->outer_m && !ckpt_has(r, "/outer_optimizer")) {
+    if (rs->n_clients != info.n_clients || (rs->pos_words > 0 && rs->pos_words != info.pos_words)) {
+        err_set(err, "%s: %lld clients with %d-word data positions, the run has %d with %d", path,
+                (long long)info.n_clients, info.pos_words, rs->n_clients, rs->pos_words);
+        goto out;
+    }
+    if (rs->outer_m && !info.has_outer) {
         err_set(err, "%s: no /outer_optimizer momentum, but the run's strategy keeps one", path);
+        goto out;
+    }
+    /* The offset cuts metrics.jsonl back to this checkpoint: one beyond the
+     * file's end cannot be (a later checkpoint of a run keeps more, never
+     * less). */
+    if (rs->check_metrics && info.metrics_offset > rs->metrics_size) {
+        err_set(err, "%s: /run/metrics_offset %lld is beyond the end of metrics.jsonl (%lld bytes): "
+                "the checkpoint does not belong to this run's metrics", path, (long long)info.metrics_offset,
+                (long long)rs->metrics_size);
         goto out;
     }
     if (ckpt_get_params(r, "/model", &rs->model_cfg, rs->model, err) < 0) goto out;
     if (rs->outer_m && ckpt_get_params(r, "/outer_optimizer", &rs->model_cfg, rs->outer_m, err) < 0) goto out;
-    if (ckpt_get_i64(r, "/run/outer_steps", &rs->outer_steps, 1, err) < 0 ||
-        ckpt_get_i64(r, "/run/metrics_offset", &rs->metrics_offset, 1, err) < 0 ||
-        ckpt_get_u64(r, "/run/agg_reference", &ref_bits, 1, err) < 0)
-        goto out;
+    if (ckpt_get_u64(r, "/run/agg_reference", &ref_bits, 1, err) < 0) goto out;
     memcpy(&rs->agg_reference, &ref_bits, sizeof ref_bits);
     if (ckpt_has(r, "/run/phase_counter") != rs->streaming) {
         err_set(err, "%s: %s streaming fragments, the run %s", path,
@@ -297,6 +413,8 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
         if (ckpt_get_u64(r, "/run/sim_clock", bits, 2, err) < 0) goto out;
         memcpy(rs->sim_clock, bits, sizeof bits);
     }
+    rs->outer_steps = info.outer_steps;
+    rs->metrics_offset = info.metrics_offset;
     if (load_clients(r, rs, err) < 0) goto out;
     rs->round = meta.round;
     rs->global_step = meta.global_step;
@@ -312,8 +430,26 @@ out:
     return rc;
 }
 
+/* Files that look like checkpoints but are not named as photon-sim names
+ * them are not resumed from: say so, never silently. */
+static void warn_misnamed(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (strncmp(e->d_name, "ckpt-", 5) == 0 && n > 8 && strcmp(e->d_name + n - 3, ".h5") == 0 &&
+            parse_name(e->d_name) < 0)
+            log_warn("--resume: ignoring %s/%s: not a checkpoint name photon-sim writes (ckpt-<8-digit round>.h5)",
+                     dir, e->d_name);
+    }
+    closedir(d);
+}
+
 int runstate_resume(const char *dir, runstate *rs, char *out_path, size_t out_n, photon_err *err)
 {
+    warn_misnamed(dir);
     int64_t *r = xmalloc(MAX_CKPTS * sizeof *r);
     int n = runstate_list(dir, r, MAX_CKPTS);
     char first_err[1024] = "";
@@ -327,7 +463,14 @@ int runstate_resume(const char *dir, runstate *rs, char *out_path, size_t out_n,
             rc = 0;
             break;
         }
-        log_warn("skipping checkpoint: %s", e.msg);
+        /* Never silently: a skipped checkpoint is progress the run loses. */
+        char next[1100] = "no older checkpoint is left";
+        if (i + 1 < n) {
+            char older[1024];
+            ckpt_name(older, sizeof older, dir, r[i + 1]);
+            snprintf(next, sizeof next, "trying the older %s", older);
+        }
+        log_warn("--resume: skipping checkpoint of round %lld, it is unusable: %s; %s", (long long)r[i], e.msg, next);
         if (!first_err[0]) snprintf(first_err, sizeof first_err, "%s", e.msg);
     }
     if (rc < 0) err_set(err, "%s: none of %d checkpoints is usable (newest: %s)", dir, n, first_err);

@@ -34,15 +34,19 @@
  * so a kill at any moment leaves the previous checkpoints intact plus at
  * most a "ckpt-*.h5.tmp.<pid>" file, which runstate_clean removes.
  *
- * Resume: runstate_resume tries the checkpoints newest first; one that fails
- * to open or fails any checksum (ckpt_verify reads every chunk) is logged
- * and skipped for the previous one. */
+ * Resume: runstate_resume tries the checkpoints newest first; one that is
+ * not usable — it crashes or fails to read in a child first (ckpt_probe:
+ * every chunk's checksum, every value finite), its round is not its name's,
+ * runstate_check rejects it, it is another run's, or its metrics offset is
+ * beyond metrics.jsonl — is logged with the reason and skipped for the
+ * previous one. */
 #ifndef PHOTON_RUNSTATE_H
 #define PHOTON_RUNSTATE_H
 #include <stdint.h>
 #include <stdbool.h>
 #include "io/common.h"
 #include "gpu/model.h"
+#include "io/checkpoint.h"
 
 /* One client's saved state (buffers owned by whoever fills it). */
 typedef struct {
@@ -78,6 +82,10 @@ typedef struct {
     int64_t outer_steps;
     /* the rest of the run */
     int64_t metrics_offset;
+    /* load: when check_metrics, a checkpoint whose metrics_offset exceeds
+     * metrics_size (bytes in metrics.jsonl now) is rejected as corrupt */
+    bool check_metrics;
+    int64_t metrics_size;
     double agg_reference;
     bool has_sim_clock;        /* [network]: the simulated clock's totals */
     double sim_clock[2];       /* sim_wall_seconds, sim_allreduce_wall_seconds */
@@ -108,6 +116,24 @@ int runstate_resume(const char *dir, runstate *rs, char *out_path, size_t out_n,
 
 /* Loads one given checkpoint file (after ckpt_verify). */
 int runstate_load(const char *path, runstate *rs, photon_err *err);
+
+/* What runstate_check found. */
+typedef struct {
+    int64_t n_clients, per_round, outer_steps, metrics_offset;
+    int pos_words;     /* elements of each client's data_pos */
+    bool has_outer;    /* /outer_optimizer present */
+    int kept_states;   /* clients with kept optimizer state */
+} runstate_info;
+
+/* Checks, without the run's configuration, that open checkpoint r (file
+ * names it in messages; seed is its root attribute) holds a well-formed run
+ * state for model c: /run counters in range, a sampler of that seed,
+ * /outer_optimizer complete when present, and for every client a data
+ * position (non-negative counts) and kept optimizer state either complete or
+ * absent.  Returns 1, 0 when r has no /run group (a model-only checkpoint),
+ * or -1 with err.  runstate_load and `inspect --verify` both use it. */
+int runstate_check(ckpt_reader *r, const char *file, const gpt2_config *c, uint64_t seed,
+                   runstate_info *info, photon_err *err);
 
 /* Removes temporary files that interrupted writes left in dir: any
  * "<name>.tmp.<pid>" (the naming of ckpt_create and afile_open) whose

@@ -23,14 +23,9 @@ struct shard {
 
 shard *shard_open(const char *path, int vocab, photon_err *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) { err_set(err, "%s: cannot open token shard: %s", path, strerror(errno)); return NULL; }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        err_set(err, "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
+    int fd = file_open_regular(path, 0, "a token shard", &st, err);   /* a FIFO fails here, never blocks */
+    if (fd < 0) return NULL;
     size_t size = (size_t)st.st_size;
     if (size < HEADER_BYTES) {
         err_set(err, "%s: truncated token shard: %zu bytes, shorter than the %d-byte header", path, size, HEADER_BYTES);

@@ -21,6 +21,7 @@
 #define CACHE_SLOTS (1u << 16)    /* per-caller word cache: 2-way sets, 6 MB */
 #define CACHE_KEY 32              /* longer words, or words of more ids, are not cached */
 #define CACHE_IDS 12
+#define TOK_FILE_MAX ((uint64_t)64 << 20)
 
 typedef struct { uint32_t tag, id; } vslot;                 /* bytes -> id */
 typedef struct { uint64_t key; uint32_t rank, id; } mslot;  /* (a,b) -> merge */
@@ -235,6 +236,13 @@ static int load_merges(tokenizer *t, const char *path, char *text, size_t n, pho
 {
     size_t lines = 1;
     for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    /* Each merge makes a token of the vocabulary: far more lines than
+     * tokens is not a merges file of this vocabulary (and would size the
+     * table below by the file alone). */
+    if (lines > 2 * (size_t)t->n + 1024) {
+        err_set(err, "%s: %zu lines, more merges than a vocabulary of %d tokens can have", path, lines, t->n);
+        return -1;
+    }
     t->mmask = pow2_at_least(lines * 2) - 1;
     t->mtab = xmalloc((t->mmask + 1) * sizeof *t->mtab);
     for (size_t i = 0; i <= t->mmask; i++) t->mtab[i].key = UINT64_MAX;
@@ -284,9 +292,11 @@ tokenizer *tok_load(const char *dir, photon_err *err)
     path_join(ep, sizeof ep, dir, "encoder.json");
     path_join(mp, sizeof mp, dir, "vocab.bpe");
     size_t en, mn;
-    char *etext = file_read_all(ep, &en, err);
+    /* GPT-2's files are 1 MB and 0.5 MB; 64 MiB bounds what a hostile pair
+     * can make the tables below cost (a few times the text). */
+    char *etext = file_read_max(ep, TOK_FILE_MAX, "a tokenizer file", &en, err);
     if (!etext) return NULL;
-    char *mtext = file_read_all(mp, &mn, err);
+    char *mtext = file_read_max(mp, TOK_FILE_MAX, "a tokenizer file", &mn, err);
     if (!mtext) { free(etext); return NULL; }
     tokenizer *t = xcalloc(1, sizeof *t);
     pthread_mutex_init(&t->lock, NULL);

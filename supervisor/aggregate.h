@@ -84,7 +84,8 @@ int agg_add(agg *a, int client, const float *update, agg_record *rec, photon_err
  * with vec_norm while the update is hot in its cache; NaN or Inf = non-
  * finite; a negative norm means unknown and is computed here), so
  * the supervisor makes one pass over the update instead of two.  The norm
- * is trusted: use agg_add when the producer of the buffer is not. */
+ * is trusted: never pass a figure that an actor reported about its own
+ * update (the runtime uses agg_add). */
 int agg_add_norm(agg *a, int client, const float *update, double norm,
                  agg_record *rec, photon_err *err);
 /* Marks a pending client's task as failed (any time, any order). */

@@ -7,6 +7,7 @@
 #include "supervisor/run.h"
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "io/runstate.h"
 #include "actors/train.h"
 #include "actors/client_state.h"
@@ -129,6 +130,14 @@ int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon
     float *mom = NULL;
     if (outer_opt_state(r->outer, &nm)) rs.outer_m = mom = xmalloc_aligned(nm * sizeof(float) + 64);
     runstate_clean(r->ckpt_dir, false);
+    /* A checkpoint's metrics offset must lie within metrics.jsonl. */
+    char mpath[2048];
+    struct stat st;
+    path_join(mpath, sizeof mpath, r->dir, "metrics.jsonl");
+    if (stat(mpath, &st) == 0 && S_ISREG(st.st_mode)) {   /* anything else: metrics_open says what */
+        rs.check_metrics = true;
+        rs.metrics_size = (int64_t)st.st_size;
+    }
     int rc = runstate_resume(r->ckpt_dir, &rs, path, n, err);
     if (rc == 0) {
         r->sync_counter = rs.phase_counter;

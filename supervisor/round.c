@@ -24,6 +24,7 @@
 #include "supervisor/netclock.h"
 #include "supervisor/stream.h"
 #include "actors/client_state.h"
+#include "gpu/vecops.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
 
@@ -46,6 +47,7 @@ struct round_fsm {
     round_client *c;
     double t0, overhead;
     double loss_sum, loss_w;
+    int64_t task_samples;   /* sequences one task (of this phase) trains on */
     int phase, phases, phases_committed;   /* streaming: phase j of the round runs fragment j */
     agg_summary total;                     /* streaming: summed over the phases */
     int64_t tasks, tokens;                 /* streaming: accepted over the phases */
@@ -180,6 +182,21 @@ static void pump(round_fsm *rd)
 
 static void start_phase(round_fsm *rd);
 
+/* Every accepted update is finite, but the outer step can still overflow:
+ * a model that is no longer finite ends the run here, before it is
+ * published, evaluated or checkpointed.  1 when it did. */
+static int diverged(round_fsm *rd)
+{
+    run *r = rd->r;
+    int64_t bad = -1;
+    if (isfinite(vec_norm(r->theta, r->n, cpu_threads(r->cfg->run.threads), &bad))) return 0;
+    rd->active = 0;
+    run_fail(r, "round %lld: the global model is no longer finite after the outer step (parameter %lld): "
+             "the run diverged; the last good checkpoint is %s", (long long)r->round + 1, (long long)bad,
+             r->last_ckpt[0] ? r->last_ckpt : "none");
+    return 1;
+}
+
 /* Bytes of the attempt, for its round event and the run's totals. */
 static void count_bytes(round_fsm *rd)
 {
@@ -202,6 +219,7 @@ static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *su
         double t_outer = time_mono();
         stream_outer_step(r->st, r->outer, r->theta, rd->phase, mean);
         if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+        if (diverged(rd)) return;
     }
     stream_phase_end(r->st, r->ag, rd->phase);
     r->sync_counter++;
@@ -244,6 +262,7 @@ static void finish(round_fsm *rd)
         double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
         if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+        if (diverged(rd)) return;
     }
     /* Only a committed attempt's work counts as training: its clients move
      * on in their data streams.  A failed attempt's accepted updates are
@@ -330,11 +349,10 @@ static void consume(round_fsm *rd)
         double t0 = time_mono();
         size_t bytes = 0;
         uint32_t enc = 0;
-        int measured = 0;
         const void *blob = link_read_enc(r->link, LINK_UPDATE, rc->slot, rc->task_id, &bytes, &enc, &err);
         /* encoding and size checked against the plan; compressed updates are
-         * decoded here, and their norm measured on what was decoded */
-        const float *u = blob ? stream_decode_update(r->st, rd->phase, blob, bytes, enc, &measured, &err) : NULL;
+         * decoded here (and measured below on what was decoded) */
+        const float *u = blob ? stream_decode_update(r->st, rd->phase, blob, bytes, enc, &err) : NULL;
         if (!u) {
             log_warn("round %lld: update of client %d unreadable: %s", (long long)r->round + 1, c, err.msg);
             agg_fail(r->ag, c, &err);
@@ -342,14 +360,19 @@ static void consume(round_fsm *rd)
             r->tasks_failed++;
             task_event(rd, rc, "unreadable", err.msg);
         } else {
+            /* Nothing an actor says about its own update is trusted: the
+             * norm and finiteness are measured here, the sample and token
+             * counts are the task's. */
             agg_record rec;
             double t_add = time_mono();
-            if (agg_add_norm(r->ag, c, u, measured ? -1.0 : rc->res.update_norm, &rec, &err) < 0) {
+            if (agg_add(r->ag, c, u, &rec, &err) < 0) {
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }
             if (r->nc) netclock_add_time(r->nc, c, time_mono() - t_add);
             rc->res.update_norm = rec.norm;
+            rc->res.samples = rd->task_samples;
+            rc->res.tokens = rd->task_samples * r->cfg->model.seq_len;
             rc->st = CS_DONE;
             rd->bytes += (double)bytes;
             rd->bytes_up += (double)bytes;
@@ -397,8 +420,9 @@ static void start_phase(round_fsm *rd)
     run *r = rd->r;
     photon_err err;
     double *samples = xmalloc((size_t)rd->k * sizeof(double));
-    double per_task = (double)stream_phase_steps(r->st, rd->phase) *
-                      train_micro_per_step(r->cfg, r->centralized, r->per_round) * train_micro_batch(r->cfg);
+    rd->task_samples = (int64_t)stream_phase_steps(r->st, rd->phase) *
+                       train_micro_per_step(r->cfg, r->centralized, r->per_round) * train_micro_batch(r->cfg);
+    double per_task = (double)rd->task_samples;
     for (int i = 0; i < rd->k; i++) {
         memset(&rd->c[i], 0, sizeof rd->c[i]);
         rd->c[i].client = rd->ids[i];

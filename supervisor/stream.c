@@ -94,7 +94,7 @@ uint32_t stream_encode_model(stream *s, const float *theta, void *dst)
 }
 
 const float *stream_decode_update(stream *s, int f, const void *blob, size_t bytes, uint32_t encoding,
-                                  int *measured, photon_err *err)
+                                  photon_err *err)
 {
     size_t m = fragment_elems(s->frags, f), want = quant_bytes(s->uenc, m);
     if (encoding != (uint32_t)s->uenc) {
@@ -105,7 +105,6 @@ const float *stream_decode_update(stream *s, int f, const void *blob, size_t byt
         err_set(err, "update of %zu bytes, expected %zu (%zu values as %s)", bytes, want, m, quant_name(s->uenc));
         return NULL;
     }
-    *measured = s->uenc != QUANT_NONE;
     if (s->uenc == QUANT_NONE) return blob;
     if (!s->decoded) s->decoded = xmalloc_aligned(fragment_max_elems(s->frags) * sizeof(float) + 64);
     quant_decode(s->uenc, blob, m, s->decoded, s->threads);

@@ -43,10 +43,9 @@ uint32_t stream_encode_model(stream *s, const float *theta, void *dst);
  * the run's and the size exactly the plan's (never the peer's word);
  * returns its fp32 values (fragment_elems; the blob itself when fp32, else
  * decoded into the stream's buffer, valid until the next call) or NULL
- * with err.  *measured: 1 when the values were decoded here (their norm
- * must be computed here, not taken from the actor). */
+ * with err.  The caller measures them (norm, finiteness) itself. */
 const float *stream_decode_update(stream *s, int f, const void *blob, size_t bytes, uint32_t encoding,
-                                  int *measured, photon_err *err);
+                                  photon_err *err);
 /* The outer step on fragment f of theta from its aggregated compact mean. */
 void stream_outer_step(const stream *s, outer_opt *o, float *theta, int f, const float *mean);
 

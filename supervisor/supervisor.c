@@ -467,7 +467,12 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     config_run_dir(cfg, r->dir, sizeof r->dir);
     if (cfg->checkpoint.dir[0]) snprintf(r->ckpt_dir, sizeof r->ckpt_dir, "%s", cfg->checkpoint.dir);
     else path_join(r->ckpt_dir, sizeof r->ckpt_dir, r->dir, "checkpoints");
-    if (mkdir_p(r->dir, err) < 0 || write_config(r, err) < 0) return -1;
+    if (mkdir_p(r->dir, err) < 0) return -1;
+    /* Temp files of a supervisor killed inside a write (config.ini,
+     * summary.json, listen.addr, a checkpoint): gone before anything else. */
+    int swept = tmp_sweep(r->dir, false) + tmp_sweep(r->ckpt_dir, false);
+    if (swept > 0) log_info("removed %d temporary file(s) left by an interrupted run in %s", swept, r->dir);
+    if (write_config(r, err) < 0) return -1;
     r->centralized = cfg->run.mode == MODE_CENTRALIZED;
     r->n_clients = cfg->clients.count;
     /* per_round 0 = all clients; centralized runs one task per round whose

@@ -18,9 +18,12 @@ for a in "$@"; do
 done
 
 # Build tools and libraries, plus what the tests use (PyTorch fixtures, diff).
+# clang-14 + libclang-rt-14-dev + libomp-14-dev: the libFuzzer targets
+# (tests/fuzz, tools/fuzz.sh); python3-h5py: checkpoints written by h5py.
 packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev libssl-dev
           libopenblas-dev libcjson-dev python3 python3-venv python3-torch python3-numpy python3-matplotlib
-          diffutils gzip iproute2 util-linux)   # iproute2 (ip, tc) and chrt: tools/wan.sh and its test
+          python3-h5py diffutils gzip clang-14 libclang-rt-14-dev libomp-14-dev
+          iproute2 util-linux)   # iproute2 (ip, tc) and chrt: tools/wan.sh and its test
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

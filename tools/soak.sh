@@ -14,7 +14,10 @@
 # so supervisor kills land both between and across checkpoints — once uninterrupted,
 # as the reference, and once while the supervisor itself is killed from
 # outside at random moments (mostly SIGKILL, sometimes SIGTERM or SIGINT)
-# and restarted with --resume until it completes.  After each epoch:
+# and restarted with --resume until it completes; some of those restarts
+# die inside their config.ini or a checkpoint write instead (the write fault
+# seam with PHOTON_FAULT_KILL), leaving temp files the next start must
+# sweep.  After each epoch:
 #   - the interrupted run completed all its rounds;
 #   - every round 1..R is in metrics.jsonl exactly once as a committed round
 #     event, and every evaluation 0..R exactly once (nothing lost or repeated);
@@ -39,7 +42,7 @@ while [ $# -gt 0 ]; do
         --rounds) rounds=$2; shift 2 ;;
         --kill-prob) kill_prob=$2; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
         *) echo "soak.sh: unknown argument '$1' (expected --minutes M, --seed S, --rounds R, --kill-prob P, --keep)" >&2; exit 2 ;;
     esac
 done
@@ -132,7 +135,7 @@ INI
 
 fail() { echo "soak: FAIL: epoch $epoch: $*"; exit 1; }
 sigs=(KILL SEGV ABRT exit)
-epoch=0 total_kills=0 total_sup=0 total_stalls=0 total_rejected=0 last=0
+epoch=0 total_kills=0 total_sup=0 total_inwrite=0 total_stalls=0 total_rejected=0 last=0
 while :; do
     now=$(date +%s)
     [ $epoch -gt 0 ] && [ $((now + last)) -gt "$deadline" ] && break
@@ -146,12 +149,27 @@ while :; do
     want=$(grep '"model_hash"' "$d/ref/summary.json")
 
     # The same run, its supervisor killed from outside at random moments.
-    pids=() sup=0 done_=0 resume=()
+    pids=() sup=0 inwrite=0 done_=0 resume=()
     for seg in $(seq 1 40); do
-        PHOTON_SOAK_TAG=$tmp "$sim" "$d/x.ini" --set run.out_dir="$d/run" "${resume[@]}" >> "$d/run.log" 2>&1 &
+        # A third of the first 8 segments die inside a write instead, at an
+        # exact point: the Nth write seam call (1 = config.ini, later ones
+        # checkpoints) SIGKILLs the supervisor there (PHOTON_FAULT_KILL).
+        fault=()
+        if [ $seg -le 8 ] && [ $((RANDOM % 3)) = 0 ]; then
+            fault=(env PHOTON_FAULT_WRITE=$((1 + RANDOM % 3)) PHOTON_FAULT_KILL=1)
+        fi
+        PHOTON_SOAK_TAG=$tmp "${fault[@]}" "$sim" "$d/x.ini" --set run.out_dir="$d/run" "${resume[@]}" >> "$d/run.log" 2>&1 &
         pid=$!
         pids+=("$pid")
         resume=(--resume)
+        if [ ${#fault[@]} -gt 0 ]; then
+            rc=0
+            { wait "$pid"; } 2>/dev/null || rc=$?
+            if [ $rc = 0 ]; then done_=1; break; fi
+            [ $rc = 137 ] || fail "segment $seg (killed in write ${fault[1]#*=}) exited with status $rc (see $d/run.log)"
+            inwrite=$((inwrite + 1))
+            continue
+        fi
         # Up to 8 kills, then let it finish.
         if [ $seg -le 8 ]; then
             sleep "$((RANDOM % 20 / 10)).$((RANDOM % 10))"
@@ -195,10 +213,13 @@ while :; do
     total_kills=$((total_kills + 2 * kills)) total_sup=$((total_sup + sup))
     total_stalls=$((total_stalls + 2 * stalls)) total_rejected=$((total_rejected + 2 * rej))
     last=$(($(date +%s) - te))
+    total_inwrite=$((total_inwrite + inwrite))
     echo "soak: epoch $epoch ok ($sig): $rounds rounds, $kills actor kills + $stalls stalls + $rej NaN updates per run," \
-         "supervisor killed $sup times and resumed, identical to the uninterrupted run ($last s)"
+         "supervisor killed $sup times from outside and $inwrite times inside a config or checkpoint write, and resumed," \
+         "identical to the uninterrupted run ($last s)"
 done
 status=0
 echo "soak: PASS: $epoch epochs in $(($(date +%s) - t0)) s: $total_kills actor kills (KILL/SEGV/ABRT/exit)," \
-     "$total_stalls stalls, $total_rejected NaN updates rejected, $total_sup supervisor kills/interrupts with --resume;" \
+     "$total_stalls stalls, $total_rejected NaN updates rejected, $total_sup supervisor kills/interrupts and" \
+     "$total_inwrite kills inside config/checkpoint writes with --resume;" \
      "no round lost, no process, shm segment or temp file left, checkpoints verify"

@@ -2,7 +2,9 @@
 # Second of the two README commands: the whole test suite.  Sets up and builds
 # (tools/setup.sh, without running), runs every test in build/, then builds
 # the tests with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/
-# (CPU only) and runs all but the slow ones.  Exits non-zero on any failure.
+# (CPU only) and runs all but the slow ones, then builds the fuzz targets with
+# clang in build-fuzz/ and runs each a few seconds.  Exits non-zero on any
+# failure.
 #   tools/test.sh [CMAKE_ARGS...]        PHOTON_TEST_JOBS=N runs N tests at once
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -40,6 +42,20 @@ if [[ "${status[-1]}" == *PASS ]]; then
     stage "sanitizer tests (ctest -LE slow)" env ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:handle_segv=0 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
         bash -c "cd build-asan && ctest --output-on-failure -LE slow -j $jobs"
+fi
+
+# The fuzz targets (tests/fuzz), each a few seconds from its seeds, when
+# clang is there (setup.sh installs it): build-fuzz/, ctest -L fuzz.
+# shellcheck disable=SC2317  # called through stage
+fuzz_smoke() {
+    CC=clang cmake -S . -B build-fuzz -DPHOTON_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null &&
+        cmake --build build-fuzz --target fuzz -j "$build_jobs" > /dev/null &&
+        (cd build-fuzz && ctest --output-on-failure -L fuzz -j "$jobs")
+}
+if command -v clang > /dev/null; then
+    stage "fuzz smoke run (build-fuzz/, ctest -L fuzz)" fuzz_smoke
+else
+    echo "=== test.sh: no clang: fuzz smoke run skipped"
 fi
 
 echo

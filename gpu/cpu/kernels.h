@@ -91,12 +91,18 @@ void adamw_update(float *p, const float *g, float *m, float *v, size_t n, float 
 static inline float fast_expf(float x)
 {
     /* exp(x) = 2^k * exp(r), r = x - k ln2 in [-ln2/2, ln2/2]; degree-6
-     * polynomial (Cephes), accurate to ~1 ulp; clamped so it never overflows. */
+     * polynomial (Cephes), accurate to ~1 ulp; clamped so it never overflows.
+     * NaN passes both clamps; it computes with x = 0 instead (converting a
+     * NaN k to int32 is undefined behaviour) and comes out as NaN again, so
+     * a damaged model gives a NaN loss, not garbage.  Finite inputs take
+     * exactly the same operations as before: selects, no extra rounding. */
+    int nan = x != x;
     if (x < -87.0f) x = -87.0f;
     if (x > 88.0f) x = 88.0f;
+    float xs = nan ? 0.0f : x;
     /* round to nearest with the 1.5 * 2^23 trick: vectorises without -ffast-math */
-    float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    float r = x - k * 0.693359375f + k * 2.12194440e-4f;
+    float k = (xs * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = xs - k * 0.693359375f + k * 2.12194440e-4f;
     float p = 1.9875691500E-4f;
     p = p * r + 1.3981999507E-3f;
     p = p * r + 8.3334519073E-3f;
@@ -106,6 +112,6 @@ static inline float fast_expf(float x)
     p = p * r * r + r + 1.0f;
     union { float f; int32_t i; } u = { .f = p };
     u.i += (int32_t)k * (1 << 23);   /* k in [-126, 127]: no overflow, no shift of a negative */
-    return u.f;
+    return nan ? x : u.f;
 }
 #endif

@@ -116,6 +116,13 @@ int cmd_sample(int argc, char **argv)
     for (int k = 0; k < ntokens; k++) {
         size_t ctx = len < (size_t)T ? len : (size_t)T;
         model->ops->logits_at(model, ids + len - ctx, (int)ctx - 1, logits);
+        /* NaN would also leave the candidates' order undefined (qsort) */
+        for (int i = 0; i < tv; i++)
+            if (!isfinite(logits[i])) {
+                err_set(&err, "%s: the model's logit for token %d is %g: its parameters are damaged", pos[0], i,
+                        (double)logits[i]);
+                goto fail;
+            }
         ids[len++] = (uint32_t)pick(logits, tv, temp, top_k, &rng, scratch);
     }
     size_t out_len;

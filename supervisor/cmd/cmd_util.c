@@ -138,9 +138,11 @@ int cmd_load_experiment(const char *usage, int argc, char **argv, const char *co
 int cmd_load_params(const char *path, gpt2_config *c, float **params, ckpt_meta *meta, photon_err *err)
 {
     *params = NULL;
+    if (meta) memset(meta, 0, sizeof *meta);
+    if (ckpt_check_untrusted(path, err) < 0) return -1;
     ckpt_reader *r = ckpt_open(path, meta, err);
     if (!r) return -1;
-    if (ckpt_model_config(r, c, err) < 0) goto fail;
+    if (ckpt_model_config(r, c, err) < 0 || ckpt_check_params(r, "/model", c, err) < 0) goto fail;
     *params = xmalloc_aligned(gpt2_num_params(c) * sizeof(float));
     if (ckpt_get_params(r, "/model", c, *params, err) < 0) goto fail;
     ckpt_close(r);

@@ -61,15 +61,24 @@ truncate -s 2000 run/data/client_0001.bin
 grep -q "client_0001.bin: truncated token shard.*preparing the data again" err.txt || fail "no warning for the truncated shard: $(cat err.txt)"
 [ "$(stat -c %s run/data/client_0001.bin)" = "$size" ] || fail "prepare --if-stale did not rebuild the truncated shard"
 
-# Temp files of a prepare that was killed while writing (its pid is gone)
-# are removed by the next prepare; one of a live process is not touched.
+# Temp files of a prepare that was killed while writing (its pid is gone,
+# or now runs another program: this shell) are removed by the next
+# prepare; one of a live photon-sim process (an encode waiting for input)
+# is not touched.
 sh -c 'exit 0' & dead=$!
 wait $dead
-touch "run/data/client_0001.bin.tmp.$dead" "run/data/val.bin.tmp.$$"
+mkfifo in.fifo
+"$BIN" encode --tokenizer "$TOK" < in.fifo > /dev/null 2>&1 & live=$!
+exec 7> in.fifo
+for _ in $(seq 400); do [ "$(cat /proc/$live/comm 2>/dev/null)" = photon-sim ] && break; sleep 0.05; done
+touch "run/data/client_0001.bin.tmp.$dead" "run/data/train.bin.tmp.$$" "run/data/val.bin.tmp.$live"
 "$BIN" prepare exp.ini 2>err.txt || fail "prepare over stale temps: $(cat err.txt)"
+exec 7>&-
+wait $live
 [ ! -e "run/data/client_0001.bin.tmp.$dead" ] || fail "prepare left the temp file of a dead process"
-[ -e "run/data/val.bin.tmp.$$" ] || fail "prepare removed the temp file of a live process"
-rm -f "run/data/val.bin.tmp.$$"
+[ ! -e "run/data/train.bin.tmp.$$" ] || fail "prepare left the temp file of a pid that runs another program"
+[ -e "run/data/val.bin.tmp.$live" ] || fail "prepare removed the temp file of a live photon-sim"
+rm -f "run/data/val.bin.tmp.$live" in.fifo
 
 printf '{"text": "fine"}\n{"text": "broken\n' >bad.jsonl
 "$BIN" prepare exp.ini --set "data.sources=wiki=$T/bad.jsonl" --set data.assign=wiki=0-2 >out.txt 2>err.txt; rc=$?

@@ -92,7 +92,7 @@ done
 start "$tmp/final.txt" --resume
 wait $pid || fail "the last resumed run failed"
 pids+=("$pid")
-grep -q "skipping checkpoint: .*$(basename "$newest")" "$tmp/final.txt" || fail "the damaged $(basename "$newest") was not skipped"
+grep -q "skipping checkpoint of round [0-9]*, it is unusable: .*$(basename "$newest")" "$tmp/final.txt" || fail "the damaged $(basename "$newest") was not skipped"
 resumed "$tmp/final.txt"
 
 # The final state, bit for bit.

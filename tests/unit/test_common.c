@@ -95,6 +95,10 @@ static void test_paths_errors(void)
     err_set(&e, "bad %d", 7);
     err_prefix(&e, "file.ini:%d", 3);
     CHECK_STR(e.msg, "file.ini:3: bad 7");
+    /* one line whatever is quoted: a value or a name with control characters */
+    err_set(&e, "got '%s'", "a\nb\x1b[2Jc");
+    err_prefix(&e, "%s", "name\rwith\tcontrols");
+    CHECK_STR(e.msg, "name?with?controls: got 'a?b?[2Jc'");
     char deep[512];
     snprintf(deep, sizeof deep, "%s/x/y/z", th_tmpdir());
     CHECK(mkdir_p(deep, &e) == 0);

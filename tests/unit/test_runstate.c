@@ -43,7 +43,7 @@ static void fill(fixture *f, int64_t round)
     }
     for (int c = 0; c < NCL; c++) {
         f->pos[c][0] = round * 100 + c;
-        f->pos[c][1] = -c;
+        f->pos[c][1] = c;
         f->rng[c] = rng_u64(&g);
     }
 }
@@ -245,6 +245,25 @@ static void test_injected_failure_and_clean(void)
     int64_t rounds[8];
     CHECK_EQ_INT(runstate_list(dir, rounds, 8), 2);
     CHECK(rounds[0] == 2 && rounds[1] == 1);
+    /* another spelling of a round is not a checkpoint photon-sim wrote (it
+     * was listed as round 5 and then looked for as ckpt-00000005.h5) */
+    th_write_file(dir, "ckpt-5.h5", "x");
+    th_write_file(dir, "ckpt-000000007.h5", "x");
+    CHECK_EQ_INT(runstate_list(dir, rounds, 8), 2);
+    CHECK(rounds[0] == 2);
+    /* more checkpoints than the listing keeps: the newest is still first
+     * (the listing once stopped after 4096 directory entries) */
+    char many[512];
+    path_join(many, sizeof many, th_tmpdir(), "many");
+    CHECK(mkdir_p(many, &e) == 0);
+    for (int r = 1; r <= 4200; r++) {
+        char name[64];
+        snprintf(name, sizeof name, "ckpt-%08d.h5", (r * 7919) % 4200 + 1);   /* in no particular order */
+        th_write_file(many, name, "");
+    }
+    CHECK_EQ_INT(runstate_list(many, rounds, 8), 8);
+    CHECK_EQ_INT(rounds[0], 4200);
+    CHECK_EQ_INT(rounds[7], 4193);
     fixture_free(&f);
 }
 

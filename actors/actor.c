@@ -1,8 +1,9 @@
 /* The actor's main loop: attach to the run's link, say hello, then for each
  * task map the global model, train, write the update (and the kept
  * optimizer state) into the link and reply with a result message.  A
- * remote actor first answers the supervisor's challenge and uses the TCP
- * link (blobs arrive as MSG_BLOB frames before the task that needs them). */
+ * remote actor first completes a TLS handshake keyed by the run key (each
+ * end proves it holds the key; io/link_tls.h) and uses the TCP link (blobs
+ * arrive as MSG_BLOB frames before the task that needs them). */
 #include "actors/actor.h"
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "proto/protocol.h"
 #include "actors/train.h"
 #include "io/proc.h"
+#include "io/link_tls.h"
 #include "gpu/vecops.h"
 #include "actors/fault_exec.h"
 #include "actors/client_sync.h"
@@ -26,8 +28,19 @@ typedef struct {
     eval_task *ev;
     int status;
     const actor_remote *remote;   /* NULL: a local actor on a socketpair */
-    int authed;
+    actor_session *sess;          /* remote: how the session ends */
+    proc_timer *setup_deadline;   /* remote: handshake and setup must come in time */
 } actor;
+
+/* Seconds a remote actor waits for the handshake and the setup. */
+#define SETUP_DEADLINE 30.0
+
+static void session_end(actor *a, int status, const char *fmt, const char *why)
+{
+    if (a->sess && !a->sess->why[0]) snprintf(a->sess->why, sizeof a->sess->why, fmt, why);
+    a->status = status;
+    proc_loop_exit(a->loop);
+}
 
 static int send_blob(void *ctx, const void *payload, uint32_t len)
 {
@@ -98,8 +111,39 @@ static void run_task(actor *a, const msg_task *t)
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
+    if (a->sess) a->sess->tasks++;
     /* Kept states came for this task only; the supervisor holds them. */
     if (a->remote) link_tcp_drop(a->link, LINK_STATE);
+}
+
+/* A remote supervisor's setup is bounded before anything is allocated by
+ * it: the model's shape, the plan's sizes against that shape, the slot. */
+static int setup_check(const actor_setup *s, char *why, size_t n)
+{
+    const gpt2_config *m = &s->model;
+    const link_plan *p = &s->plan;
+    if (m->n_layer < 1 || m->n_layer > 1024 || m->n_head < 1 || m->d_model < 1 || m->d_model > 65536 ||
+        m->seq_len < 1 || m->seq_len > (1 << 20) || m->vocab_size < 1 || m->padded_vocab < m->vocab_size ||
+        m->padded_vocab > (1 << 24)) {
+        snprintf(why, n, "model shape out of range");
+        return -1;
+    }
+    size_t params = gpt2_num_params(m);
+    /* the model as sent: fp32, or encoded (at least fp4's 5 bits a value;
+     * client_sync_model checks the exact size of every blob) */
+    if (params > ((size_t)1 << 38) || p->model_bytes > params * sizeof(float) || p->model_bytes < params / 2) {
+        snprintf(why, n, "model of %zu bytes for %zu parameters", p->model_bytes, params);
+        return -1;
+    }
+    size_t cap = 16 * params * sizeof(float) + ((size_t)1 << 20);
+    if (p->update_slots < 1 || p->update_slots > 4096 || p->state_slots < 0 || p->state_slots > 1000000 ||
+        p->update_bytes > cap || p->state_bytes > cap || s->slot < 0 || s->slot >= p->update_slots) {
+        snprintf(why, n, "link plan out of range (%d update slots of %zu bytes, %d state slots of %zu, slot %d)",
+                 p->update_slots, p->update_bytes, p->state_slots, p->state_bytes, s->slot);
+        return -1;
+    }
+    if (!memchr(s->run_id, 0, sizeof s->run_id)) { snprintf(why, n, "run id not terminated"); return -1; }
+    return 0;
 }
 
 /* TASK_EVAL: the figures go back in one bounded message, nothing in the link. */
@@ -124,7 +168,12 @@ static int setup(actor *a, const void *payload, uint32_t len)
     a->setup = xmalloc(sizeof *a->setup);
     memcpy(a->setup, payload, sizeof *a->setup);
     const actor_setup *s = a->setup;
-    char tag[48];
+    char bad[200];
+    if (a->remote && setup_check(s, bad, sizeof bad) < 0) {
+        log_error("setup message from the supervisor refused: %s (another photon-sim build?)", bad);
+        return ACTOR_EXIT_CONFIG;
+    }
+    static char tag[48];   /* log_set_tag keeps the pointer */
     snprintf(tag, sizeof tag, "photon-sim actor %d", s->slot);
     log_set_tag(tag);
     if (a->remote) {
@@ -133,7 +182,10 @@ static int setup(actor *a, const void *payload, uint32_t len)
         if (a->remote->backend >= 0) c->run.backend = a->remote->backend;
         if (a->remote->data_dir) snprintf(c->data.prepared_dir, sizeof c->data.prepared_dir, "%s", a->remote->data_dir);
         a->link = link_tcp_create(&s->plan, send_blob, a->peer);
-        log_info("connected to the supervisor as actor %d (run %s)", s->slot, s->run_id);
+        proc_timer_cancel(a->setup_deadline);
+        a->setup_deadline = NULL;
+        a->sess->served = 1;
+        log_info("connected to the supervisor at %s as actor %d (run %s)", a->remote->addr, s->slot, s->run_id);
     } else {
         a->link = link_shm_attach(s->run_id, &s->plan, &err);
     }
@@ -152,28 +204,6 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
 {
     (void)p;
     actor *a = arg;
-    if (a->remote && !a->authed) {
-        msg_challenge c;
-        if (type != MSG_CHALLENGE || len != sizeof c) {
-            log_error("expected the supervisor's challenge, got message type %u of %u bytes", type, len);
-            a->status = ACTOR_EXIT_TRANSIENT;
-            proc_loop_exit(a->loop);
-            return;
-        }
-        memcpy(&c, payload, sizeof c);
-        if (c.version != TCP_PROTOCOL_VERSION) {
-            log_error("the supervisor speaks protocol version 0x%08x, this actor 0x%08x (another photon-sim build?)",
-                      c.version, TCP_PROTOCOL_VERSION);
-            a->status = ACTOR_EXIT_CONFIG;
-            proc_loop_exit(a->loop);
-            return;
-        }
-        msg_auth m;
-        link_auth_mac(a->remote->key, a->remote->keylen, c.nonce, c.version, m.mac);
-        proc_peer_send(a->peer, MSG_AUTH, &m, sizeof m);
-        a->authed = 1;
-        return;
-    }
     if (!a->setup && type != MSG_SETUP) {
         log_error("message type %u before setup", type);
         a->status = ACTOR_EXIT_TRANSIENT;
@@ -204,6 +234,11 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
         break;
     }
     case MSG_STOP:
+        if (a->sess) {
+            a->sess->stopped = 1;
+            log_info("stopped by the supervisor after %d task%s in this session", a->sess->tasks,
+                     a->sess->tasks == 1 ? "" : "s");
+        }
         a->status = ACTOR_EXIT_OK;
         proc_loop_exit(a->loop);
         break;
@@ -214,34 +249,73 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
 
 static void on_close(proc_peer *p, const char *reason, void *arg)
 {
-    (void)p;
     actor *a = arg;
-    if (a->remote && !a->setup) {
-        /* Closed before the setup: the key was refused, or no slot was free. */
-        log_error("the supervisor closed the connection before the setup (wrong key, or all actor slots taken?): %s",
-                  reason);
-        if (a->status != ACTOR_EXIT_CONFIG) a->status = ACTOR_EXIT_TRANSIENT;
-        proc_loop_exit(a->loop);
+    if (a->remote && !proc_peer_open(p)) {
+        if (proc_peer_tls_error(p)) {
+            /* The supervisor refused our key, or it is not one that holds
+             * the run key: either way nothing was sent to it. */
+            a->sess->refused = 1;
+            session_end(a, ACTOR_EXIT_TRANSIENT, "authentication with the supervisor failed (%s): "
+                        "wrong key file, another photon-sim version, or not a photon-sim supervisor", reason);
+        } else {
+            session_end(a, ACTOR_EXIT_TRANSIENT, "%s", reason);
+        }
         return;
     }
-    /* The supervisor went away: nothing left to do. */
-    if (a->status != ACTOR_EXIT_CONFIG) a->status = ACTOR_EXIT_OK;
-    proc_loop_exit(a->loop);
+    if (a->remote && !a->setup) {
+        session_end(a, ACTOR_EXIT_TRANSIENT, "the supervisor closed the connection before the setup "
+                    "(all actor slots taken?): %s", reason);
+        return;
+    }
+    /* The supervisor went away: a local actor is done; a remote one lost
+     * its connection (it may reconnect). */
+    if (a->status != ACTOR_EXIT_CONFIG) a->status = a->remote ? ACTOR_EXIT_TRANSIENT : ACTOR_EXIT_OK;
+    session_end(a, a->status, "connection lost: %s", reason);
 }
 
-int actor_main(int fd)
+/* Remote: the handshake completed; the supervisor must have used our
+ * pre-shared key (a server that did not would have had to show a
+ * certificate, which we do not accept anyway). */
+static void on_open(proc_peer *p, void *arg)
 {
-    return actor_main_remote(fd, NULL);
+    actor *a = arg;
+    photon_err err;
+    if (link_tls_verify(proc_peer_ssl(p), &err) < 0) {
+        a->sess->refused = 1;
+        session_end(a, ACTOR_EXIT_TRANSIENT, "refusing the supervisor: %.200s", err.msg);
+    }
 }
 
-int actor_main_remote(int fd, const actor_remote *opts)
+static void on_setup_deadline(void *arg)
+{
+    actor *a = arg;
+    a->setup_deadline = NULL;
+    char why[80];
+    snprintf(why, sizeof why, "no handshake and setup from the supervisor within %gs", SETUP_DEADLINE);
+    session_end(a, ACTOR_EXIT_TRANSIENT, "%s", why);
+}
+
+static int serve(int fd, const actor_remote *opts, actor_session *sess)
 {
     photon_err err;
-    actor a = { .status = ACTOR_EXIT_TRANSIENT, .remote = opts };
+    actor a = { .status = ACTOR_EXIT_TRANSIENT, .remote = opts, .sess = sess };
     a.loop = proc_loop_new(&err);
-    if (!a.loop) { log_error("%s", err.msg); return ACTOR_EXIT_TRANSIENT; }
-    a.peer = proc_peer_new(a.loop, fd, "supervisor", on_msg, on_close, &a);
+    if (!a.loop) { log_error("%s", err.msg); close(fd); return ACTOR_EXIT_TRANSIENT; }
+    if (opts) {
+        a.peer = proc_peer_new_tls(a.loop, fd, link_tls_ssl(opts->tls), 0, "the supervisor", on_open, on_msg,
+                                   on_close, &a);
+        if (!a.peer) {
+            snprintf(sess->why, sizeof sess->why, "cannot set up TLS (OpenSSL/libevent)");
+            proc_loop_free(a.loop);
+            return ACTOR_EXIT_TRANSIENT;
+        }
+        proc_peer_set_frame_deadline(a.peer, LINK_TCP_FRAME_DEADLINE);
+        a.setup_deadline = proc_timer_add(a.loop, SETUP_DEADLINE, on_setup_deadline, &a);
+    } else {
+        a.peer = proc_peer_new(a.loop, fd, "supervisor", on_msg, on_close, &a);
+    }
     proc_loop_run(a.loop);
+    proc_timer_cancel(a.setup_deadline);
     proc_peer_flush(a.peer);
     client_sync_free(a.cs);
     eval_task_free(a.ev);
@@ -251,4 +325,15 @@ int actor_main_remote(int fd, const actor_remote *opts)
     proc_loop_free(a.loop);
     free(a.setup);
     return a.status;
+}
+
+int actor_main(int fd)
+{
+    return serve(fd, NULL, NULL);
+}
+
+int actor_main_remote(int fd, const actor_remote *opts, actor_session *out)
+{
+    memset(out, 0, sizeof *out);
+    return serve(fd, opts, out);
 }

@@ -22,16 +22,28 @@ typedef struct {
 int actor_main(int fd);
 
 /* A remote actor (`photon-sim actor --connect`): fd is a connected TCP
- * socket; it answers the supervisor's challenge with the key, then serves
- * tasks like a local actor, with the blobs carried on the stream.  The
- * overrides replace what the supervisor's configuration says for this host
- * (0 / -1 / "" = keep). */
+ * socket; the session runs TLS over it with tls (a client context keyed by
+ * the run key, io/link_tls.h), then serves tasks like a local actor, with
+ * the blobs carried on the stream.  The overrides replace what the
+ * supervisor's configuration says for this host (0 / -1 / "" = keep). */
+struct link_tls;
 typedef struct {
-    const unsigned char *key;
-    size_t keylen;
+    struct link_tls *tls;
+    const char *addr;     /* HOST:PORT, for messages */
     int threads;          /* run.threads; 0 = keep */
     int backend;          /* enum cfg_backend; -1 = keep */
     const char *data_dir; /* data.prepared_dir; NULL = keep */
 } actor_remote;
-int actor_main_remote(int fd, const actor_remote *opts);
+/* How one remote session ended, for the reconnect policy
+ * (supervisor/cmd/cmd_actor.c). */
+typedef struct {
+    int stopped;          /* the supervisor sent STOP: the run is over */
+    int served;           /* the session got its setup */
+    int refused;          /* authentication failed: retrying cannot help */
+    int tasks;            /* results sent */
+    char why[320];        /* how it ended */
+} actor_session;
+/* Returns the exit status the process should end with if it does not
+ * reconnect; *out says how the session ended. */
+int actor_main_remote(int fd, const actor_remote *opts, actor_session *out);
 #endif

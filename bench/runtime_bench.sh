@@ -4,6 +4,8 @@
 #                                 read/write, in-order consume of K updates,
 #                                 outer step — next to memcpy (GB/s)
 #  2. photon-sim bench --runtime  aggregation and the outer step alone
+#  2b. photon-sim bench --link --tcp  one 125M-sized blob over loopback TCP,
+#                                 clear frames and inside TLS, next to memcpy
 #  3. a short real federated run (tiny model, 8 clients): the share of each
 #     round's wall time the supervisor spent outside training
 #     (summary.json round_overhead_fraction)
@@ -22,6 +24,9 @@ echo "== photon-sim bench --link ${args[*]}"
 echo
 echo "== photon-sim bench --runtime ${args[*]}"
 "$sim" bench --runtime "${args[@]}"
+echo
+echo "== photon-sim bench --link --tcp --sizes 125m"
+"$sim" bench --link --tcp --sizes 125m
 echo
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/photon-rtbench.XXXXXX")

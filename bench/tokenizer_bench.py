@@ -1,22 +1,30 @@
 #!/usr/bin/env python3
-"""Side-by-side tokenizer throughput: photon-sim's C GPT-2 tokenizer vs
-tiktoken (Rust), on the same documents, with the same number of threads,
-in one run.  tiktoken is built offline from the repository's
-data/tokenizer/gpt2/{encoder.json,vocab.bpe} with GPT-2's split pattern
-(no download).  Only tokenization is timed: both sides read and decompress
-the source first.  Runs alternate (C, tiktoken, C, ...) and the best of
---repeat runs of each is reported, which is the fairest figure on a shared,
-noisy machine.  Also checks both produce the same number of tokens.
+"""Side-by-side tokenizer throughput: photon-sim's C tokenizers vs tiktoken
+and Hugging Face tokenizers (both Rust), on the same documents, with the
+same number of threads, in one run:
+  gpt2       encoder.json + vocab.bpe: photon-sim vs tiktoken
+  gpt2.json  the same vocabulary as a tokenizer.json: photon-sim vs tokenizers
+  neox.json  GPT-NeoX's pipeline (NFC normalizer, runs of spaces as added
+             tokens, <|endoftext|> and <|padding|>) on GPT-2's vocabulary:
+             photon-sim vs tokenizers
+The tokenizers are built offline from the repository's
+data/tokenizer/gpt2/{encoder.json,vocab.bpe} (no download).  Only
+tokenization is timed: every side reads and decompresses the source first.
+Runs alternate and the best of --repeat runs of each is reported, which is
+the fairest figure on a shared, noisy machine.  Also checks that both sides
+of a pair produce the same number of tokens.
 
 usage: python3 bench/tokenizer_bench.py [--bin build/photon-sim]
            [--source data/wikipedia/wiki-train.json.gz] [--threads 2] [--repeat 3] [--max-docs N]
-Needs: pip install tiktoken"""
+Needs tiktoken and tokenizers (tools/pyenv.sh installs both into .venv);
+without tokenizers only the first pair is measured."""
 import argparse
 import gzip
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,6 +60,57 @@ def run_tiktoken(enc, docs, nbytes, threads):
     return {"tokens": sum(len(x) for x in ids), "seconds": dt, "mb_per_s": nbytes / 1e6 / dt}
 
 
+def hf_tokenizers(tokenizer_dir, out, threads):
+    """GPT-2's vocabulary as tokenizer.json, plain and with NeoX's pipeline;
+    returns {name: (directory, tokenizers.Tokenizer)} or {} without tokenizers."""
+    os.environ["RAYON_NUM_THREADS"] = str(threads)   # before tokenizers starts its pool
+    try:
+        from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
+    except ImportError:
+        return {}
+    with open(os.path.join(tokenizer_dir, "encoder.json"), encoding="utf-8") as f:
+        vocab = json.load(f)
+    with open(os.path.join(tokenizer_dir, "vocab.bpe"), encoding="utf-8") as f:
+        merges = [tuple(x.rstrip("\n").split(" ")) for x in f if x.strip() and not x.startswith("#version")]
+    made = {}
+    for name in ("gpt2.json", "neox.json"):
+        t = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+        t.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        t.decoder = decoders.ByteLevel()
+        t.add_special_tokens(["<|endoftext|>"])
+        if name == "neox.json":
+            t.normalizer = normalizers.NFC()
+            t.add_special_tokens(["<|padding|>"])
+            t.add_tokens([AddedToken(" " * k, normalized=True) for k in range(24, 1, -1)])
+        d = os.path.join(out, name)
+        os.makedirs(d)
+        t.save(os.path.join(d, "tokenizer.json"))
+        made[name] = (d, t)
+    return made
+
+
+def run_hf(tok, docs, nbytes):
+    t0 = time.perf_counter()
+    enc = tok.encode_batch(docs, add_special_tokens=False)
+    dt = time.perf_counter() - t0
+    return {"tokens": sum(len(e.ids) for e in enc), "seconds": dt, "mb_per_s": nbytes / 1e6 / dt}
+
+
+def compare(label, other, run_a, run_b, repeat, nbytes):
+    best_a = best_b = None
+    for _ in range(repeat):
+        a = run_a()
+        b = run_b()
+        if a.get("bytes", nbytes) != nbytes:
+            sys.exit(f"byte counts differ: photon-sim {a['bytes']}, python {nbytes}")
+        if a["tokens"] != b["tokens"]:
+            sys.exit(f"{label}: token counts differ: photon-sim {a['tokens']}, {other} {b['tokens']}")
+        best_a = a if best_a is None or a["mb_per_s"] > best_a["mb_per_s"] else best_a
+        best_b = b if best_b is None or b["mb_per_s"] > best_b["mb_per_s"] else best_b
+        print(f"  {label} run: photon-sim {a['mb_per_s']:7.1f} MB/s   {other} {b['mb_per_s']:7.1f} MB/s")
+    return best_a, best_b
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "photon-sim"))
@@ -66,22 +125,23 @@ def main():
     docs = read_docs(a.source, a.max_docs)
     nbytes = sum(len(d.encode("utf-8")) for d in docs)
     print(f"source {a.source}: {len(docs)} documents, {nbytes / 1e6:.1f} MB; {a.threads} thread(s)")
-    best_c = best_t = None
-    for _ in range(a.repeat):
-        c = run_c(a.bin, a.tokenizer, a.source, a.threads, a.max_docs)
-        t = run_tiktoken(enc, docs, nbytes, a.threads)
-        if c["bytes"] != nbytes:
-            sys.exit(f"byte counts differ: photon-sim {c['bytes']}, python {nbytes}")
-        if c["tokens"] != t["tokens"]:
-            sys.exit(f"token counts differ: photon-sim {c['tokens']}, tiktoken {t['tokens']}")
-        best_c = c if best_c is None or c["mb_per_s"] > best_c["mb_per_s"] else best_c
-        best_t = t if best_t is None or t["mb_per_s"] > best_t["mb_per_s"] else best_t
-        print(f"  run: photon-sim {c['mb_per_s']:7.1f} MB/s   tiktoken {t['mb_per_s']:7.1f} MB/s")
+    with tempfile.TemporaryDirectory() as out:
+        hf = hf_tokenizers(a.tokenizer, out, a.threads)
+        best_c, best_t = compare("gpt2", "tiktoken", lambda: run_c(a.bin, a.tokenizer, a.source, a.threads, a.max_docs),
+                                 lambda: run_tiktoken(enc, docs, nbytes, a.threads), a.repeat, nbytes)
+        rows = []
+        for name, (d, tok) in hf.items():
+            c, h = compare(name, "tokenizers", lambda d=d: run_c(a.bin, d, a.source, a.threads, a.max_docs),
+                           lambda tok=tok: run_hf(tok, docs, nbytes), a.repeat, nbytes)
+            rows.append((name, c, h))
     print(f"tokens: {best_c['tokens']} (identical count)")
     print(f"photon-sim  {best_c['mb_per_s']:8.1f} MB/s")
     print(f"tiktoken    {best_t['mb_per_s']:8.1f} MB/s")
     print(f"ratio (photon-sim / tiktoken): {best_c['mb_per_s'] / best_t['mb_per_s']:.2f}x")
-
+    for name, c, h in rows:
+        print(f"{name}: tokens {c['tokens']} (identical count); photon-sim {c['mb_per_s']:.1f} MB/s, "
+              f"tokenizers {h['mb_per_s']:.1f} MB/s")
+        print(f"ratio {name} (photon-sim / tokenizers): {c['mb_per_s'] / h['mb_per_s']:.2f}x")
 
 if __name__ == "__main__":
     main()

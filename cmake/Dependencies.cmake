@@ -18,8 +18,17 @@ photon_require_pkg(INIH inih libinih-dev)
 photon_require_pkg(OPENBLAS openblas libopenblas-dev)
 # JSON for sweep.json and for reading run results (sweep, compare).
 photon_require_pkg(CJSON libcjson libcjson-dev)
-# HMAC-SHA256 and randomness for the TCP link's challenge-response.
+# Hugging Face tokenizers: Oniguruma for their Split regexes (the engine
+# the tokenizers library uses), utf8proc for their Unicode normalizers.
+photon_require_pkg(ONIG oniguruma libonig-dev)
+photon_require_pkg(UTF8PROC libutf8proc libutf8proc-dev)
+# .zst text sources.
+photon_require_pkg(ZSTD libzstd libzstd-dev)
+# Randomness, HKDF and HMAC for the TCP link's run key.
 photon_require_pkg(LIBCRYPTO libcrypto libssl-dev)
+# TLS 1.3 for the TCP link (libssl) through libevent's OpenSSL bufferevents.
+photon_require_pkg(LIBSSL libssl libssl-dev)
+photon_require_pkg(LIBEVENT_OPENSSL libevent_openssl libevent-dev)
 
 find_package(ZLIB)
 if(NOT ZLIB_FOUND)

@@ -10,13 +10,13 @@
 #include <stdbool.h>
 #include "io/common.h"
 
-#define CFG_STR 256     /* max length of a string value */
-#define CFG_LIST 16     /* max items of a list value */
+#define CFG_STR 256     /* max length of a string value (and of each list item) */
+#define CFG_LIST_MAX 100000  /* items of one list value: a bound on hostile input, not a design limit */
 #define CFG_PERCLIENT_MAX 1024  /* max values of a per-client list ([network]) */
 
 enum cfg_backend { BACKEND_AUTO, BACKEND_CPU, BACKEND_CUDA };
 enum cfg_mode { MODE_FEDERATED, MODE_CENTRALIZED };
-enum cfg_partition { PART_IID, PART_BY_SOURCE, PART_DIRICHLET };
+enum cfg_partition { PART_IID, PART_BY_SOURCE, PART_DIRICHLET, PART_BY_FIELD };
 enum cfg_schedule { SCHED_COSINE, SCHED_CONSTANT, SCHED_LINEAR };
 enum cfg_optstate { OPTSTATE_RESET, OPTSTATE_KEEP };
 enum cfg_strategy { STRAT_FEDAVG, STRAT_FEDMOM, STRAT_NESTEROV };
@@ -30,8 +30,13 @@ enum cfg_compute { COMPUTE_MEASURED, COMPUTE_MODEL };
  * distribution sampled per client (docs/NETWORK.md). */
 enum cfg_dist { DIST_CONST, DIST_LIST, DIST_LOGNORMAL, DIST_UNIFORM, DIST_LOGUNIFORM };
 
-/* A list value: comma-separated in the INI file. */
-typedef struct { int n; char item[CFG_LIST][CFG_STR]; } cfg_list;
+/* A list value: comma-separated in the INI file, any number of items.  The
+ * items are interned for the life of the process (a configuration is loaded
+ * a handful of times per process), so a photon_config stays a plain value:
+ * copies share the items and nothing needs freeing. */
+typedef struct { int n; const char *const *item; } cfg_list;
+/* Sets l to copies of items[0..n). */
+void cfg_list_set(cfg_list *l, int n, const char *const *items);
 
 /* A per-client number: kind DIST_CONST (a), DIST_LIST (v[0..n), one per
  * client), or a distribution with parameters a, b (lognormal: median a,
@@ -50,6 +55,7 @@ typedef struct photon_config {
         int mode;                /* enum cfg_mode */
         int threads;             /* CPU threads per actor, 0 = all cores / actors */
         int precision;           /* enum cfg_precision (cuda only) */
+        char init_from[CFG_STR]; /* checkpoint or HF directory to start from; "" = random init */
     } run;
     struct {
         int n_layer, n_head, d_model, seq_len;
@@ -58,8 +64,8 @@ typedef struct photon_config {
         double init_std;
     } model;
     struct {
-        cfg_list sources;        /* "name=path" or "path" (name = file stem) */
-        char tokenizer[CFG_STR]; /* dir with encoder.json+vocab.bpe, or "train" */
+        cfg_list sources;        /* "name=path" or "path" (name = file stem); paths may be globs */
+        char tokenizer[CFG_STR]; /* tokenizer directory, or "train" */
         int tokenizer_vocab;     /* size when tokenizer = train */
         int partition;           /* enum cfg_partition */
         cfg_list assign;         /* by_source: "name=client,client,..." e.g. "wiki=0-1" */
@@ -67,6 +73,9 @@ typedef struct photon_config {
         cfg_list validation;     /* validation sources (paths) */
         char prepared_dir[CFG_STR]; /* "" = <out_dir>/data */
         int64_t max_docs;        /* 0 = all; caps documents read per source */
+        char text_key[CFG_STR];  /* JSON member (dotted path) holding the text */
+        char source_field[CFG_STR]; /* JSON member naming each document's source; "" = none */
+        int max_doc_mb;          /* longest document accepted */
     } data;
     struct {
         int count;               /* N virtual clients */

@@ -37,7 +37,7 @@
 static const char *const backends[] = { "auto", "cpu", "cuda", NULL };
 static const char *const modes[] = { "federated", "centralized", NULL };
 static const char *const precisions[] = { "fp32", "bf16", NULL };
-static const char *const partitions[] = { "iid", "by_source", "dirichlet", NULL };
+static const char *const partitions[] = { "iid", "by_source", "dirichlet", "by_field", NULL };
 static const char *const schedules[] = { "cosine", "constant", "linear", NULL };
 static const char *const optstates[] = { "reset", "keep", NULL };
 static const char *const cschedules[] = { "inherit", "cosine", "constant", "linear", NULL };
@@ -51,7 +51,7 @@ static const char *const computes[] = { "measured", "model", NULL };
 
 const cfg_section cfg_sections[] = {
     { "run", "What to run, where its outputs go, on which backend" },
-    { "model", "The GPT-2 shape (DESIGN §6)" },
+    { "model", "The GPT-2 shape (docs/MODEL.md)" },
     { "data", "Text sources, tokenizer and how data is split over clients" },
     { "clients", "The virtual clients and their local training (inner AdamW)" },
     { "centralized", "The centralized baseline's own recipe (mode = centralized); each default inherits [clients]" },
@@ -86,6 +86,7 @@ const cfg_key cfg_keys[] = {
     ENUM(run, mode, "federated", modes, "federated (LocalSGD + outer optimizer) or centralized baseline"),
     INT(run, threads, "0", 0, 4096, "CPU threads per actor; 0 = online cores / actors"),
     ENUM(run, precision, "bf16", precisions, "cuda backend compute precision (master weights stay fp32); cpu is always fp32"),
+    IN_PATH(run, init_from, "", NULL, "start from these weights: a checkpoint (.h5) or a Hugging Face GPT-2 directory (safetensors); a fresh run (round 0, new optimizer state); empty = random init"),
 
     INT(model, n_layer, "2", 1, 1024, "transformer blocks"),
     INT(model, n_head, "2", 1, 1024, "attention heads (must divide d_model)"),
@@ -95,15 +96,18 @@ const cfg_key cfg_keys[] = {
     INT(model, pad_vocab, "1", 1, 1 << 16, "pad V up to a multiple of this (64 gives GPT-2's 50304); 1 = no padding"),
     DBL(model, init_std, "0.02", POS, 0, 1, "standard deviation of the weight initialisation"),
 
-    IN_PATHS(data, sources, "text sources: 'path' or 'name=path' (JSON Lines, .json.gz, or text with <|endoftext|>)"),
-    IN_PATH(data, tokenizer, "train", "train", "directory with encoder.json + vocab.bpe, or 'train' to train a byte-level BPE on the sources"),
+    IN_PATHS(data, sources, "sources: 'path' or 'name=path', paths may be glob patterns (JSON Lines, text with <|endoftext|>, plain/gzip/zstd; llm.c .bin token shards)"),
+    IN_PATH(data, tokenizer, "train", "train", "tokenizer directory (tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe), or 'train' to train a byte-level BPE on the sources"),
     INT(data, tokenizer_vocab, "4096", 257, 1 << 24, "vocabulary size of the trained BPE (tokenizer = train)"),
-    ENUM(data, partition, "iid", partitions, "how documents are dealt to clients"),
-    LIST(data, assign, "by_source: name=clients items, clients as ranges joined by +, e.g. wiki=0-1, c4=2+3, books=4; empty = sources dealt evenly"),
+    ENUM(data, partition, "iid", partitions, "how documents are dealt to clients (by_field: by the source_field value of each document)"),
+    LIST(data, assign, "by_source / by_field: name=clients items (a source name or a field value), clients as ranges joined by +, e.g. wiki=0-1, c4=2+3, books=4; empty = sources dealt evenly"),
     DBL(data, alpha, "0.5", POS, 0, 1e6, "dirichlet concentration of each client's source mixture"),
     IN_PATHS(data, validation, "validation sources: 'path' or 'name=path' (name = file stem); each gets its own perplexity; empty = no validation set"),
     PATH(data, prepared_dir, "", NULL, "where tokenized shards go; empty = <run dir>/data"),
     I64(data, max_docs, "0", 0, "cap on documents read per source; 0 = all"),
+    STR(data, text_key, "text", "JSON Lines: the member that holds a document's text; a dotted path reaches into nested objects (meta.text)"),
+    STR(data, source_field, "", "JSON Lines: a member (dotted path, e.g. meta.pile_set_name) whose value is each document's source for by_field and dirichlet; empty = none"),
+    INT(data, max_doc_mb, "64", 1, 4096, "longest document (JSON line, or text between separators) in MB; a longer one stops prepare with an error"),
 
     INT(clients, count, "4", 1, 1000000, "N virtual clients (data shards)"),
     INT(clients, per_round, "0", 0, 1000000, "K clients sampled per round; 0 = all"),

@@ -4,6 +4,7 @@
  * (file:line or --set). */
 #include <ctype.h>
 #include <errno.h>
+#include <glob.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include "io/config_schema.h"
 #include "io/partition.h"
+#include "io/srcset.h"
 
 typedef struct {
     const char *const *origin;
@@ -50,10 +52,13 @@ static int check_assign(check_ctx *x, const photon_config *c, const char *item)
         return violation(x, "data.assign", NULL, "[data] assign: expected name=clients, e.g. wiki=0-1 (got '%s')", item);
     char name[CFG_STR];
     snprintf(name, sizeof name, "%.*s", (int)(eq - item), item);
-    bool known = false;
+    bool known = c->data.partition == PART_BY_FIELD;   /* field values are only known once read */
     for (int i = 0; i < c->data.sources.n && !known; i++) {
         char s[CFG_STR];
-        partition_source_name(c->data.sources.item[i], s, sizeof s);
+        const char *item = c->data.sources.item[i];
+        /* an unnamed pattern's files are named after themselves: checked by prepare */
+        if (partition_source_path(item) == item && srcset_is_glob(item)) { known = true; break; }
+        partition_source_name(item, s, sizeof s);
         known = strcmp(s, name) == 0;
     }
     if (!known)
@@ -155,7 +160,19 @@ int cfg_check_ex(const photon_config *c, const char *const *origin, const char *
         return violation(&x, "data.tokenizer_vocab", "model.vocab_size",
                          "[data] tokenizer_vocab = %d is more than [model] vocab_size = %d",
                          c->data.tokenizer_vocab, c->model.vocab_size);
-    for (int i = 0; c->data.partition == PART_BY_SOURCE && i < c->data.assign.n; i++)
+    if (c->data.partition == PART_BY_FIELD && !c->data.source_field[0])
+        return violation(&x, "data.partition", "data.source_field",
+                         "[data] partition = by_field needs [data] source_field (the member naming each document's source, e.g. meta.pile_set_name)");
+    const struct { const char *v, *key; } paths[] = { { c->data.text_key, "text_key" }, { c->data.source_field, "source_field" } };
+    for (int i = 0; i < 2; i++) {
+        const char *v = paths[i].v;
+        size_t n = strlen(v);
+        bool empty_ok = i == 1;
+        if ((n == 0 && !empty_ok) || (n && (v[0] == '.' || v[n - 1] == '.' || strstr(v, ".."))))
+            return violation(&x, i ? "data.source_field" : "data.text_key", NULL,
+                             "[data] %s: expected a member name or a dotted path such as meta.text (got '%s')", paths[i].key, v);
+    }
+    for (int i = 0; (c->data.partition == PART_BY_SOURCE || c->data.partition == PART_BY_FIELD) && i < c->data.assign.n; i++)
         if (check_assign(&x, c, c->data.assign.item[i]) < 0) return -1;
     if (c->clients.per_round > c->clients.count)
         return violation(&x, "clients.per_round", "clients.count", "[clients] per_round = %d is more than [clients] count = %d",
@@ -233,15 +250,33 @@ static int check_input(int k, const char *item, const char *const *origin, const
     if (r->type == CFG_T_PATHLIST && eq && memchr(item, '/', (size_t)(eq - item)) == NULL) path = eq + 1;
     if (!*path || (r->keep && strcmp(path, r->keep) == 0)) return 0;
     const char *where = origin && origin[k] ? origin[k] : fallback;
-    bool want_dir = strcmp(r->key, "tokenizer") == 0;
+    bool want_dir = strcmp(r->key, "tokenizer") == 0, either = strcmp(r->key, "init_from") == 0;
+    if (r->type == CFG_T_PATHLIST && srcset_is_glob(path)) {
+        glob_t g;
+        int rc = glob(path, 0, NULL, &g);
+        size_t n = rc == 0 ? g.gl_pathc : 0;
+        globfree(&g);
+        if (n == 0) {
+            err_set(err, "%s: [%s] %s: '%s' matches no file", where, r->section, r->key, path);
+            return -1;
+        }
+        return 0;   /* the files themselves are checked when they are read */
+    }
     struct stat st;
     if (stat(path, &st) != 0) {
         err_set(err, "%s: [%s] %s: '%s' not found (%s)", where, r->section, r->key, path, strerror(errno));
         return -1;
     }
+    if (either) return 0;
     if (want_dir != !!S_ISDIR(st.st_mode)) {
         err_set(err, "%s: [%s] %s: expected %s (got '%s')", where, r->section, r->key,
-                want_dir ? "a directory with encoder.json and vocab.bpe" : "a file, not a directory", path);
+                want_dir ? "a tokenizer directory (tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)"
+                         : "a file, not a directory", path);
+        return -1;
+    }
+    if (!want_dir && !S_ISREG(st.st_mode)) {
+        err_set(err, "%s: [%s] %s: '%s' is %s, not a regular file (sources are read more than once)", where, r->section,
+                r->key, path, S_ISFIFO(st.st_mode) ? "a FIFO (named pipe)" : "a device or socket");
         return -1;
     }
     return 0;

@@ -52,12 +52,12 @@ void cfg_describe(int k, char *out, size_t n)
             len += (size_t)snprintf(out + len, n - len, "%s%s", i ? ", " : "", r->choices[i]);
         break;
     }
-    case CFG_T_LIST: snprintf(out, n, "a comma-separated list of at most %d items", CFG_LIST); break;
+    case CFG_T_LIST: snprintf(out, n, "a comma-separated list (items of at most %d characters)", CFG_STR - 1); break;
     case CFG_T_PATH:
         if (r->keep) snprintf(out, n, "a path or '%s'", r->keep);
         else snprintf(out, n, "a path");
         break;
-    case CFG_T_PATHLIST: snprintf(out, n, "a comma-separated list of at most %d paths", CFG_LIST); break;
+    case CFG_T_PATHLIST: snprintf(out, n, "a comma-separated list of paths (each of at most %d characters)", CFG_STR - 1); break;
     case CFG_T_PERCLIENT:
         snprintf(out, n, "a number%s, one per client (comma-separated, at most %d), or lognormal:MEDIAN,SIGMA, "
                  "uniform:LO,HI or loguniform:LO,HI", range, CFG_PERCLIENT_MAX);
@@ -133,19 +133,62 @@ static void trim(char *s)
     s[b - a] = 0;
 }
 
+/* List items are interned in blocks that live as long as the process (see
+ * cfg_list in config.h); the global chain keeps them reachable, so leak
+ * checkers see no leak. */
+typedef struct intern_block { struct intern_block *next; size_t used, cap; char data[]; } intern_block;
+static intern_block *interned;
+
+static void *intern_alloc(size_t n)
+{
+    n = (n + 15) & ~(size_t)15;
+    if (!interned || interned->cap - interned->used < n) {
+        size_t cap = n > (1u << 16) ? n : (1u << 16);
+        intern_block *b = xmalloc(sizeof *b + cap);
+        b->next = interned;
+        b->used = 0;
+        b->cap = cap;
+        interned = b;
+    }
+    void *p = interned->data + interned->used;
+    interned->used += n;
+    return p;
+}
+
+void cfg_list_set(cfg_list *l, int n, const char *const *items)
+{
+    const char **v = n ? intern_alloc((size_t)n * sizeof *v) : NULL;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(items[i]) + 1;
+        v[i] = memcpy(intern_alloc(len), items[i], len);
+    }
+    l->n = n;
+    l->item = v;
+}
+
 /* Splits on commas and newlines (continuation lines) into l; empty items are
  * skipped so "a,\n  b" works.  Each item is passed through fix (paths). */
 static int parse_list(int k, const char *text, const char *base_dir, cfg_list *l, photon_err *err)
 {
-    cfg_list tmp;
-    memset(&tmp, 0, sizeof tmp);
+    int n = 0, cap = 0;
+    char **items = NULL;
     char *copy = xstrdup(text);
     int rc = 0;
     for (char *save = NULL, *it = strtok_r(copy, ",\n", &save); it; it = strtok_r(NULL, ",\n", &save)) {
         trim(it);
         if (!*it) continue;
-        if (tmp.n == CFG_LIST || strlen(it) >= CFG_STR) { rc = bad(k, text, err); break; }
-        char *dst = tmp.item[tmp.n++];
+        if (n == CFG_LIST_MAX) {
+            err_set(err, "[%s] %s: more than %d items (use a glob pattern such as dir/*.json.gz)",
+                    cfg_keys[k].section, cfg_keys[k].key, CFG_LIST_MAX);
+            rc = -1;
+            break;
+        }
+        if (strlen(it) >= CFG_STR) { rc = bad(k, it, err); break; }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            items = xrealloc(items, (size_t)cap * sizeof *items);
+        }
+        char *dst = items[n++] = xmalloc(CFG_STR);
         if (cfg_keys[k].type != CFG_T_PATHLIST) { memcpy(dst, it, strlen(it) + 1); continue; }
         /* "name=path": a name has no slash; resolve only the path part. */
         char *eq = strchr(it, '=');
@@ -153,14 +196,16 @@ static int parse_list(int k, const char *text, const char *base_dir, cfg_list *l
         if (eq && memchr(it, '/', (size_t)(eq - it)) == NULL) pre = (size_t)(eq - it) + 1;
         char path[CFG_STR];
         if (resolve_path(it + pre, NULL, base_dir, path) < 0 || pre + strlen(path) >= CFG_STR) {
-            rc = bad(k, text, err);
+            rc = bad(k, it, err);
             break;
         }
         memcpy(dst, it, pre);                        /* fits: checked above */
         memcpy(dst + pre, path, strlen(path) + 1);
     }
     free(copy);
-    if (rc == 0) memcpy(l, &tmp, sizeof tmp);
+    if (rc == 0) cfg_list_set(l, n, (const char *const *)items);
+    for (int i = 0; i < n; i++) free(items[i]);
+    free(items);
     return rc;
 }
 

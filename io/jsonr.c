@@ -263,3 +263,93 @@ bad:
     *err_off = jsonr_offset(&r);
     return -1;
 }
+
+/* ---- several dotted paths in one pass ---------------------------------- */
+
+#define MAX_PATHS 4
+
+typedef struct {
+    const char *const *paths;
+    int npaths;
+    jbuf *outs;
+    int *found;
+    jbuf name;
+} paths_ctx;
+
+/* The segment of path p at depth d: *seg, *len; 1 if it is the last one. */
+static int segment(const char *p, int d, const char **seg, size_t *len)
+{
+    for (int i = 0; i < d; i++) {
+        const char *dot = strchr(p, '.');
+        if (!dot) return -1;
+        p = dot + 1;
+    }
+    const char *dot = strchr(p, '.');
+    *seg = p;
+    *len = dot ? (size_t)(dot - p) : strlen(p);
+    return dot ? 0 : 1;
+}
+
+/* Parses an object whose members may continue the paths in active[0..na). */
+static int paths_object(jsonr *r, paths_ctx *x, const int *active, int na, int depth)
+{
+    if (depth > JSONR_MAX_DEPTH) return fail(r, "nesting too deep");
+    if (jsonr_expect(r, '{')) return fail(r, depth ? "expected an object" : "expected a JSON object");
+    if (jsonr_peek(r) == '}') { r->p++; return 0; }
+    for (;;) {
+        if (jsonr_peek(r) != '"') return fail(r, "expected a member name");
+        if (jsonr_string(r, &x->name)) return -1;
+        if (jsonr_expect(r, ':')) return -1;
+        int sub[MAX_PATHS], ns = 0, done = 0;
+        for (int k = 0; k < na; k++) {
+            int i = active[k];
+            const char *seg;
+            size_t len;
+            int last = segment(x->paths[i], depth, &seg, &len);
+            if (x->found[i] || last < 0 || len != x->name.len || memcmp(seg, x->name.data, len) != 0) continue;
+            if (last && !done) {
+                if (jsonr_peek(r) != '"') return fail(r, "member is not a string");
+                if (jsonr_string(r, &x->outs[i])) return -1;
+                x->found[i] = 1;
+                done = 1;
+                /* another path ending here gets the same value */
+                for (int k2 = k + 1; k2 < na; k2++) {
+                    int j = active[k2];
+                    const char *s2;
+                    size_t l2;
+                    if (!x->found[j] && segment(x->paths[j], depth, &s2, &l2) == 1 && l2 == len && memcmp(s2, seg, len) == 0) {
+                        x->outs[j].len = 0;
+                        jbuf_put(&x->outs[j], x->outs[i].data, x->outs[i].len);
+                        x->found[j] = 1;
+                    }
+                }
+            } else if (!last) {
+                sub[ns++] = i;
+            }
+        }
+        if (!done) {
+            if (ns && jsonr_peek(r) == '{') {
+                if (paths_object(r, x, sub, ns, depth + 1)) return -1;
+            } else if (jsonr_skip(r)) return -1;
+        }
+        int more = jsonr_next(r, '}');
+        if (more <= 0) return more;
+    }
+}
+
+int jsonr_object_paths(const char *s, size_t n, const char *const *paths, int npaths, jbuf *outs, int *found,
+                       const char **err, size_t *err_off)
+{
+    jsonr r;
+    paths_ctx x = { paths, npaths > MAX_PATHS ? MAX_PATHS : npaths, outs, found, { 0 } };
+    int active[MAX_PATHS];
+    for (int i = 0; i < x.npaths; i++) { found[i] = 0; active[i] = i; outs[i].len = 0; }
+    jsonr_init(&r, s, n);
+    int rc = paths_object(&r, &x, active, x.npaths, 0);
+    if (rc == 0 && jsonr_peek(&r) != -1) rc = fail(&r, "unexpected bytes after the JSON object");
+    jbuf_free(&x.name);
+    if (rc == 0) return 0;
+    *err = r.err;
+    *err_off = jsonr_offset(&r);
+    return -1;
+}

@@ -40,6 +40,15 @@ size_t jsonr_offset(const jsonr *r);
 int jsonr_object_string(const char *s, size_t n, const char *key, jbuf *out,
                         const char **err, size_t *err_off);
 
+/* Like jsonr_object_string for up to 4 dotted paths at once ("text",
+ * "meta.pile_set_name"): a path's segments name members of nested objects.
+ * outs[i] gets path i's string value and found[i] says whether it was
+ * there (the first occurrence of a member counts).  Returns 0, or -1 on a
+ * syntax error, a path that ends at a value that is not a string, or
+ * trailing bytes (*err and *err_off describe it). */
+int jsonr_object_paths(const char *s, size_t n, const char *const *paths, int npaths, jbuf *outs, int *found,
+                       const char **err, size_t *err_off);
+
 /* Appends the UTF-8 encoding of code point cp. */
 void jbuf_put_utf8(jbuf *b, uint32_t cp);
 void jbuf_put(jbuf *b, const void *p, size_t n);

@@ -1,6 +1,6 @@
-/* The run key and the challenge-response that proves a remote actor holds
- * it (io/tcp_link.h): OpenSSL's libcrypto for randomness, HMAC-SHA256 and
- * the constant-time comparison. */
+/* The run key (io/tcp_link.h): reading it from a file, generating a random
+ * one (OpenSSL's libcrypto for randomness).  io/link_tls.c derives the TLS
+ * pre-shared key from it. */
 #include "io/tcp_link.h"
 #include <ctype.h>
 #include <errno.h>
@@ -10,24 +10,47 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 int link_key_load(const char *path, unsigned char *key, photon_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) { err_set(err, "key file %s: %s", path, strerror(errno)); return -1; }
-    size_t n = fread(key, 1, LINK_KEY_MAX, f);
-    int more = fgetc(f) != EOF;
-    fclose(f);
-    if (more) { err_set(err, "key file %s: longer than %d bytes", path, LINK_KEY_MAX); return -1; }
-    while (n > 0 && isspace(key[n - 1])) n--;
-    if (n < LINK_KEY_MIN) {
-        err_set(err, "key file %s: %zu bytes of key, at least %d expected", path, n, LINK_KEY_MIN);
+    /* O_NONBLOCK: a FIFO named as the key file must not hang the open. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) { err_set(err, "key file %s: %s", path, strerror(errno)); return -1; }
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        err_set(err, "key file %s: not a regular file", path);
+        close(fd);
         return -1;
     }
-    return (int)n;
+    if (st.st_size > LINK_KEY_MAX + 64) {
+        err_set(err, "key file %s: longer than %d bytes", path, LINK_KEY_MAX);
+        close(fd);
+        return -1;
+    }
+    if (st.st_mode & 077)
+        log_warn("key file %s is readable by other users (mode %03o): chmod 600 it", path, (unsigned)(st.st_mode & 0777));
+    unsigned char buf[LINK_KEY_MAX + 1];
+    size_t n = 0;
+    while (n < sizeof buf) {
+        ssize_t k = read(fd, buf + n, sizeof buf - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) { err_set(err, "key file %s: %s", path, strerror(errno)); close(fd); return -1; }
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    close(fd);
+    while (n > 0 && isspace(buf[n - 1])) n--;
+    int rc = (int)n;
+    if (n > LINK_KEY_MAX) { err_set(err, "key file %s: longer than %d bytes", path, LINK_KEY_MAX); rc = -1; }
+    else if (n < LINK_KEY_MIN) {
+        err_set(err, "key file %s: %zu bytes of key, at least %d expected", path, n, LINK_KEY_MIN);
+        rc = -1;
+    } else {
+        memcpy(key, buf, n);
+    }
+    OPENSSL_cleanse(buf, sizeof buf);
+    return rc;
 }
 
 int link_random(void *buf, size_t n)
@@ -57,19 +80,4 @@ int link_key_generate(const char *path, unsigned char *key, photon_err *err)
     close(fd);
     memcpy(key, hex, 2 * sizeof raw);
     return 2 * (int)sizeof raw;
-}
-
-void link_auth_mac(const unsigned char *key, size_t keylen, const unsigned char nonce[LINK_NONCE_BYTES],
-                   uint32_t version, unsigned char mac[LINK_MAC_BYTES])
-{
-    unsigned char msg[LINK_NONCE_BYTES + 4];
-    memcpy(msg, nonce, LINK_NONCE_BYTES);
-    for (int i = 0; i < 4; i++) msg[LINK_NONCE_BYTES + i] = (unsigned char)(version >> (8 * i));
-    unsigned int n = LINK_MAC_BYTES;
-    if (!HMAC(EVP_sha256(), key, (int)keylen, msg, sizeof msg, mac, &n)) memset(mac, 0, LINK_MAC_BYTES);
-}
-
-int link_auth_equal(const unsigned char a[LINK_MAC_BYTES], const unsigned char b[LINK_MAC_BYTES])
-{
-    return CRYPTO_memcmp(a, b, LINK_MAC_BYTES) == 0;
 }

@@ -9,7 +9,7 @@
 
 static const char *partition_name(int kind)
 {
-    return kind == PART_IID ? "iid" : kind == PART_BY_SOURCE ? "by_source" : "dirichlet";
+    return kind == PART_IID ? "iid" : kind == PART_BY_SOURCE ? "by_source" : kind == PART_BY_FIELD ? "by_field" : "dirichlet";
 }
 
 /* Validation sources also get first_token: where their tokens start in
@@ -23,8 +23,8 @@ static void write_sources(FILE *f, const man_source *s, int n, int val)
         json_write_string(f, s[i].name);
         fputs(", \"path\": ", f);
         json_write_string(f, s[i].path);
-        fprintf(f, ", \"bytes\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\", \"docs\": %" PRId64 ", \"tokens\": %" PRId64,
-                s[i].bytes, s[i].hash, s[i].docs, s[i].tokens);
+        fprintf(f, ", \"pretokenized\": %s, \"bytes\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\", \"docs\": %" PRId64 ", \"tokens\": %" PRId64,
+                s[i].pretokenized ? "true" : "false", s[i].bytes, s[i].hash, s[i].docs, s[i].tokens);
         if (val) fprintf(f, ", \"first_token\": %" PRId64, first);
         fputc('}', f);
         first += s[i].tokens;
@@ -50,8 +50,14 @@ int manifest_write(const char *path, const manifest *m, photon_err *err)
     write_sources(f, m->sources, m->nsources, 0);
     fprintf(f, ",\n  \"validation\": ");
     write_sources(f, m->val, m->nval, 1);
-    fprintf(f, ",\n  \"partition\": {\"kind\": \"%s\", \"clients\": %d, \"seed\": %" PRIu64 ", \"alpha\": %.17g, \"max_docs\": %" PRId64 ", \"assign\": [",
+    fprintf(f, ",\n  \"validation_files\": ");
+    write_sources(f, m->val_files, m->nval_files, 0);
+    fprintf(f, ",\n  \"partition\": {\"kind\": \"%s\", \"clients\": %d, \"seed\": %" PRIu64 ", \"alpha\": %.17g, \"max_docs\": %" PRId64 ", \"source_field\": ",
             partition_name(c->data.partition), m->nclients, c->run.seed, c->data.alpha, c->data.max_docs);
+    json_write_string(f, c->data.source_field);
+    fprintf(f, ", \"text_key\": ");
+    json_write_string(f, c->data.text_key);
+    fprintf(f, ", \"assign\": [");
     for (int i = 0; i < c->data.assign.n; i++) {
         if (i) fputs(", ", f);
         json_write_string(f, c->data.assign.item[i]);
@@ -60,10 +66,10 @@ int manifest_write(const char *path, const manifest *m, photon_err *err)
     for (int k = 0; k < m->nclients; k++) {
         fprintf(f, "%s\n    {\"id\": %d, \"file\": \"client_%04d.bin\", \"docs\": %" PRId64 ", \"tokens\": %" PRId64 ", \"source_docs\": {",
                 k ? "," : "", k, k, m->client_docs[k], m->client_tokens[k]);
-        for (int s = 0; s < m->nsources; s++) {
+        for (int s = 0; s < m->nlabels; s++) {
             if (s) fputs(", ", f);
-            json_write_string(f, m->sources[s].name);
-            fprintf(f, ": %" PRId64, m->client_source_docs[(size_t)k * m->nsources + s]);
+            json_write_string(f, m->labels[s]);
+            fprintf(f, ": %" PRId64, m->client_source_docs[(size_t)k * m->nlabels + s]);
         }
         fputs("}}", f);
     }

@@ -1,7 +1,8 @@
 /* The prepared-data manifest (<prepared>/manifest.json): what went in
- * (sources with sizes and content hashes, tokenizer, partition parameters,
- * folded into one inputs_hash) and what came out (documents and tokens per
- * client, per source, and for the validation shard).  A later run compares
+ * (source files with sizes and content hashes, tokenizer, partition
+ * parameters, folded into one inputs_hash) and what came out (documents and
+ * tokens per client, per partition source -- a [data] sources name, or a
+ * source_field value -- and for the validation shard).  A later run compares
  * inputs_hash to decide whether the prepared data is current. */
 #ifndef PHOTON_MANIFEST_H
 #define PHOTON_MANIFEST_H
@@ -9,7 +10,8 @@
 #include "io/config.h"
 
 typedef struct {
-    char name[CFG_STR], path[CFG_STR];
+    const char *name, *path;
+    int pretokenized;               /* an llm.c token shard */
     uint64_t bytes, hash;
     int64_t docs, tokens;
 } man_source;
@@ -20,12 +22,16 @@ typedef struct {
     const char *tokenizer_dir;
     int vocab_size, trained;
     uint64_t tokenizer_hash;
-    int nsources, nval;
-    const man_source *sources, *val;
+    int nsources, nval, nval_files;
+    const man_source *sources;
+    const man_source *val;          /* one per validation source name, in val.bin's order */
+    const man_source *val_files;    /* the files behind them */
     const photon_config *cfg;       /* partition parameters */
     int nclients;
     const int64_t *client_docs, *client_tokens;
-    const int64_t *client_source_docs;  /* nclients x nsources */
+    int nlabels;                    /* partition sources: names and documents per client */
+    const char *const *labels;
+    const int64_t *client_source_docs;  /* nclients x nlabels */
     int64_t val_docs, val_tokens;
     double seconds;
 } manifest;

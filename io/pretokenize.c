@@ -45,6 +45,18 @@ int uclass(uint32_t cp)
     return UCLASS_OTHER;
 }
 
+int uword(uint32_t cp)
+{
+    if (cp == 0xFFFFFFFFu) return 0;
+    return in_ranges(uni_word, UNI_WORD_N, cp);
+}
+
+int uspace(uint32_t cp)
+{
+    if (cp < 128) return ascii_class[cp] == UCLASS_SPACE;
+    return cp != 0xFFFFFFFFu && in_ranges(uni_space, UNI_SPACE_N, cp);
+}
+
 int utf8_decode(const unsigned char *s, size_t n, size_t i, uint32_t *cp)
 {
     unsigned c = s[i];

@@ -11,6 +11,10 @@ enum { UCLASS_LETTER, UCLASS_NUMBER, UCLASS_SPACE, UCLASS_OTHER };
 
 /* Class of a code point (letters \p{L}, numbers \p{N}, White_Space, other). */
 int uclass(uint32_t cp);
+/* Rust regex's \w (word character) and \s (White_Space), for Hugging Face's
+ * added-token options (single_word, lstrip, rstrip). */
+int uword(uint32_t cp);
+int uspace(uint32_t cp);
 /* Decodes one UTF-8 character at s[i] (i < n); returns its byte length and
  * sets *cp (0xFFFFFFFF for an invalid byte, length 1). */
 int utf8_decode(const unsigned char *s, size_t n, size_t i, uint32_t *cp);

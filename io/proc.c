@@ -12,7 +12,10 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define PROC_MAX_SIGNALS 8
 
@@ -24,6 +27,7 @@ struct proc_loop {
     proc_child_cb child_cb;
     void *child_arg;
     struct { proc_signal_cb cb; void *arg; int sig; } sig[PROC_MAX_SIGNALS];
+    int running;   /* inside proc_loop_run (a TLS flush cannot run the loop then) */
 };
 
 struct proc_peer {
@@ -34,8 +38,20 @@ struct proc_peer {
     proc_close_cb on_close;
     void *arg;
     int closed;
-    uint8_t *buf;   /* reassembled payload of the current frame */
+    uint8_t *buf;   /* reassembled payload of the current frame (cap bytes, grown on demand) */
+    uint32_t cap;
     uint32_t limit; /* largest payload accepted */
+    /* TLS peers: the session (owned by the bufferevent), the callback for
+     * a completed handshake, and whether the connection failed (no
+     * close_notify is sent on a failed session). */
+    SSL *ssl;
+    proc_open_cb on_open;
+    int open, failed, tls_error;
+    /* A frame that has started must be complete within frame_deadline
+     * seconds (0: no deadline). */
+    double frame_deadline;
+    struct event *stall;
+    int in_frame;
 };
 
 struct proc_timer {
@@ -50,6 +66,7 @@ typedef struct {
     uint16_t type;
     uint32_t length;
 } __attribute__((packed)) proc_frame;
+_Static_assert(sizeof(proc_frame) == PROC_FRAME_BYTES, "frame header size");
 
 proc_loop *proc_loop_new(photon_err *err)
 {
@@ -71,7 +88,13 @@ void proc_loop_free(proc_loop *l)
 }
 
 struct event_base *proc_loop_base(proc_loop *l) { return l->base; }
-int proc_loop_run(proc_loop *l) { return event_base_dispatch(l->base); }
+int proc_loop_run(proc_loop *l)
+{
+    l->running++;
+    int rc = event_base_dispatch(l->base);
+    l->running--;
+    return rc;
+}
 void proc_loop_exit(proc_loop *l) { event_base_loopbreak(l->base); }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -163,48 +186,122 @@ static void peer_close(proc_peer *p, const char *reason)
     if (p->on_close) p->on_close(p, reason, p->arg);
 }
 
+int proc_frame_check(const void *hdr, uint32_t limit, uint16_t *type, uint32_t *len, char *why, size_t n)
+{
+    proc_frame h;
+    memcpy(&h, hdr, sizeof h);
+    if (h.magic != PROC_MAGIC) {
+        snprintf(why, n, "magic 0x%08x, expected 0x%08x", h.magic, PROC_MAGIC);
+        return -1;
+    }
+    if (h.version != PROC_VERSION) {
+        snprintf(why, n, "protocol version %u, expected %u", h.version, PROC_VERSION);
+        return -1;
+    }
+    if (h.length > limit) {
+        snprintf(why, n, "length %u over the limit %u", h.length, limit);
+        return -1;
+    }
+    *type = h.type;
+    *len = h.length;
+    return 0;
+}
+
+static void on_stall(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd; (void)what;
+    proc_peer *p = arg;
+    char why[160];
+    snprintf(why, sizeof why, "bad frame from %s: not complete within %gs of its start", p->name, p->frame_deadline);
+    log_warn("%s", why);
+    peer_close(p, why);
+}
+
+/* Arms the frame deadline when a frame has started and none is pending;
+ * disarms it when the input is empty. */
+static void watch_stall(proc_peer *p, size_t pending)
+{
+    if (p->frame_deadline <= 0 || p->closed) return;
+    if (pending == 0) {
+        if (p->in_frame) evtimer_del(p->stall);
+        p->in_frame = 0;
+        return;
+    }
+    if (p->in_frame) return;
+    if (!p->stall) p->stall = evtimer_new(p->loop->base, on_stall, p);
+    struct timeval tv = { (time_t)p->frame_deadline,
+                          (suseconds_t)((p->frame_deadline - (double)(time_t)p->frame_deadline) * 1e6) };
+    evtimer_add(p->stall, &tv);
+    p->in_frame = 1;
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     proc_peer *p = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     while (!p->closed) {
         proc_frame h;
-        if (evbuffer_get_length(in) < sizeof h) return;
+        if (evbuffer_get_length(in) < sizeof h) break;
         evbuffer_copyout(in, &h, sizeof h);
-        char why[160];
-        if (h.magic != PROC_MAGIC) {
-            snprintf(why, sizeof why, "bad frame from %s: magic 0x%08x, expected 0x%08x", p->name, h.magic, PROC_MAGIC);
-            log_warn("%s", why); peer_close(p, why); return;
+        uint16_t type;
+        uint32_t len;
+        char why[120], bad[240];
+        if (proc_frame_check(&h, p->limit, &type, &len, why, sizeof why) < 0) {
+            snprintf(bad, sizeof bad, "bad frame from %s: %s", p->name, why);
+            log_warn("%s", bad);
+            peer_close(p, bad);
+            return;
         }
-        if (h.version != PROC_VERSION) {
-            snprintf(why, sizeof why, "bad frame from %s: protocol version %u, expected %u", p->name, h.version, PROC_VERSION);
-            log_warn("%s", why); peer_close(p, why); return;
+        if (evbuffer_get_length(in) < sizeof h + len) break;
+        if (!p->buf || len > p->cap) {   /* grown to the largest frame seen, never above the limit */
+            free(p->buf);
+            p->cap = len > 64 ? len : 64;
+            p->buf = xmalloc(p->cap);
         }
-        if (h.length > p->limit) {
-            snprintf(why, sizeof why, "bad frame from %s: length %u over the limit %u", p->name, h.length, p->limit);
-            log_warn("%s", why); peer_close(p, why); return;
-        }
-        if (evbuffer_get_length(in) < sizeof h + h.length) return;
         evbuffer_drain(in, sizeof h);
-        evbuffer_remove(in, p->buf, h.length);
-        p->on_msg(p, h.type, p->buf, h.length, p->arg);
+        evbuffer_remove(in, p->buf, len);
+        if (p->in_frame) { evtimer_del(p->stall); p->in_frame = 0; }   /* a frame completed */
+        p->on_msg(p, type, p->buf, len, p->arg);
     }
+    watch_stall(p, evbuffer_get_length(in));
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)
 {
-    (void)bev;
     proc_peer *p = arg;
-    char why[160];
+    char why[240];
+    if (what & BEV_EVENT_CONNECTED) {   /* TLS: the handshake completed */
+        p->open = 1;
+        if (p->on_open) p->on_open(p, p->arg);
+        return;
+    }
+    if (p->ssl) {
+        /* The most telling OpenSSL error (an alert, a bad record MAC). */
+        /* libevent keeps them newest first, with SSL_get_error's code
+         * (no library part) among them: the newest real one. */
+        unsigned long e, last = 0;
+        while ((e = bufferevent_get_openssl_error(bev)) != 0)
+            if (!last && ERR_GET_LIB(e) != 0) last = e;
+        ERR_clear_error();
+        if (last) {
+            const char *r = ERR_reason_error_string(last);
+            char buf[120];
+            if (!r) { ERR_error_string_n(last, buf, sizeof buf); r = buf; }
+            p->failed = p->tls_error = 1;
+            snprintf(why, sizeof why, "%s to %s failed: TLS: %s", p->open ? "connection" : "TLS handshake", p->name, r);
+            peer_close(p, why);
+            return;
+        }
+    }
     if (what & BEV_EVENT_EOF)
-        snprintf(why, sizeof why, "%s closed the connection", p->name);
+        snprintf(why, sizeof why, "%s closed the connection%s", p->name, p->ssl && !p->open ? " during the TLS handshake" : "");
     else
         snprintf(why, sizeof why, "connection to %s failed: %s", p->name, strerror(EVUTIL_SOCKET_ERROR()));
+    if (p->ssl) p->failed = 1;
     peer_close(p, why);
 }
 
-proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
-                         proc_close_cb on_close, void *arg)
+static proc_peer *peer_alloc(proc_loop *l, const char *name, proc_msg_cb on_msg, proc_close_cb on_close, void *arg)
 {
     proc_peer *p = xcalloc(1, sizeof *p);
     p->loop = l;
@@ -212,14 +309,56 @@ proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_
     p->on_msg = on_msg;
     p->on_close = on_close;
     p->arg = arg;
-    p->buf = xmalloc(PROC_MAX_PAYLOAD);
     p->limit = PROC_MAX_PAYLOAD;
+    return p;
+}
+
+static void setup_bev(proc_peer *p)
+{
+    bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
+    /* libevent moves 16 KiB per callback by default; blobs are hundreds of
+     * megabytes, so let one callback move more (the frame limit still
+     * bounds what is buffered: complete frames are consumed at once). */
+    bufferevent_set_max_single_read(p->bev, 1 << 20);
+    bufferevent_set_max_single_write(p->bev, 1 << 20);
+    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+}
+
+proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
+                         proc_close_cb on_close, void *arg)
+{
+    proc_peer *p = peer_alloc(l, name, on_msg, on_close, arg);
     evutil_make_socket_nonblocking(fd);
     evutil_make_socket_closeonexec(fd);
     p->bev = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    bufferevent_setcb(p->bev, on_read, NULL, on_event, p);
-    bufferevent_enable(p->bev, EV_READ | EV_WRITE);
+    setup_bev(p);
     return p;
+}
+
+proc_peer *proc_peer_new_tls(proc_loop *l, int fd, struct ssl_st *ssl, int accepting, const char *name,
+                             proc_open_cb on_open, proc_msg_cb on_msg, proc_close_cb on_close, void *arg)
+{
+    proc_peer *p = peer_alloc(l, name, on_msg, on_close, arg);
+    p->ssl = ssl;
+    p->on_open = on_open;
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+    p->bev = bufferevent_openssl_socket_new(l->base, fd, ssl,
+                                            accepting ? BUFFEREVENT_SSL_ACCEPTING : BUFFEREVENT_SSL_CONNECTING,
+                                            BEV_OPT_CLOSE_ON_FREE);
+    if (!p->bev) {   /* the SSL object is ours to free then */
+        SSL_free(ssl);
+        close(fd);
+        free(p);
+        return NULL;
+    }
+    setup_bev(p);
+    return p;
+}
+
+void proc_peer_set_frame_deadline(proc_peer *p, double seconds)
+{
+    p->frame_deadline = seconds;
 }
 
 void proc_peer_set_callbacks(proc_peer *p, proc_msg_cb on_msg, proc_close_cb on_close, void *arg)
@@ -244,9 +383,26 @@ int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t le
     return 0;
 }
 
+static void flush_tls(proc_peer *p)
+{
+    /* Only the loop can drive OpenSSL's writes; nothing may be delivered
+     * meanwhile, so reading is off.  Inside the loop this cannot run: the
+     * caller waits for the peer to close instead. */
+    if (p->loop->running) return;
+    struct evbuffer *out = bufferevent_get_output(p->bev);
+    bufferevent_disable(p->bev, EV_READ);
+    double give_up = time_mono() + 5.0;
+    while (!p->closed && evbuffer_get_length(out) > 0 && time_mono() < give_up) {
+        struct timeval tv = { 0, 50000 };
+        event_base_loopexit(p->loop->base, &tv);
+        event_base_dispatch(p->loop->base);
+    }
+}
+
 void proc_peer_flush(proc_peer *p)
 {
     if (p->closed) return;
+    if (p->ssl) { flush_tls(p); return; }
     struct evbuffer *out = bufferevent_get_output(p->bev);
     int fd = bufferevent_getfd(p->bev);
     /* A socket bufferevent freezes its output's front so that only it
@@ -270,9 +426,20 @@ void proc_peer_flush(proc_peer *p)
 int proc_peer_closed(const proc_peer *p) { return p->closed; }
 const char *proc_peer_name(const proc_peer *p) { return p->name; }
 
+int proc_peer_open(const proc_peer *p) { return p->open; }
+int proc_peer_tls_error(const proc_peer *p) { return p->tls_error; }
+struct ssl_st *proc_peer_ssl(const proc_peer *p) { return p->ssl; }
+
 void proc_peer_free(proc_peer *p)
 {
     if (!p) return;
+    if (p->stall) event_free(p->stall);
+    /* A TLS session that ends well says so (close_notify), best effort:
+     * the peer then tells a deliberate close from a cut connection. */
+    if (p->ssl && p->open && !p->failed && evbuffer_get_length(bufferevent_get_output(p->bev)) == 0) {
+        SSL_shutdown(p->ssl);
+        ERR_clear_error();
+    }
     bufferevent_free(p->bev);
     free(p->buf);
     free(p);

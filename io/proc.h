@@ -7,7 +7,11 @@
  * Wire frame (little-endian, same machine or same architecture):
  *   uint32 magic 'PHSM' | uint16 version | uint16 type | uint32 length | payload
  * A frame with a bad magic, version or an oversized length closes the peer
- * with a logged reason; it is never guessed at. */
+ * with a logged reason; it is never guessed at.
+ *
+ * A peer is a plain socket (a local actor's socketpair) or a TLS session
+ * (remote actors, io/link_tls.h) through libevent's OpenSSL bufferevents:
+ * the same frames then travel inside TLS records. */
 #ifndef PHOTON_PROC_H
 #define PHOTON_PROC_H
 #include <stdint.h>
@@ -30,6 +34,9 @@ typedef void (*proc_msg_cb)(proc_peer *p, uint16_t type, const void *payload, ui
 /* The peer is gone (EOF, error or bad frame); reason says which.  The peer
  * stays allocated until proc_peer_free. */
 typedef void (*proc_close_cb)(proc_peer *p, const char *reason, void *arg);
+/* A TLS peer's handshake completed (frames may flow now). */
+typedef void (*proc_open_cb)(proc_peer *p, void *arg);
+struct ssl_st;
 
 proc_loop *proc_loop_new(photon_err *err);
 void proc_loop_free(proc_loop *l);
@@ -53,15 +60,37 @@ void proc_timer_cancel(proc_timer *t);
 /* Wraps a connected stream socket (takes ownership of fd). */
 proc_peer *proc_peer_new(proc_loop *l, int fd, const char *name, proc_msg_cb on_msg,
                          proc_close_cb on_close, void *arg);
-/* Queues one message; -1 if the peer is closed or the payload too big. */
+/* Wraps a connected TCP socket in TLS (takes ownership of fd and ssl):
+ * accepting = 1 on the server side.  on_open fires when the handshake
+ * completes; a failed handshake calls on_close with OpenSSL's reason.
+ * NULL if libevent cannot set it up (fd and ssl are freed then). */
+proc_peer *proc_peer_new_tls(proc_loop *l, int fd, struct ssl_st *ssl, int accepting, const char *name,
+                             proc_open_cb on_open, proc_msg_cb on_msg, proc_close_cb on_close, void *arg);
+/* Whether a TLS peer's handshake has completed; its session. */
+int proc_peer_open(const proc_peer *p);
+/* Whether a TLS peer ended with an error of the TLS layer (an alert, a
+ * record that failed authentication, a refused handshake) rather than a
+ * plain close or a socket error. */
+int proc_peer_tls_error(const proc_peer *p);
+struct ssl_st *proc_peer_ssl(const proc_peer *p);
+/* A frame that has started to arrive must be complete within this many
+ * seconds, or the peer is closed (a peer trickling bytes holds no frame
+ * open forever); 0 = no deadline (the default). */
+void proc_peer_set_frame_deadline(proc_peer *p, double seconds);
+/* Checks a frame header (PROC_FRAME_BYTES bytes): 0 and its type and
+ * payload length, or -1 with why (bad magic, version, length over limit). */
+#define PROC_FRAME_BYTES 12
+int proc_frame_check(const void *hdr, uint32_t limit, uint16_t *type, uint32_t *len, char *why, size_t n);
 /* Rebinds the callbacks (a TCP connection is handed from the listener to
  * the pool once it has authenticated). */
 void proc_peer_set_callbacks(proc_peer *p, proc_msg_cb on_msg, proc_close_cb on_close, void *arg);
 /* Lowers (or restores) the largest payload accepted from this peer, e.g.
  * before it has authenticated; never above PROC_MAX_PAYLOAD. */
 void proc_peer_set_limit(proc_peer *p, uint32_t max_payload);
+/* Queues one message; -1 if the peer is closed or the payload too big. */
 int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t len);
-/* Blocks until the output buffer is written (used right before exiting). */
+/* Blocks until the output buffer is written (used right before exiting;
+ * a TLS peer only while the loop is not running). */
 void proc_peer_flush(proc_peer *p);
 int proc_peer_closed(const proc_peer *p);
 const char *proc_peer_name(const proc_peer *p);

@@ -17,8 +17,16 @@ void progress_start(progress *p, const char *what, size_t total)
 static void show(progress *p, size_t done, double now, int final)
 {
     double dt = now - p->t0 > 1e-9 ? now - p->t0 : 1e-9;
-    char pct[32] = "";
-    if (p->total) snprintf(pct, sizeof pct, " of %.1f MB", p->total / 1e6);
+    char pct[96] = "";
+    if (p->total) {
+        /* done/total are file bytes (compressed when the files are); the
+         * estimate assumes the rest goes at the rate so far */
+        double left = done < p->total && done > 0 ? (double)(p->total - done) * dt / (double)done : 0;
+        char eta[48] = "";
+        if (!final && done > 0 && done < p->total)
+            snprintf(eta, sizeof eta, ", ETA %dm%02ds", (int)(left / 60), (int)left % 60);
+        snprintf(pct, sizeof pct, " of %.1f MB (%.0f%%%s)", p->total / 1e6, 100.0 * (double)done / (double)p->total, eta);
+    }
     fprintf(stderr, "%sphoton-sim: %s: %.1f MB%s, %.1f MB/s, %.1f s%s", p->tty ? "\r" : "", p->what, done / 1e6, pct,
             done / 1e6 / dt, dt, p->tty && !final ? "   " : "\n");
     fflush(stderr);

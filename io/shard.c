@@ -99,32 +99,87 @@ void shard_read(const shard *s, size_t start, size_t n, uint32_t *out)
     for (size_t i = 0; i < n; i++) out[i] = p[i];
 }
 
-int shard_write(const char *path, const uint32_t *tokens, size_t n, int wide, photon_err *err)
+const void *shard_data(const shard *s, int *width)
 {
-    if (n > INT32_MAX) { err_set(err, "%s: %zu tokens do not fit one llm.c shard (max %d)", path, n, INT32_MAX); return -1; }
-    if (!wide)
-        for (size_t i = 0; i < n; i++)
-            if (tokens[i] > 0xFFFF) {
-                err_set(err, "%s: token %u at index %zu does not fit a uint16 shard", path, tokens[i], i);
-                return -1;
-            }
+    *width = s->t16 ? 2 : 4;
+    return s->t16 ? (const void *)s->t16 : (const void *)s->t32;
+}
+
+struct shard_writer {
+    atomic_file *a;
+    FILE *f;
+    char *path;
+    size_t want, have;
+    int wide;
+};
+
+shard_writer *shard_writer_open(const char *path, size_t n, int wide, photon_err *err)
+{
+    if (n > INT32_MAX) { err_set(err, "%s: %zu tokens do not fit one llm.c shard (max %d)", path, n, INT32_MAX); return NULL; }
     atomic_file *a = afile_open(path, err);
-    if (!a) return -1;
-    FILE *f = afile_stream(a);
+    if (!a) return NULL;
+    shard_writer *w = xcalloc(1, sizeof *w);
+    w->a = a;
+    w->f = afile_stream(a);
+    w->path = xstrdup(path);
+    w->want = n;
+    w->wide = wide;
     int32_t h[SHARD_HEADER_INTS] = { 0 };
     h[0] = wide ? SHARD_MAGIC32 : SHARD_MAGIC16;
     h[1] = wide ? 7 : 1;
     h[2] = (int32_t)n;
-    fwrite(h, sizeof h, 1, f);
-    if (wide) fwrite(tokens, sizeof *tokens, n, f);
-    else {
-        uint16_t buf[8192];
-        for (size_t i = 0; i < n;) {
-            size_t k = n - i < 8192 ? n - i : 8192;
-            for (size_t j = 0; j < k; j++) buf[j] = (uint16_t)tokens[i + j];
-            fwrite(buf, sizeof *buf, k, f);
-            i += k;
+    fwrite(h, sizeof h, 1, w->f);
+    return w;
+}
+
+int shard_writer_put(shard_writer *w, const uint32_t *tokens, size_t n, photon_err *err)
+{
+    if (w->have + n > w->want) { err_set(err, "%s: more tokens than the header's %zu", w->path, w->want); return -1; }
+    w->have += n;
+    if (w->wide) { fwrite(tokens, sizeof *tokens, n, w->f); return 0; }
+    uint16_t buf[8192];
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < 8192 ? n - i : 8192;
+        for (size_t j = 0; j < k; j++) {
+            if (tokens[i + j] > 0xFFFF) {
+                err_set(err, "%s: token %u at index %zu does not fit a uint16 shard", w->path, tokens[i + j], w->have - n + i + j);
+                return -1;
+            }
+            buf[j] = (uint16_t)tokens[i + j];
         }
+        fwrite(buf, sizeof *buf, k, w->f);
+        i += k;
     }
-    return afile_commit(a, err);   /* checks the stream's error flag, fsyncs, renames */
+    return 0;
+}
+
+int shard_writer_commit(shard_writer *w, photon_err *err)
+{
+    int rc;
+    if (w->have != w->want) {
+        err_set(err, "%s: %zu tokens written, the header says %zu", w->path, w->have, w->want);
+        afile_abort(w->a);
+        rc = -1;
+    } else {
+        rc = afile_commit(w->a, err);   /* checks the stream's error flag, fsyncs, renames */
+    }
+    free(w->path);
+    free(w);
+    return rc;
+}
+
+void shard_writer_abort(shard_writer *w)
+{
+    if (!w) return;
+    afile_abort(w->a);
+    free(w->path);
+    free(w);
+}
+
+int shard_write(const char *path, const uint32_t *tokens, size_t n, int wide, photon_err *err)
+{
+    shard_writer *w = shard_writer_open(path, n, wide, err);
+    if (!w) return -1;
+    if (shard_writer_put(w, tokens, n, err)) { shard_writer_abort(w); return -1; }
+    return shard_writer_commit(w, err);
 }

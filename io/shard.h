@@ -22,6 +22,16 @@ uint32_t shard_token(const shard *s, size_t i);
 /* Copies tokens [start, start+n) into out. */
 void shard_read(const shard *s, size_t start, size_t n, uint32_t *out);
 
+/* The tokens as stored (uint16 when *width is 2, uint32 when 4). */
+const void *shard_data(const shard *s, int *width);
+
 /* Writes tokens (uint16 when wide == 0, uint32 otherwise) atomically. */
 int shard_write(const char *path, const uint32_t *tokens, size_t n, int wide, photon_err *err);
+/* The same in pieces, for shards larger than memory: the count is declared
+ * first (it goes in the header) and checked at commit. */
+typedef struct shard_writer shard_writer;
+shard_writer *shard_writer_open(const char *path, size_t n, int wide, photon_err *err);
+int shard_writer_put(shard_writer *w, const uint32_t *tokens, size_t n, photon_err *err);
+int shard_writer_commit(shard_writer *w, photon_err *err);   /* frees w */
+void shard_writer_abort(shard_writer *w);                    /* frees w, removes the temp file */
 #endif

@@ -21,6 +21,9 @@
 
 /* Bytes of payload per MSG_BLOB frame (well under PROC_MAX_PAYLOAD). */
 #define LINK_TCP_CHUNK ((uint32_t)512 << 10)
+/* Seconds within which a frame that has started to arrive on a TCP
+ * connection must be complete (proc_peer_set_frame_deadline). */
+#define LINK_TCP_FRAME_DEADLINE 60.0
 
 typedef struct {
     uint32_t kind;         /* link_kind */
@@ -50,11 +53,9 @@ int link_tcp_receive(photon_link *l, const void *payload, uint32_t len, photon_e
  * it received once its task is done). */
 void link_tcp_drop(photon_link *l, link_kind k);
 
-/* ---- the run key (challenge-response authentication) ---------------------- */
+/* ---- the run key (io/link_key.c; io/link_tls.h turns it into TLS) -------- */
 #define LINK_KEY_MIN 16
 #define LINK_KEY_MAX 4096
-#define LINK_NONCE_BYTES 32
-#define LINK_MAC_BYTES 32
 /* Reads a key file: its bytes, trailing whitespace removed; between
  * LINK_KEY_MIN and LINK_KEY_MAX bytes.  Returns the length, -1 with err. */
 int link_key_load(const char *path, unsigned char *key, photon_err *err);
@@ -62,9 +63,4 @@ int link_key_load(const char *path, unsigned char *key, photon_err *err);
  * mode 0600; fills key like link_key_load.  Returns the length, -1 with err. */
 int link_key_generate(const char *path, unsigned char *key, photon_err *err);
 int link_random(void *buf, size_t n);
-/* HMAC-SHA256(key, nonce || version as 4 little-endian bytes). */
-void link_auth_mac(const unsigned char *key, size_t keylen, const unsigned char nonce[LINK_NONCE_BYTES],
-                   uint32_t version, unsigned char mac[LINK_MAC_BYTES]);
-/* Constant-time comparison of two MACs: 1 if equal. */
-int link_auth_equal(const unsigned char a[LINK_MAC_BYTES], const unsigned char b[LINK_MAC_BYTES]);
 #endif

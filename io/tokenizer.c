@@ -7,15 +7,27 @@
  * is ever flushed), and only then merged pair by pair.  Merging uses a pair->(rank, id) open-addressing table;
  * short words merge in place in small arrays, long ones (digit runs, rows of
  * '=') with a linked list and a heap so that they stay O(n log n). */
-#include "io/tokenizer.h"
+/* The tokenizer's byte-level BPE core (see tokenizer.h and
+ * tokenizer_int.h): vocabulary and merge tables the loaders fill
+ * (io/tok_files.c for GPT-2's two-file formats and the choice of loader,
+ * io/hf_tokenizer.c for tokenizer.json), merging, encoding and decoding;
+ * the Hugging Face encoding pipeline is io/tok_pipeline.c.
+ * Encoding: a pre-tokenizer splits the text into words; each word is looked
+ * up whole in the vocabulary (only for tokens that merge back to themselves,
+ * so the shortcut is exact), then in a per-caller word cache (2-way set
+ * associative with LRU, fixed-size slots, so frequent words stay and nothing
+ * is ever flushed), and only then merged pair by pair.  Merging uses a
+ * pair->(rank, id) open-addressing table; short words merge in place in
+ * small arrays, long ones (digit runs, rows of '=') with a linked list and a
+ * heap so that they stay O(n log n). */
+#include "io/tokenizer_int.h"
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include "io/bytes_unicode.h"
 #include "io/jsonr.h"
 #include "io/pretokenize.h"
 
-#define NONE 0xFFFFFFFFu
+#define NONE TOK_NONE
 #define EOT_TEXT "<|endoftext|>"
 #define SMALL_WORD 128            /* longer words take the heap path */
 #define CACHE_SLOTS (1u << 16)    /* per-caller word cache: 2-way sets, 6 MB */
@@ -32,7 +44,7 @@ typedef struct {
     uint32_t ids[CACHE_IDS];
 } cslot;
 
-typedef struct wcache {
+struct wcache {
     struct wcache *next;
     cslot *tab;
     /* scratch for merging */
@@ -40,17 +52,23 @@ typedef struct wcache {
     int32_t *nxt, *prv;
     uint64_t *heap;
     size_t scap;
-} wcache;
+    void *pipe_scratch;           /* the pipeline's buffers (tok_cache_slot) */
+    void (*pipe_free)(void *);
+};
 
 struct tokenizer {
     int n, eot;
-    uint8_t *pool;
+    jbuf pool;
     uint32_t *off, *len;
+    uint8_t *flags;
     vslot *vmap; size_t vmask;
-    mslot *mtab; size_t mmask;
+    mslot *mtab; size_t mmask, nmerges;
     uint32_t byte_id[256];
+    uint32_t unk;
+    int fuse_unk, ignore_merges, all_bytes;
     uint64_t hash;
-    int whole_ok;   /* every token merges back to itself: whole-word lookup is exact */
+    const char *kind;
+    tok_pipe *pipe;
     pthread_mutex_t lock;
     wcache *caches;
 };
@@ -80,7 +98,7 @@ static uint32_t vocab_find_h(const tokenizer *t, const uint8_t *p, size_t n, uin
     for (size_t i = h & t->vmask;; i = (i + 1) & t->vmask) {
         const vslot *s = &t->vmap[i];
         if (s->id == NONE) return NONE;
-        if (s->tag == tag && t->len[s->id] == n && memcmp(t->pool + t->off[s->id], p, n) == 0) return s->id;
+        if (s->tag == tag && t->len[s->id] == n && memcmp((const uint8_t *)t->pool.data + t->off[s->id], p, n) == 0) return s->id;
     }
 }
 
@@ -91,7 +109,7 @@ static uint32_t vocab_find(const tokenizer *t, const uint8_t *p, size_t n)
 
 static void vocab_insert(tokenizer *t, uint32_t id)
 {
-    const uint8_t *p = t->pool + t->off[id];
+    const uint8_t *p = (const uint8_t *)t->pool.data + t->off[id];
     uint64_t h = hbytes(p, t->len[id]);
     size_t i = h & t->vmask;
     while (t->vmap[i].id != NONE) i = (i + 1) & t->vmask;
@@ -109,35 +127,18 @@ static inline uint32_t merge_find(const tokenizer *t, uint32_t a, uint32_t b, ui
     }
 }
 
-static void merge_insert(tokenizer *t, uint32_t a, uint32_t b, uint32_t rank, uint32_t id)
+static void merge_insert(tokenizer *t, uint32_t a, uint32_t b, uint32_t rank, uint32_t id, int last_wins)
 {
     uint64_t key = ((uint64_t)a << 32) | b;
     size_t i = mhash(key) & t->mmask;
     while (t->mtab[i].key != UINT64_MAX) {
-        if (t->mtab[i].key == key) return;   /* a duplicate merge keeps its first rank */
+        if (t->mtab[i].key == key) {
+            if (last_wins) t->mtab[i] = (mslot){ key, rank, id };
+            return;
+        }
         i = (i + 1) & t->mmask;
     }
     t->mtab[i] = (mslot){ key, rank, id };
-}
-
-/* ---- loading ---------------------------------------------------------- */
-
-static int check_whole_words(const tokenizer *t);
-
-/* Converts a string in GPT-2's byte alphabet to raw bytes; -1 if a code
- * point is outside the alphabet. */
-static int unmap_bytes(const char *s, size_t n, jbuf *out)
-{
-    out->len = 0;
-    for (size_t i = 0; i < n;) {
-        uint32_t cp;
-        i += (size_t)utf8_decode((const unsigned char *)s, n, i, &cp);
-        int b = bu_cp_to_byte(cp);
-        if (b < 0) return -1;
-        unsigned char c = (unsigned char)b;
-        jbuf_put(out, &c, 1);
-    }
-    return 0;
 }
 
 static size_t pow2_at_least(size_t n)
@@ -147,171 +148,105 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
-static int load_encoder(tokenizer *t, const char *path, const char *text, size_t n, photon_err *err)
+/* ---- building --------------------------------------------------------- */
+
+tokenizer *tok_new(int n)
 {
-    jsonr r;
-    jbuf key = {0}, raw = {0};
-    uint32_t *ids = NULL, *koff = NULL, *klen = NULL;
-    size_t cnt = 0, cap = 0;
-    jbuf pool = {0};
-    int eot = -1, rc = -1;
-    jsonr_init(&r, text, n);
-    if (jsonr_expect(&r, '{')) goto bad;
-    if (jsonr_peek(&r) == '}') { r.err = "empty vocabulary"; goto bad; }
-    for (;;) {
-        long long id;
-        if (jsonr_string(&r, &key) || jsonr_expect(&r, ':') || jsonr_int(&r, &id)) goto bad;
-        if (id < 0 || id >= (1LL << 30)) { r.err = "token id out of range"; goto bad; }
-        if (strcmp(key.data, EOT_TEXT) == 0) {
-            eot = (int)id;
-            raw.len = 0;
-            jbuf_put(&raw, EOT_TEXT, strlen(EOT_TEXT));
-        } else if (unmap_bytes(key.data, key.len, &raw) || raw.len == 0) {
-            r.err = "token is not written in GPT-2's byte alphabet";
-            goto bad;
-        }
-        if (cnt == cap) {
-            cap = cap ? cap * 2 : 1024;
-            ids = xrealloc(ids, cap * sizeof *ids);
-            koff = xrealloc(koff, cap * sizeof *koff);
-            klen = xrealloc(klen, cap * sizeof *klen);
-        }
-        ids[cnt] = (uint32_t)id;
-        koff[cnt] = (uint32_t)pool.len;
-        klen[cnt] = (uint32_t)raw.len;
-        jbuf_put(&pool, raw.data, raw.len);
-        cnt++;
-        int more = jsonr_next(&r, '}');
-        if (more < 0) goto bad;
-        if (more == 0) break;
-    }
-    if (jsonr_peek(&r) != -1) { r.err = "unexpected bytes after the object"; goto bad; }
-    t->n = (int)cnt;
-    t->eot = eot;
-    t->off = xmalloc(cnt * sizeof *t->off);
-    t->len = xmalloc(cnt * sizeof *t->len);
-    for (size_t i = 0; i < cnt; i++) t->len[i] = NONE;
-    for (size_t i = 0; i < cnt; i++) {
-        if (ids[i] >= cnt || t->len[ids[i]] != NONE) {
-            err_set(err, "%s: token id %u is %s (ids must be 0..%zu, each once)", path, ids[i],
-                    ids[i] >= cnt ? "out of range" : "used twice", cnt - 1);
-            goto out;
-        }
-        t->off[ids[i]] = koff[i];
-        t->len[ids[i]] = klen[i];
-    }
-    t->pool = (uint8_t *)pool.data;
-    pool.data = NULL;
-    t->vmask = pow2_at_least(cnt * 2) - 1;
+    tokenizer *t = xcalloc(1, sizeof *t);
+    pthread_mutex_init(&t->lock, NULL);
+    t->n = n;
+    t->eot = -1;
+    t->unk = NONE;
+    t->off = xcalloc((size_t)n + 1, sizeof *t->off);
+    t->len = xcalloc((size_t)n + 1, sizeof *t->len);
+    t->flags = xcalloc((size_t)n + 1, 1);
+    t->mmask = 15;
+    t->mtab = xmalloc((t->mmask + 1) * sizeof *t->mtab);
+    for (size_t i = 0; i <= t->mmask; i++) t->mtab[i].key = UINT64_MAX;
+    jbuf_put(&t->pool, "", 0);
+    t->kind = "";
+    return t;
+}
+
+void tok_set(tokenizer *t, uint32_t id, const void *bytes, size_t len, unsigned flags)
+{
+    t->off[id] = (uint32_t)t->pool.len;
+    t->len[id] = (uint32_t)len;
+    t->flags[id] = (uint8_t)(flags | TOKF_PRESENT);
+    jbuf_put(&t->pool, bytes, len);
+}
+
+int tok_index(tokenizer *t, const char *what, int require_bytes, photon_err *err)
+{
+    if (t->pool.len >= UINT32_MAX) { err_set(err, "%s: the vocabulary is too large", what); return -1; }
+    size_t nv = 0;
+    for (int i = 0; i < t->n; i++) nv += (t->flags[i] & TOKF_VOCAB) != 0;
+    free(t->vmap);
+    t->vmask = pow2_at_least(nv * 2) - 1;
     t->vmap = xmalloc((t->vmask + 1) * sizeof *t->vmap);
     for (size_t i = 0; i <= t->vmask; i++) t->vmap[i].id = NONE;
-    for (size_t i = 0; i < cnt; i++) {
-        if ((int)i == eot) continue;
-        if (vocab_find(t, t->pool + t->off[i], t->len[i]) != NONE) {
-            err_set(err, "%s: token id %zu repeats the bytes of token id %u", path, i,
-                    vocab_find(t, t->pool + t->off[i], t->len[i]));
-            goto out;
+    for (int i = 0; i < t->n; i++) {
+        if (!(t->flags[i] & TOKF_VOCAB)) continue;
+        const uint8_t *p = (const uint8_t *)t->pool.data + t->off[i];
+        uint32_t dup = vocab_find(t, p, t->len[i]);
+        if (dup != NONE) {
+            err_set(err, "%s: token id %d repeats the bytes of token id %u", what, i, dup);
+            return -1;
         }
         vocab_insert(t, (uint32_t)i);
     }
+    t->all_bytes = 1;
     for (int b = 0; b < 256; b++) {
         uint8_t c = (uint8_t)b;
         t->byte_id[b] = vocab_find(t, &c, 1);
-        if (t->byte_id[b] == NONE) {
-            err_set(err, "%s: no token for byte 0x%02x (a byte-level vocabulary needs all 256)", path, b);
-            goto out;
+        if (t->byte_id[b] != NONE) continue;
+        t->all_bytes = 0;
+        if (require_bytes) {
+            err_set(err, "%s: no token for byte 0x%02x (a byte-level vocabulary needs all 256)", what, b);
+            return -1;
         }
     }
-    rc = 0;
-    goto out;
-bad:
-    err_set(err, "%s: byte offset %zu: %s", path, jsonr_offset(&r), r.err ? r.err : "invalid JSON");
-out:
-    free(ids); free(koff); free(klen);
-    jbuf_free(&key); jbuf_free(&raw); jbuf_free(&pool);
-    return rc;
+    return 0;
 }
 
-static int load_merges(tokenizer *t, const char *path, char *text, size_t n, photon_err *err)
+uint32_t tok_find(const tokenizer *t, const void *bytes, size_t n) { return vocab_find(t, bytes, n); }
+
+void tok_add_merge(tokenizer *t, uint32_t a, uint32_t b, uint32_t ab, int last_wins)
 {
-    size_t lines = 1;
-    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
-    /* Each merge makes a token of the vocabulary: far more lines than
-     * tokens is not a merges file of this vocabulary (and would size the
-     * table below by the file alone). */
-    if (lines > 2 * (size_t)t->n + 1024) {
-        err_set(err, "%s: %zu lines, more merges than a vocabulary of %d tokens can have", path, lines, t->n);
-        return -1;
+    if ((t->nmerges + 1) * 2 > t->mmask + 1) {
+        /* grow and rehash */
+        size_t old = t->mmask + 1;
+        mslot *o = t->mtab;
+        t->mmask = old * 2 - 1;
+        t->mtab = xmalloc((t->mmask + 1) * sizeof *t->mtab);
+        for (size_t i = 0; i <= t->mmask; i++) t->mtab[i].key = UINT64_MAX;
+        for (size_t i = 0; i < old; i++)
+            if (o[i].key != UINT64_MAX) merge_insert(t, (uint32_t)(o[i].key >> 32), (uint32_t)o[i].key, o[i].rank, o[i].id, 0);
+        free(o);
     }
-    t->mmask = pow2_at_least(lines * 2) - 1;
-    t->mtab = xmalloc((t->mmask + 1) * sizeof *t->mtab);
-    for (size_t i = 0; i <= t->mmask; i++) t->mtab[i].key = UINT64_MAX;
-    jbuf a = {0}, b = {0}, ab = {0};
-    uint32_t rank = 0;
-    size_t lineno = 0;
-    int rc = -1;
-    for (size_t i = 0; i < n;) {
-        size_t e = i;
-        while (e < n && text[e] != '\n') e++;
-        lineno++;
-        size_t le = e;
-        if (le > i && text[le - 1] == '\r') le--;
-        const char *s = text + i;
-        size_t len = le - i;
-        i = e + 1;
-        if (len == 0 || (lineno == 1 && len >= 8 && memcmp(s, "#version", 8) == 0)) continue;
-        const char *sp = memchr(s, ' ', len);
-        if (!sp || sp == s || sp == s + len - 1 || memchr(sp + 1, ' ', (size_t)(s + len - sp - 1))) {
-            err_set(err, "%s:%zu: expected two tokens separated by one space", path, lineno);
-            goto out;
-        }
-        if (unmap_bytes(s, (size_t)(sp - s), &a) || unmap_bytes(sp + 1, (size_t)(s + len - sp - 1), &b)) {
-            err_set(err, "%s:%zu: token is not written in GPT-2's byte alphabet", path, lineno);
-            goto out;
-        }
-        ab.len = 0;
-        jbuf_put(&ab, a.data, a.len);
-        jbuf_put(&ab, b.data, b.len);
-        uint32_t ia = vocab_find(t, (uint8_t *)a.data, a.len), ib = vocab_find(t, (uint8_t *)b.data, b.len);
-        uint32_t iab = vocab_find(t, (uint8_t *)ab.data, ab.len);
-        if (ia == NONE || ib == NONE || iab == NONE) {
-            err_set(err, "%s:%zu: merge uses a token that is not in encoder.json", path, lineno);
-            goto out;
-        }
-        merge_insert(t, ia, ib, rank++, iab);
-    }
-    rc = 0;
-out:
-    jbuf_free(&a); jbuf_free(&b); jbuf_free(&ab);
-    return rc;
+    merge_insert(t, a, b, (uint32_t)t->nmerges++, ab, last_wins);
 }
 
-tokenizer *tok_load(const char *dir, photon_err *err)
+void tok_add_flags(tokenizer *t, uint32_t id, unsigned flags) { t->flags[id] |= (uint8_t)flags; }
+int tok_all_bytes(const tokenizer *t) { return t->all_bytes; }
+void tok_set_eot(tokenizer *t, int eot) { t->eot = eot; }
+
+void tok_set_hash(tokenizer *t, uint64_t h) { t->hash = h; }
+void tok_set_pipe(tokenizer *t, tok_pipe *p) { t->pipe = p; }
+void tok_set_kind(tokenizer *t, const char *kind) { t->kind = kind; }
+const char *tok_kind(const tokenizer *t) { return t->kind; }
+unsigned tok_flags(const tokenizer *t, uint32_t id) { return id < (uint32_t)t->n ? t->flags[id] : 0; }
+
+void tok_set_bpe_options(tokenizer *t, uint32_t unk, int fuse_unk, int ignore_merges)
 {
-    char ep[4096], mp[4096];
-    path_join(ep, sizeof ep, dir, "encoder.json");
-    path_join(mp, sizeof mp, dir, "vocab.bpe");
-    size_t en, mn;
-    /* GPT-2's files are 1 MB and 0.5 MB; 64 MiB bounds what a hostile pair
-     * can make the tables below cost (a few times the text). */
-    char *etext = file_read_max(ep, TOK_FILE_MAX, "a tokenizer file", &en, err);
-    if (!etext) return NULL;
-    char *mtext = file_read_max(mp, TOK_FILE_MAX, "a tokenizer file", &mn, err);
-    if (!mtext) { free(etext); return NULL; }
-    tokenizer *t = xcalloc(1, sizeof *t);
-    pthread_mutex_init(&t->lock, NULL);
-    t->hash = hash64(mtext, mn, hash64(etext, en, HASH64_INIT));
-    int rc = load_encoder(t, ep, etext, en, err);
-    if (rc == 0) rc = load_merges(t, mp, mtext, mn, err);
-    free(etext);
-    free(mtext);
-    if (rc) { tok_free(t); return NULL; }
-    t->whole_ok = check_whole_words(t);
-    return t;
+    t->unk = unk;
+    t->fuse_unk = fuse_unk;
+    t->ignore_merges = ignore_merges;
 }
 
 static void cache_free(wcache *c)
 {
+    if (c->pipe_free) c->pipe_free(c->pipe_scratch);
     free(c->tab);
     free(c->sym); free(c->rk); free(c->mid); free(c->nxt); free(c->prv); free(c->heap);
     free(c);
@@ -322,7 +257,9 @@ void tok_free(tokenizer *t)
     if (!t) return;
     while (t->caches) { wcache *c = t->caches; t->caches = c->next; cache_free(c); }
     pthread_mutex_destroy(&t->lock);
-    free(t->pool); free(t->off); free(t->len); free(t->vmap); free(t->mtab);
+    if (t->pipe) tok_pipe_free(t->pipe);
+    jbuf_free(&t->pool);
+    free(t->off); free(t->len); free(t->flags); free(t->vmap); free(t->mtab);
     free(t);
 }
 
@@ -334,7 +271,7 @@ const char *tok_piece(const tokenizer *t, uint32_t id, size_t *n)
 {
     if (id >= (uint32_t)t->n) return NULL;
     *n = t->len[id];
-    return (const char *)t->pool + t->off[id];
+    return t->pool.data + t->off[id];
 }
 
 char *tok_decode(const tokenizer *t, const uint32_t *ids, size_t n, size_t *out_len)
@@ -344,7 +281,7 @@ char *tok_decode(const tokenizer *t, const uint32_t *ids, size_t n, size_t *out_
     char *s = xmalloc(total + 1), *p = s;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] >= (uint32_t)t->n) continue;   /* unknown ids decode to nothing */
-        memcpy(p, t->pool + t->off[ids[i]], t->len[ids[i]]);
+        memcpy(p, t->pool.data + t->off[ids[i]], t->len[ids[i]]);
         p += t->len[ids[i]];
     }
     *p = 0;
@@ -368,14 +305,36 @@ static void scratch_reserve(wcache *c, size_t n)
     c->scap = cap;
 }
 
+/* The word's starting symbols, one per byte.  A byte without a token (only
+ * in vocabularies that lack some of the 256) becomes the unknown token,
+ * consecutive ones fused with fuse_unk, or is dropped when there is none:
+ * what Hugging Face's BPE does. */
+static size_t initial_symbols(const tokenizer *t, uint32_t *sym, const uint8_t *w, size_t n)
+{
+    if (t->all_bytes) {
+        for (size_t i = 0; i < n; i++) sym[i] = t->byte_id[w[i]];
+        return n;
+    }
+    size_t m = 0;
+    int prev_unk = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = t->byte_id[w[i]];
+        if (id != NONE) { sym[m++] = id; prev_unk = 0; continue; }
+        if (t->unk == NONE) continue;
+        /* after the byte-level mapping a byte is one character to Hugging Face */
+        if (!(prev_unk && t->fuse_unk)) sym[m++] = t->unk;
+        prev_unk = 1;
+    }
+    return m;
+}
+
 /* In place, for short words: repeatedly merge the lowest-ranked pair
  * (leftmost on ties).  Result in c->sym; returns its length. */
 static size_t bpe_small(const tokenizer *t, wcache *c, const uint8_t *w, size_t n)
 {
     uint32_t *sym = c->sym, *rk = c->rk, *mid = c->mid;
-    for (size_t i = 0; i < n; i++) sym[i] = t->byte_id[w[i]];
-    for (size_t i = 0; i + 1 < n; i++) rk[i] = merge_find(t, sym[i], sym[i + 1], &mid[i]);
-    size_t m = n;
+    size_t m = initial_symbols(t, sym, w, n);
+    for (size_t i = 0; i + 1 < m; i++) rk[i] = merge_find(t, sym[i], sym[i + 1], &mid[i]);
     while (m > 1) {
         uint32_t best = NONE;
         size_t bi = 0;
@@ -429,8 +388,9 @@ static size_t bpe_large(const tokenizer *t, wcache *c, const uint8_t *w, size_t 
     int32_t *nxt = c->nxt, *prv = c->prv;
     uint64_t *h = c->heap;
     size_t hn = 0;
+    n = initial_symbols(t, sym, w, n);
+    if (n == 0) return 0;
     for (size_t i = 0; i < n; i++) {
-        sym[i] = t->byte_id[w[i]];
         nxt[i] = i + 1 < n ? (int32_t)(i + 1) : -1;
         prv[i] = (int32_t)i - 1;
     }
@@ -462,32 +422,30 @@ static size_t bpe_large(const tokenizer *t, wcache *c, const uint8_t *w, size_t 
     return m;
 }
 
-/* ---- encoding --------------------------------------------------------- */
-
-static wcache *cache_get(const tokenizer *tc);
-static void cache_put(const tokenizer *tc, wcache *c);
-
-/* Looking a word up whole in the vocabulary (as tiktoken does) is a big
- * speed-up, but only exact when merging any token's bytes gives back that
- * token.  GPT-2's vocabulary has this property; we check it at load time
- * rather than assume it of every vocabulary. */
-static int check_whole_words(const tokenizer *t)
+static size_t bpe(const tokenizer *t, wcache *c, const uint8_t *w, size_t n)
 {
-    wcache *c = cache_get(t);
-    int ok = 1;
-    for (int id = 0; id < t->n && ok; id++) {
-        if (id == t->eot || t->len[id] < 2) continue;
-        const uint8_t *w = t->pool + t->off[id];
-        size_t n = t->len[id];
-        scratch_reserve(c, n);
-        size_t m = n <= SMALL_WORD ? bpe_small(t, c, w, n) : bpe_large(t, c, w, n);
-        ok = m == 1 && c->sym[0] == (uint32_t)id;
-    }
-    cache_put(t, c);
-    return ok;
+    scratch_reserve(c, n);
+    return n <= SMALL_WORD ? bpe_small(t, c, w, n) : bpe_large(t, c, w, n);
 }
 
-static wcache *cache_get(const tokenizer *tc)
+/* ---- encoding --------------------------------------------------------- */
+
+/* Looking a word up whole in the vocabulary (as tiktoken does) is a big
+ * speed-up, but only exact for tokens that merging their bytes gives back.
+ * Every token of GPT-2's vocabulary has this property; we check it per
+ * token at load time rather than assume it of every vocabulary. */
+void tok_finish(tokenizer *t)
+{
+    wcache *c = tok_cache_get(t);
+    for (int id = 0; id < t->n; id++) {
+        if (!(t->flags[id] & TOKF_VOCAB)) continue;
+        size_t m = bpe(t, c, (const uint8_t *)t->pool.data + t->off[id], t->len[id]);
+        if (m == 1 && c->sym[0] == (uint32_t)id) t->flags[id] |= TOKF_WHOLE;
+    }
+    tok_cache_put(t, c);
+}
+
+wcache *tok_cache_get(const tokenizer *tc)
 {
     tokenizer *t = (tokenizer *)tc;   /* the cache list is the only mutable part */
     pthread_mutex_lock(&t->lock);
@@ -502,7 +460,7 @@ static wcache *cache_get(const tokenizer *tc)
     return c;
 }
 
-static void cache_put(const tokenizer *tc, wcache *c)
+void tok_cache_put(const tokenizer *tc, wcache *c)
 {
     tokenizer *t = (tokenizer *)tc;
     pthread_mutex_lock(&t->lock);
@@ -511,41 +469,46 @@ static void cache_put(const tokenizer *tc, wcache *c)
     pthread_mutex_unlock(&t->lock);
 }
 
-static inline void out_push(uint32_t **ids, size_t *len, size_t *cap, const uint32_t *v, size_t n)
+void **tok_cache_slot(wcache *c, void (**free_fn)(void *))
 {
-    if (*len + n > *cap) {
-        size_t nc = *cap ? *cap : 1024;
-        while (nc < *len + n) nc *= 2;
-        *ids = xrealloc(*ids, nc * sizeof **ids);
-        *cap = nc;
-    }
-    memcpy(*ids + *len, v, n * sizeof *v);
-    *len += n;
+    if (free_fn) c->pipe_free = *free_fn;
+    return &c->pipe_scratch;
 }
 
-static void encode_word(const tokenizer *t, wcache *c, const uint8_t *w, size_t n,
-                        uint32_t **ids, size_t *len, size_t *cap)
+void tok_push(tok_out *o, const uint32_t *v, size_t n)
 {
-    if (n == 1) { out_push(ids, len, cap, &t->byte_id[w[0]], 1); return; }
+    if (*o->len + n > *o->cap) {
+        size_t nc = *o->cap ? *o->cap : 1024;
+        while (nc < *o->len + n) nc *= 2;
+        *o->ids = xrealloc(*o->ids, nc * sizeof **o->ids);
+        *o->cap = nc;
+    }
+    memcpy(*o->ids + *o->len, v, n * sizeof *v);
+    *o->len += n;
+}
+
+void tok_word(const tokenizer *t, wcache *c, const uint8_t *w, size_t n, tok_out *o)
+{
+    if (n == 0) return;
+    if (n == 1 && t->byte_id[w[0]] != NONE) { tok_push(o, &t->byte_id[w[0]], 1); return; }
     uint64_t h = hbytes(w, n);
-    uint32_t id = t->whole_ok ? vocab_find_h(t, w, n, h) : NONE;
-    if (id != NONE) { out_push(ids, len, cap, &id, 1); return; }
+    uint32_t id = vocab_find_h(t, w, n, h);
+    if (id != NONE && (t->ignore_merges || (t->flags[id] & TOKF_WHOLE))) { tok_push(o, &id, 1); return; }
     int cacheable = n <= CACHE_KEY;
     cslot *set = &c->tab[h & (CACHE_SLOTS - 2)];
     if (cacheable) {
         for (int way = 0; way < 2; way++) {
             cslot *s = &set[way];
             if (s->nids && s->h == h && s->klen == n && memcmp(s->key, w, n) == 0) {
-                out_push(ids, len, cap, s->ids, s->nids);
+                tok_push(o, s->ids, s->nids);
                 if (way) { cslot tmp = set[0]; set[0] = set[1]; set[1] = tmp; }   /* most recent first */
                 return;
             }
         }
     }
-    scratch_reserve(c, n);
-    size_t m = n <= SMALL_WORD ? bpe_small(t, c, w, n) : bpe_large(t, c, w, n);
-    out_push(ids, len, cap, c->sym, m);
-    if (!cacheable || m > CACHE_IDS) return;
+    size_t m = bpe(t, c, w, n);
+    tok_push(o, c->sym, m);
+    if (!cacheable || m > CACHE_IDS || m == 0) return;
     set[1] = set[0];   /* evict the least recently used way */
     set[0].h = h;
     set[0].klen = (uint8_t)n;
@@ -554,38 +517,45 @@ static void encode_word(const tokenizer *t, wcache *c, const uint8_t *w, size_t 
     memcpy(set[0].ids, c->sym, m * sizeof *c->sym);
 }
 
-static void encode_span(const tokenizer *t, wcache *c, const uint8_t *s, size_t n,
-                        uint32_t **ids, size_t *len, size_t *cap)
+void tok_gpt2_span(const tokenizer *t, wcache *c, const uint8_t *s, size_t n, tok_out *o)
 {
     for (size_t i = 0; i < n;) {
         size_t e = pretok_next(s, n, i);
-        encode_word(t, c, s + i, e - i, ids, len, cap);
+        tok_word(t, c, s + i, e - i, o);
         i = e;
     }
+}
+
+static void encode_span(const tokenizer *t, wcache *c, const uint8_t *s, size_t n, tok_out *o)
+{
+    if (t->pipe) tok_pipe_encode(t, t->pipe, c, s, n, o);
+    else tok_gpt2_span(t, c, s, n, o);
 }
 
 size_t tok_encode(const tokenizer *t, const char *text, size_t n, uint32_t **ids, size_t *len, size_t *cap)
 {
     size_t before = *len;
-    wcache *c = cache_get(t);
-    encode_span(t, c, (const uint8_t *)text, n, ids, len, cap);
-    cache_put(t, c);
+    tok_out o = { ids, len, cap };
+    wcache *c = tok_cache_get(t);
+    encode_span(t, c, (const uint8_t *)text, n, &o);
+    tok_cache_put(t, c);
     return *len - before;
 }
 
 size_t tok_encode_with_eot(const tokenizer *t, const char *text, size_t n, uint32_t **ids, size_t *len, size_t *cap)
 {
     size_t before = *len, el = strlen(EOT_TEXT);
-    wcache *c = cache_get(t);
+    tok_out o = { ids, len, cap };
+    wcache *c = tok_cache_get(t);
     const char *p = text, *end = text + n;
     while (p < end) {
         const char *q = t->eot >= 0 ? memmem(p, (size_t)(end - p), EOT_TEXT, el) : NULL;
-        if (!q) { encode_span(t, c, (const uint8_t *)p, (size_t)(end - p), ids, len, cap); break; }
-        encode_span(t, c, (const uint8_t *)p, (size_t)(q - p), ids, len, cap);
+        if (!q) { encode_span(t, c, (const uint8_t *)p, (size_t)(end - p), &o); break; }
+        encode_span(t, c, (const uint8_t *)p, (size_t)(q - p), &o);
         uint32_t e = (uint32_t)t->eot;
-        out_push(ids, len, cap, &e, 1);
+        tok_push(&o, &e, 1);
         p = q + el;
     }
-    cache_put(t, c);
+    tok_cache_put(t, c);
     return *len - before;
 }

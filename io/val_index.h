@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include "io/config.h"
 
-#define VAL_MAX_SOURCES CFG_LIST   /* [data] validation holds at most this many */
+#define VAL_MAX_SOURCES 16   /* validation source names (= EVAL_MAX_SOURCES; prepare refuses more) */
 
 typedef struct {
     char name[CFG_STR];   /* name= of the validation item, else its file stem */

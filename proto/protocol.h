@@ -9,10 +9,9 @@
  *   actor -> supervisor  MSG_FAIL    the task could not run (reason text)
  *   supervisor -> actor  MSG_STOP    finish and exit 0
  *
- * Over TCP (io/tcp_link.h) a connection starts with the challenge-response,
- * and blobs travel on the stream:
- *   supervisor -> actor  MSG_CHALLENGE  protocol version + random nonce
- *   actor -> supervisor  MSG_AUTH       HMAC-SHA256(key, nonce || version)
+ * Over TCP the frames travel inside TLS 1.3 keyed by the run key
+ * (io/link_tls.h): the handshake authenticates both ends, then the
+ * conversation is the one above, with the blobs on the stream:
  *   both ways            MSG_BLOB       one chunk of a link blob (link_blob_hdr + bytes)
  *
  * Structs are fixed-width and sent as is: both ends are the same binary
@@ -25,23 +24,17 @@
 #include "proto/exit_codes.h"
 #include "proto/fault_task.h"
 
+/* 8 and 9 were version 1's challenge and answer (before TLS). */
 enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, MSG_SETUP = 6,
-       MSG_BLOB = 7, MSG_CHALLENGE = 8, MSG_AUTH = 9, MSG_EVAL_RESULT = 10 };
+       MSG_BLOB = 7, MSG_EVAL_RESULT = 10 };
 
-/* Version of the TCP conversation (frames, message structs, actor_setup),
- * bound into the authentication MAC: an actor of another build is refused. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 4u)   /* 3: TASK_EVAL + MSG_EVAL_RESULT; msg_result grew lr and grad norms;
-                                                                    * 4: blob headers carry the encoding; msg_task grew state_flags, fragment, sync */
-
-typedef struct {
-    uint32_t version;
-    uint8_t nonce[LINK_NONCE_BYTES];
-} msg_challenge;
-
-typedef struct {
-    uint8_t mac[LINK_MAC_BYTES];
-} msg_auth;
-
+/* Version of the TCP conversation (TLS layer, frames, message structs,
+ * actor_setup), bound into the TLS PSK identity: an actor of another
+ * version is refused during the handshake, with that reason.
+ * 1: HMAC challenge-response, then clear frames.  2, 3: msg_result grew lr
+ * and grad norms; TASK_EVAL + MSG_EVAL_RESULT.  4: TLS 1.3 (PSK).  5: blob
+ * headers carry the encoding; msg_task grew state_flags, fragment, sync. */
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 5u)
 
 /* TASK_EVAL: score the validation windows (io/eval_windows.h) with global
  * model generation model_generation; only task_id, model_generation, round

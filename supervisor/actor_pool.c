@@ -2,8 +2,10 @@
  * state machine, supervision (restarts with backoff and limits, timeouts)
  * and the shutdown sequence.  With the TCP link the slots are filled by
  * remote actors that connect (pool_adopt) instead of forked processes: a
- * lost connection is that actor's death, and nobody restarts it; its slot
- * waits for the next actor that connects. */
+ * lost connection is that actor's death (its task is lost); the remote
+ * process reconnects on its own, and any free slot takes it back.  A
+ * remote actor that breaks the protocol is dropped the same way, so a
+ * hostile one costs at most a log line per connection. */
 #include "supervisor/actor_pool.h"
 #include "supervisor/restart_policy.h"
 #include "io/tcp_link.h"
@@ -37,6 +39,7 @@ typedef struct {
      * inside its own callback). */
     char who[64];
     uint64_t model_sent;
+    int blob_started, blob_done;   /* per task: bit kind (update, state) */
     proc_peer *zombie;
     proc_timer *reap;
 } actor_slot;
@@ -208,6 +211,15 @@ static void remote_gone(actor_slot *a, const char *cause, int quiet)
     arm_lonely(p);
 }
 
+/* A message a well-behaved actor never sends: a local actor's is logged
+ * and ignored (as before); a remote actor is dropped. */
+static void violation(actor_slot *a, const char *what)
+{
+    if (!a->pool->tcp) { log_warn("actor %d: %s", a->slot, what); return; }
+    snprintf(a->cause, sizeof a->cause, "protocol violation: %s", what);
+    remote_gone(a, a->cause, 0);
+}
+
 int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
 {
     if (!p->tcp || p->stopping) return -1;
@@ -303,6 +315,7 @@ int pool_dispatch_timeout(actor_pool *p, int slot, const msg_task *t, double tim
         if (rc == 0 && t->keep_state && t->state_generation != 0)
             rc = link_tcp_send(p->tcp, LINK_STATE, t->state_in, send_blob, a->peer, &err);
         if (rc < 0) { log_warn("actor %d (remote %s): %s", a->slot, a->who, err.msg); return -1; }
+        a->blob_started = a->blob_done = 0;
     }
     if (proc_peer_send(a->peer, MSG_TASK, t, sizeof *t) < 0) return -1;
     a->task = *t;
@@ -333,13 +346,16 @@ static void lose_task(actor_slot *a, const char *cause)
 }
 
 /* A blob from a remote actor: only its own update slot, or the state slot
- * its task names, for the task in flight. */
+ * its task names, for the task in flight, each once, from its first chunk
+ * to its last (no restarts: an actor cannot keep its task busy by
+ * resending). */
 static void on_blob(actor_slot *a, const void *payload, uint32_t len)
 {
     actor_pool *p = a->pool;
     link_blob_hdr h;
     photon_err err;
     char why[240];
+    int bit = 0, rc = -1;
     if (!p->tcp || link_tcp_peek(payload, len, &h) < 0) {
         snprintf(why, sizeof why, "malformed blob message (%u bytes)", len);
     } else if (a->state != ACTOR_BUSY || !a->has_task || a->task.kind == TASK_EVAL || h.generation != a->task.task_id ||
@@ -347,9 +363,15 @@ static void on_blob(actor_slot *a, const void *payload, uint32_t len)
                  (h.kind == LINK_STATE && a->task.keep_state && h.idx == a->task.state_out))) {
         snprintf(why, sizeof why, "unexpected blob (kind %u index %d generation %llu) in state %s", h.kind, h.idx,
                  (unsigned long long)h.generation, actor_state_name(a->state));
-    } else if (link_tcp_receive(p->tcp, payload, len, &err) < 0) {
+    } else if ((bit = 1 << h.kind) & a->blob_done) {
+        snprintf(why, sizeof why, "a second blob of kind %u for task %llu", h.kind, (unsigned long long)h.generation);
+    } else if (h.offset == 0 && (a->blob_started & bit)) {
+        snprintf(why, sizeof why, "blob of kind %u restarted at offset 0", h.kind);
+    } else if ((rc = link_tcp_receive(p->tcp, payload, len, &err)) < 0) {
         snprintf(why, sizeof why, "%.200s", err.msg);
     } else {
+        a->blob_started |= bit;
+        if (rc == 1) a->blob_done |= bit;
         return;
     }
     snprintf(a->cause, sizeof a->cause, "bad blob: %.200s", why);
@@ -362,26 +384,40 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
     actor_slot *a = arg;
     actor_pool *p = a->pool;
     if (a->state == ACTOR_DEAD) return;   /* a dropped remote actor's last frames */
+    if (p->tcp && a->state == ACTOR_STOPPING) return;   /* what a busy one sends before it reads STOP */
     switch (type) {
     case MSG_BLOB:
         on_blob(a, payload, len);
         break;
     case MSG_HELLO:
-        if (a->state != ACTOR_STARTING) break;
+        if (a->state != ACTOR_STARTING) { violation(a, "a second hello"); break; }
         a->state = ACTOR_IDLE;
         if (!p->stopping) p->cb.on_idle(p->cb.arg, a->slot);
         break;
     case MSG_RESULT: {
         msg_result r;
+        char what[160];
         if (len != sizeof r || a->state != ACTOR_BUSY) {
-            log_warn("actor %d: unexpected result message (state %s, %u bytes)", a->slot, actor_state_name(a->state), len);
+            snprintf(what, sizeof what, "unexpected result message (state %s, %u bytes)", actor_state_name(a->state), len);
+            violation(a, what);
             break;
         }
         memcpy(&r, payload, sizeof r);
         if (!a->has_task || r.task_id != a->task.task_id || a->task.kind == TASK_EVAL) {
-            log_warn("actor %d: result for task %llu, expected %llu; ignored", a->slot,
-                     (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
+            snprintf(what, sizeof what, "result for task %llu, expected %llu; ignored", (unsigned long long)r.task_id,
+                     (unsigned long long)a->task.task_id);
+            violation(a, what);
             break;
+        }
+        /* A remote actor's result must name its task's round and client and
+         * follow the blobs it announces (training tasks). */
+        if (p->tcp && (a->task.kind == TASK_FEDERATED || a->task.kind == TASK_CENTRALIZED)) {
+            const char *bad = NULL;
+            if (r.round != a->task.round || r.client != a->task.client) bad = "a result for another round or client";
+            else if (!(a->blob_done & (1 << LINK_UPDATE))) bad = "a result before its update";
+            else if (a->task.keep_state && (r.state_generation != a->task.task_id || !(a->blob_done & (1 << LINK_STATE))))
+                bad = "a result without its optimizer state";
+            if (bad) { violation(a, bad); break; }
         }
         proc_timer_cancel(a->timeout);
         a->timeout = NULL;
@@ -394,14 +430,17 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
     }
     case MSG_EVAL_RESULT: {
         msg_eval_result r;
+        char what[160];
         if (len != sizeof r || a->state != ACTOR_BUSY || !a->has_task || a->task.kind != TASK_EVAL) {
-            log_warn("actor %d: unexpected evaluation result (state %s, %u bytes)", a->slot, actor_state_name(a->state), len);
+            snprintf(what, sizeof what, "unexpected evaluation result (state %s, %u bytes)", actor_state_name(a->state), len);
+            violation(a, what);
             break;
         }
         memcpy(&r, payload, sizeof r);
         if (r.task_id != a->task.task_id) {
-            log_warn("actor %d: evaluation result for task %llu, expected %llu; ignored", a->slot,
+            snprintf(what, sizeof what, "evaluation result for task %llu, expected %llu; ignored",
                      (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
+            violation(a, what);
             break;
         }
         proc_timer_cancel(a->timeout);
@@ -414,9 +453,11 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
     }
     case MSG_FAIL: {
         msg_fail f;
-        if (len != sizeof f) break;
+        if (len != sizeof f) { violation(a, "malformed failure message"); break; }
         memcpy(&f, payload, sizeof f);
         f.reason[sizeof f.reason - 1] = 0;
+        /* A peer's text goes into our log: printable characters only. */
+        for (char *c = f.reason; *c; c++) if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
         snprintf(a->cause, sizeof a->cause, "%s", f.reason);
         if (f.config_error) a->config_error = 1;
         log_warn("actor %d: %s", a->slot, f.reason);
@@ -428,8 +469,11 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
         }
         break;
     }
-    default:
-        log_warn("actor %d: unknown message type %u ignored", a->slot, type);
+    default: {
+        char what[80];
+        snprintf(what, sizeof what, "unknown message type %u", type);
+        violation(a, what);
+    }
     }
 }
 
@@ -533,6 +577,10 @@ static void on_grace(void *arg)
 {
     actor_pool *p = arg;
     p->grace = NULL;
+    if (p->tcp) {   /* remote actors that have not closed after STOP: close them */
+        for (int i = 0; i < p->n; i++) remote_gone(&p->a[i], "did not stop within the grace period", 1);
+        return;
+    }
     for (int i = 0; i < p->n; i++)
         if (p->a[i].state != ACTOR_DEAD && p->a[i].pid > 0) {
             log_warn("actor %d (pid %d) did not stop within %gs: killing it", i, (int)p->a[i].pid, p->cfg->supervision.grace);
@@ -560,13 +608,14 @@ void pool_stop(actor_pool *p)
             a->state = ACTOR_DEAD;
             break;
         case ACTOR_IDLE:
+            /* A remote actor closes its connection when it reads STOP;
+             * the grace timer closes the ones that do not. */
             proc_peer_send(a->peer, MSG_STOP, NULL, 0);
             a->state = ACTOR_STOPPING;
-            /* A remote actor: STOP is written out, then the connection closes. */
-            if (p->tcp) { proc_peer_flush(a->peer); remote_gone(a, "stopped", 1); }
             break;
         case ACTOR_STARTING: case ACTOR_BUSY:
-            if (p->tcp) { a->state = ACTOR_STOPPING; remote_gone(a, "stopped while busy", 1); break; }
+            /* Remote: it reads STOP once its task is done (its task is lost). */
+            if (p->tcp) { lose_task(a, "the run is stopping"); proc_peer_send(a->peer, MSG_STOP, NULL, 0); a->state = ACTOR_STOPPING; break; }
             kill(a->pid, SIGTERM);
             a->state = ACTOR_STOPPING;
             break;

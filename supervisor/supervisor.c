@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "actors/train.h"
+#include "io/hf_import.h"
 #include "io/prepare.h"
 #include "io/tcp_link.h"
 #include "supervisor/tcp_server.h"
@@ -512,6 +513,11 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
             r->resumed = 1;
             snprintf(r->last_ckpt, sizeof r->last_ckpt, "%s", ck);
         }
+    }
+    /* [run] init_from: a fresh run starts from given weights, a resumed one from its own checkpoint */
+    if (!r->resumed && cfg->run.init_from[0] && init_from_load(cfg->run.init_from, &r->gc, r->theta, err) < 0) {
+        *usage = 1;
+        return -1;
     }
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");

@@ -1,17 +1,33 @@
 #!/usr/bin/env python3
 """Generates io/unicode_tables.h: sorted code-point ranges for the Unicode
 classes GPT-2's pre-tokenizer regex uses (\\p{L} letters, \\p{N} numbers,
-\\s white space).  Run from the repository root:
+\\s white space), and \w for Hugging Face's added-token word boundaries.
+Run from the repository root:
     python3 tools/gen_unicode_tables.py > io/unicode_tables.h
 Letters and numbers come from Python's unicodedata general categories
 (L* and N*); white space is the Unicode White_Space property, which is what
-\\s means in the regex engines GPT-2 and tiktoken use."""
+\\s means in the regex engines GPT-2 and tiktoken use.  Word characters are
+Rust regex's \w: Alphabetic, marks, decimal digits, connector punctuation
+and the join controls; Alphabetic is approximated by letters, letter
+numbers and the few non-mark Other_Alphabetic symbols (circled and
+squared Latin letters), which unicodedata cannot list."""
 import sys
 import unicodedata
 
 WHITE_SPACE = [(0x09, 0x0D), (0x20, 0x20), (0x85, 0x85), (0xA0, 0xA0),
                (0x1680, 0x1680), (0x2000, 0x200A), (0x2028, 0x2029),
                (0x202F, 0x202F), (0x205F, 0x205F), (0x3000, 0x3000)]
+
+
+# Other_Alphabetic code points that are neither letters nor marks (So).
+OTHER_ALPHABETIC_SYMBOLS = [(0x24B6, 0x24E9), (0x1F130, 0x1F149), (0x1F150, 0x1F169), (0x1F170, 0x1F189)]
+
+
+def is_word(cp):
+    cat = unicodedata.category(chr(cp))
+    if cat[0] in "LM" or cat in ("Nd", "Nl", "Pc") or cp in (0x200C, 0x200D):
+        return True
+    return any(a <= cp <= b for a, b in OTHER_ALPHABETIC_SYMBOLS)
 
 
 def ranges(pred):
@@ -54,6 +70,7 @@ def main():
     emit("uni_letter", letters)
     emit("uni_number", numbers)
     emit("uni_space", WHITE_SPACE)
+    emit("uni_word", ranges(is_word))
     print("#endif")
 
 

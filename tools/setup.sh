@@ -21,9 +21,10 @@ done
 # clang-14 + libclang-rt-14-dev + libomp-14-dev: the libFuzzer targets
 # (tests/fuzz, tools/fuzz.sh); python3-h5py: checkpoints written by h5py.
 packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-dev libssl-dev
+          libzstd-dev zstd libonig-dev libutf8proc-dev
           libopenblas-dev libcjson-dev python3 python3-venv python3-torch python3-numpy python3-matplotlib
-          python3-h5py diffutils gzip clang-14 libclang-rt-14-dev libomp-14-dev
-          iproute2 util-linux)   # iproute2 (ip, tc) and chrt: tools/wan.sh and its test
+          python3-h5py diffutils gzip time clang-14 libclang-rt-14-dev libomp-14-dev
+          iproute2 util-linux openssl)   # iproute2 (ip, tc) and chrt: tools/wan.sh, tcp_netns.sh; openssl: the TCP link tests
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

@@ -15,8 +15,9 @@
 # Seeds are run.seed = 1 .. N (default 3).  Extra --set options go to every
 # run (e.g. a quick look: --seeds 1 --set run.rounds=8 --set data.max_docs=300).
 # When this photon-sim has the network model ([network], DESIGN §8), every
-# run also gets --set network.bandwidth_mbps=100 and the table its simulated
-# wall time; otherwise that column says "–".
+# run also gets --set network.bandwidth_mbps=100 --set network.compute=model
+# (compute from FLOPs, so the simulated time does not depend on how busy the
+# machine is) and the table its simulated wall time; otherwise "–".
 # PHOTON_SIM names the binary (default: photon-sim on PATH, else ./build/photon-sim).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +42,7 @@ command -v python3 > /dev/null || { echo "compression.sh: python3 is needed to r
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 net=()
-"$sim" config-reference | grep -q 'bandwidth_mbps' && net=(--set network.bandwidth_mbps=100)
+"$sim" config-reference | grep -q "bandwidth_mbps" && net=(--set network.bandwidth_mbps=100 --set network.compute=model)
 
 # point NAME -> the --set options that make it
 point() {

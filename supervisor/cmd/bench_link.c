@@ -3,6 +3,7 @@
  * same size, so the ratios compare like with like on one machine.  GB/s
  * counts the model-sized bytes each step touches once. */
 #include "supervisor/cmd/bench_link.h"
+#include "supervisor/cmd/bench_tcp.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -189,12 +190,13 @@ static int bench_size(const char *name, size_t n, int k, int threads, int reps, 
 
 int bench_link_main(int argc, char **argv)
 {
-    const char *sizes = "tiny,small,medium,125m";
-    int k = 8, threads = 0, reps = 3, json = 0;
+    const char *sizes = NULL;
+    int k = 8, threads = 0, reps = 3, json = 0, tcp = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--link") == 0 || strcmp(a, "--runtime") == 0) continue;
         if (strcmp(a, "--json") == 0) { json = 1; continue; }
+        if (strcmp(a, "--tcp") == 0) { tcp = 1; continue; }
         if (i + 1 >= argc) { fprintf(stderr, "photon-sim: error: bench --link: %s needs a value\n", a); return PHOTON_EXIT_USAGE; }
         const char *v = argv[++i];
         if (strcmp(a, "--sizes") == 0) sizes = v;
@@ -206,6 +208,28 @@ int bench_link_main(int argc, char **argv)
     if (k < 1 || k > 1024 || reps < 1 || threads < 0) {
         fprintf(stderr, "photon-sim: error: bench --link: --clients 1..1024, --reps >= 1, --threads >= 0\n");
         return PHOTON_EXIT_USAGE;
+    }
+    if (!sizes) sizes = tcp ? "125m" : "tiny,small,medium,125m";
+    if (tcp) {   /* the TCP link: clear and TLS next to memcpy (bench_tcp.c) */
+        if (!json) {
+            printf("tcp link bench: one model-sized blob over loopback, best of %d: wall GB/s, and CPU seconds per GB\n"
+                   "(sender + receiver; robust to other load on the machine)\n", reps);
+            printf("%-7s %12s %9s %9s %9s   %8s %8s %8s   %7s\n", "size", "bytes", "memcpy", "clear", "tls",
+                   "cpu:mcpy", "clear", "tls", "tls/clr");
+        }
+        char list[256];
+        snprintf(list, sizeof list, "%s", sizes);
+        const char *names[16];
+        size_t bytes[16];
+        int n = 0;
+        for (char *save = NULL, *tok = strtok_r(list, ",", &save); tok && n < 16; tok = strtok_r(NULL, ",", &save)) {
+            const size_preset *p = NULL;
+            for (size_t j = 0; j < sizeof SIZES / sizeof SIZES[0]; j++) if (strcmp(SIZES[j].name, tok) == 0) p = &SIZES[j];
+            if (!p) { fprintf(stderr, "photon-sim: error: bench --link: unknown size '%s' (tiny, small, medium, 125m)\n", tok); return PHOTON_EXIT_USAGE; }
+            names[n] = p->name;
+            bytes[n++] = params_of(p) * sizeof(float);
+        }
+        return bench_tcp_run(names, bytes, n, reps, json) < 0 ? PHOTON_EXIT_FAIL : 0;
     }
     threads = cpu_threads(threads);
     double rtt = dispatch_rtt(2000);

@@ -24,6 +24,8 @@ static const help_entry helps[] = {
       "Tokenizes the [data] sources (training a BPE tokenizer when tokenizer = train),\n"
       "partitions documents into per-client shards (llm.c format) plus a validation\n"
       "shard, and writes a manifest so later runs know whether the data is current.\n"
+      "Each source file's tokens are kept in <prepared>/cache/: an interrupted prepare\n"
+      "run again only tokenizes the files it had not finished.\n"
       "  --if-stale  keep the prepared data when its manifest matches the inputs\n"
       "See docs/DATA.md." },
     { "eval", "photon-sim eval CKPT.h5 --data SHARD.bin [--batches N | --tokens N] [--batch B] [--threads N] [--backend auto|cpu|cuda]",
@@ -46,7 +48,7 @@ static const help_entry helps[] = {
       "  --temperature T  softmax temperature, 0 = greedy (default 1.0)\n"
       "  --top-k K        sample among the K most likely tokens, 0 = all (default 0)\n"
       "  --seed S         random seed (default 1337); same seed, same text on the CPU\n"
-      "  --tokenizer DIR  encoder.json + vocab.bpe (default: the tokenizer recorded in\n"
+      "  --tokenizer DIR  tokenizer directory (default: the tokenizer recorded in\n"
       "                   the checkpoint's configuration)\n"
       "  --threads N, --backend auto|cpu|cuda  as for eval" },
     { "inspect", "photon-sim inspect CKPT.h5 [--verify] [--config] [--hash]",
@@ -59,27 +61,40 @@ static const help_entry helps[] = {
     { "export-hf", "photon-sim export-hf CKPT.h5 DIR [--tokenizer DIR]",
       "Writes DIR/model.safetensors and DIR/config.json, loadable by Hugging Face\n"
       "transformers as GPT2LMHeadModel (lm_head tied to wte, which is trimmed to the\n"
-      "true vocabulary), plus vocab.json + merges.txt when the checkpoint's tokenizer\n"
-      "(or --tokenizer DIR) is found." },
-    { "encode", "photon-sim encode --tokenizer DIR [--eot] < TEXT",
+      "true vocabulary) with generation_config.json, plus the tokenizer (tokenizer.json,\n"
+      "tokenizer_config.json, special_tokens_map.json, vocab.json + merges.txt) when\n"
+      "the checkpoint's tokenizer (or --tokenizer DIR) is found." },
+    { "import-hf", "photon-sim import-hf HF_DIR OUT.h5",
+      "Reads a Hugging Face GPT-2 directory (config.json and model.safetensors or a\n"
+      "sharded model.safetensors.index.json; F32, F16 or BF16 weights, converted\n"
+      "exactly to float32) into a photon-sim checkpoint at round 0, for eval, sample,\n"
+      "export-hf, or [run] init_from. OUT.h5 must not exist." },
+    { "encode", "photon-sim encode --tokenizer DIR [--eot | --jsonl] < TEXT",
       "Reads all of standard input as one text and prints its token ids, space\n"
       "separated, on one line. --eot treats the literal <|endoftext|> as the EOT token.\n"
+      "DIR holds tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe.\n"
+      "  --jsonl  standard input is JSON Lines: one line of ids per document (its \"text\")\n"
       "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
       "      a text source (read into memory first); prints one JSON line with MB/s" },
-    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--threads N] [--backend cpu|cuda] [--data-dir DIR]",
+    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]",
       "Runs a remote actor host that connects to a supervisor running with\n"
-      "[aggregator] link = tcp (address in <run dir>/listen.addr), proves it holds the\n"
-      "run's key ([aggregator] key_file or <run dir>/run.key) and trains tasks until\n"
-      "the run ends. --threads/--backend override the run's for this host; --data-dir\n"
-      "is where this host has the run's prepared shards (default: the supervisor's path)." },
+      "[aggregator] link = tcp (address in <run dir>/listen.addr) over TLS 1.3 keyed by\n"
+      "the run's key ([aggregator] key_file or <run dir>/run.key): each end proves it\n"
+      "holds the key. Trains tasks until the run ends; after a lost connection it\n"
+      "reconnects with backoff (0.5 s doubling to 30 s) and gives up after --retries\n"
+      "failed attempts in a row (default 10; 0 = never reconnect). --threads/--backend\n"
+      "override the run's for this host; --data-dir is where this host has the run's\n"
+      "prepared shards (default: the supervisor's path)." },
     { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
       "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]\n"
-      "       photon-sim bench --runtime --quant [--sizes ...] [--threads N] [--reps N] [--link-mbps M] [--json]",
+      "       photon-sim bench --runtime --quant [--sizes ...] [--threads N] [--reps N] [--link-mbps M] [--json]\n"
+      "       photon-sim bench --link --tcp [--sizes 125m] [--reps N] [--json]",
       "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"
       "--runtime: the runtime's cost per round (aggregation, outer step) next to memcpy;\n"
       "--runtime --quant: update/model encodings (bf16, int8, fp4) next to memcpy, and\n"
       "what they save on a link of M Mbit/s (default 1000);\n"
       "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
+      "--link --tcp: one model-sized blob over loopback TCP, clear and inside TLS, next to memcpy.\n"
       "--json prints one JSON object (per size for --runtime and --link)." },
     { "sweep", "photon-sim sweep EXPERIMENT.ini --grid section.key=v1,v2,... [--grid ...] [--seeds N] [--set section.key=value ...] [--verbose]",
       "Runs every point of the grid (every combination of the --grid values, each\n"

@@ -9,6 +9,7 @@ int cmd_eval(int argc, char **argv);
 int cmd_sample(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_export_hf(int argc, char **argv);
+int cmd_import_hf(int argc, char **argv);  /* photon-sim import-hf HF_DIR OUT.h5 */
 int cmd_encode(int argc, char **argv);
 int cmd_actor(int argc, char **argv);
 int cmd_bench(int argc, char **argv);

@@ -1,5 +1,7 @@
 /* `photon-sim encode --tokenizer DIR [--eot] < TEXT`: prints the token ids
- * of standard input on one line (DESIGN §3).  `--bench FILE [--threads N]`
+ * of standard input on one line (DESIGN §3); `--jsonl` takes JSON Lines and
+ * prints one line per document (how the tests compare whole corpora with
+ * Hugging Face tokenizers in one process).  `--bench FILE [--threads N]`
  * instead tokenizes every document of a text source on N threads and prints
  * the throughput, for bench/tokenizer_bench.py to compare with tiktoken. */
 #include <omp.h>
@@ -7,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/common.h"
+#include "io/jsonr.h"
 #include "io/textsrc.h"
 #include "io/tokenizer.h"
 #include "supervisor/cmd/cli.h"
@@ -59,18 +62,55 @@ static int bench(const tokenizer *t, const char *path, int threads, int max_docs
     return 0;
 }
 
+static void print_ids(const uint32_t *ids, size_t len)
+{
+    for (size_t i = 0; i < len; i++) printf(i ? " %u" : "%u", ids[i]);
+    putchar('\n');
+}
+
+/* --jsonl: every line of text is a JSON object with a "text" string. */
+static int encode_jsonl(const tokenizer *t, const char *text, size_t n)
+{
+    uint32_t *ids = NULL;
+    size_t icap = 0, line = 0;
+    jbuf doc = { 0 };
+    int rc = PHOTON_EXIT_OK;
+    for (size_t i = 0; i < n;) {
+        const char *nl = memchr(text + i, '\n', n - i);
+        size_t e = nl ? (size_t)(nl - text) : n;
+        line++;
+        const char *msg;
+        size_t off;
+        if (e > i && jsonr_object_string(text + i, e - i, "text", &doc, &msg, &off) != 1) {
+            fprintf(stderr, "photon-sim: error: encode --jsonl: standard input line %zu: expected {\"text\": \"...\"}\n", line);
+            rc = PHOTON_EXIT_FAIL;
+            break;
+        }
+        if (e > i) {
+            size_t len = 0;
+            tok_encode(t, doc.data, doc.len, &ids, &len, &icap);
+            print_ids(ids, len);
+        }
+        i = e + 1;
+    }
+    jbuf_free(&doc);
+    free(ids);
+    return rc;
+}
+
 int cmd_encode(int argc, char **argv)
 {
     const char *dir = NULL, *bench_path = NULL;
-    int eot = 0, threads = 0, max_docs = 0;
+    int eot = 0, threads = 0, max_docs = 0, jsonl = 0;
     const cmd_opt opts[] = {
         { "--tokenizer", OPT_STR, &dir, 0, 0 },
         { "--eot", OPT_FLAG, &eot, 0, 0 },
         { "--bench", OPT_STR, &bench_path, 0, 0 },
         { "--threads", OPT_INT, &threads, 0, 1024 },
         { "--max-docs", OPT_INT, &max_docs, 0, 2147483647.0 },
+        { "--jsonl", OPT_FLAG, &jsonl, 0, 0 },
     };
-    if (cmd_parse("encode", argc, argv, opts, 5, NULL, 0, 0) < 0) return PHOTON_EXIT_USAGE;
+    if (cmd_parse("encode", argc, argv, opts, 6, NULL, 0, 0) < 0) return PHOTON_EXIT_USAGE;
     if (!dir) {
         fprintf(stderr, "photon-sim encode: error: --tokenizer DIR is required (see photon-sim encode --help)\n");
         return PHOTON_EXIT_USAGE;
@@ -95,12 +135,17 @@ int cmd_encode(int argc, char **argv)
         free(text); tok_free(t);
         return PHOTON_EXIT_FAIL;
     }
+    if (jsonl) {
+        int rc = encode_jsonl(t, text, n);
+        free(text);
+        tok_free(t);
+        return rc;
+    }
     uint32_t *ids = NULL;
     size_t len = 0, icap = 0;
     if (eot) tok_encode_with_eot(t, text, n, &ids, &len, &icap);
     else tok_encode(t, text, n, &ids, &len, &icap);
-    for (size_t i = 0; i < len; i++) printf(i ? " %u" : "%u", ids[i]);
-    putchar('\n');
+    print_ids(ids, len);
     free(ids);
     free(text);
     tok_free(t);

@@ -1,6 +1,8 @@
-/* `photon-sim export-hf CKPT.h5 DIR`: writes DIR/model.safetensors and
- * DIR/config.json that Hugging Face transformers loads as GPT2LMHeadModel
- * (plus vocab.json + merges.txt when the checkpoint's tokenizer is found).
+/* `photon-sim export-hf CKPT.h5 DIR`: writes DIR/model.safetensors,
+ * DIR/config.json and DIR/generation_config.json that Hugging Face
+ * transformers loads as GPT2LMHeadModel, plus a complete tokenizer
+ * (io/hf_tokenizer_export.h) when the checkpoint's tokenizer is found, so
+ * AutoTokenizer and pipeline("text-generation") load DIR as it is.
  *
  * safetensors is written directly (its whole format): an 8-byte little-endian
  * header length, a JSON header {name: {dtype, shape, data_offsets}, ...,
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "io/hf_gpt2.h"
+#include "io/hf_tokenizer_export.h"
 #include "io/tokenizer.h"
 #include "supervisor/cmd/cli.h"
 #include "supervisor/cmd/cmd_util.h"
@@ -132,22 +135,16 @@ static int write_config_json(const char *path, const gpt2_config *c, const ckpt_
     return afile_commit(f, err);
 }
 
-/* Copies the tokenizer as HF's GPT2Tokenizer files (same formats, other names). */
-static int copy_tokenizer(const char *tokdir, const char *outdir, photon_err *err)
+/* generation_config.json: GPT-2's end-of-text token starts and ends texts. */
+static int write_generation_config(const char *path, int eot, photon_err *err)
 {
-    const char *from[2] = { "encoder.json", "vocab.bpe" }, *to[2] = { "vocab.json", "merges.txt" };
-    for (int i = 0; i < 2; i++) {
-        char src[1200], dst[1200];
-        path_join(src, sizeof src, tokdir, from[i]);
-        path_join(dst, sizeof dst, outdir, to[i]);
-        size_t n;
-        char *data = file_read_all(src, &n, err);
-        if (!data) return -1;
-        int rc = file_write_atomic(dst, data, n, err);
-        free(data);
-        if (rc < 0) return -1;
-    }
-    return 0;
+    atomic_file *f = afile_open(path, err);
+    if (!f) return -1;
+    FILE *s = afile_stream(f);
+    fputs("{\n  \"_from_model_config\": true", s);
+    if (eot >= 0) fprintf(s, ",\n  \"bos_token_id\": %d,\n  \"eos_token_id\": %d", eot, eot);
+    fputs("\n}\n", s);
+    return afile_commit(f, err);
 }
 
 /* Removes DIR/.export-hf.tmp.PID staging directories of exports that were
@@ -229,13 +226,17 @@ int cmd_export_hf(int argc, char **argv)
         err_set(&err, "%s: cannot create directory: %s", stage, strerror(errno));
         goto fail_dir;
     }
-    const char *names[4] = { "model.safetensors", "config.json", "vocab.json", "merges.txt" };
-    int nfiles = tokdir[0] ? 4 : 2;
+    enum { NFILES = 3 + HF_TOKENIZER_FILES };
+    const char *names[NFILES] = { "model.safetensors", "config.json", "generation_config.json" };
+    for (int i = 0; i < HF_TOKENIZER_FILES; i++) names[3 + i] = hf_tokenizer_files[i];
+    int nfiles = tokdir[0] ? NFILES : 3;
     path_join(path, sizeof path, stage, names[0]);
     if (write_safetensors(path, &c, params, &err) < 0) goto fail_stage;
     path_join(path, sizeof path, stage, names[1]);
     if (write_config_json(path, &c, &m, eot, &err) < 0) goto fail_stage;
-    if (tokdir[0] && copy_tokenizer(tokdir, stage, &err) < 0) goto fail_stage;
+    path_join(path, sizeof path, stage, names[2]);
+    if (write_generation_config(path, tokdir[0] ? eot : -1, &err) < 0) goto fail_stage;
+    if (tokdir[0] && hf_tokenizer_export(tokdir, stage, c.seq_len, &err) < 0) goto fail_stage;
     for (int i = 0; i < nfiles; i++) {
         char to[4200];
         path_join(path, sizeof path, stage, names[i]);
@@ -247,12 +248,12 @@ int cmd_export_hf(int argc, char **argv)
     }
     rmdir(stage);
     if (fsync_dir(pos[1], &err) < 0) goto fail;
-    printf("exported %s (round %lld) to %s: model.safetensors, config.json%s\n", pos[0],
-           (long long)m.round, pos[1], tokdir[0] ? ", vocab.json, merges.txt" : "");
+    printf("exported %s (round %lld) to %s: model.safetensors, config.json, generation_config.json%s\n", pos[0],
+           (long long)m.round, pos[1], tokdir[0] ? ", tokenizer.json, tokenizer_config.json, special_tokens_map.json, vocab.json, merges.txt" : "");
     rc = PHOTON_EXIT_OK;
     goto out;
 fail_stage:
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; i < NFILES; i++) {
         path_join(path, sizeof path, stage, names[i]);
         unlink(path);
     }

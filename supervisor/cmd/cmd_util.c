@@ -6,6 +6,7 @@
 #include <string.h>
 #include "io/config.h"
 #include "io/prepare.h"
+#include "io/tokenizer.h"
 
 static const cmd_opt *find_opt(const cmd_opt *opts, int nopts, const char *name)
 {
@@ -192,23 +193,26 @@ static int tok_key_handler(void *ud, const char *section, const char *name, cons
     return 1;   /* other keys are not needed here */
 }
 
+/* A directory tok_load can read (tokenizer.json, vocab.json + merges.txt,
+ * or encoder.json + vocab.bpe). */
 static int has_tokenizer(const char *dir)
 {
-    char p[4200];
-    path_join(p, sizeof p, dir, "encoder.json");
-    if (!file_exists(p)) return 0;
-    path_join(p, sizeof p, dir, "vocab.bpe");
-    return file_exists(p);
+    uint64_t h;
+    photon_err e;
+    return tok_dir_hash(dir, &h, &e) == 0;
 }
 
 int cmd_find_tokenizer(const char *explicit_dir, const char *ckpt_path, const char *config_text,
                        char *dir, size_t n, photon_err *err)
 {
     if (explicit_dir) {
-        if (!has_tokenizer(explicit_dir)) {
-            err_set(err, "--tokenizer %s: no encoder.json + vocab.bpe there", explicit_dir);
+        if (!tok_dir_present(explicit_dir)) {
+            err_set(err, "--tokenizer %s: no tokenizer there (tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)",
+                    explicit_dir);
             return -1;
         }
+        uint64_t h;
+        if (tok_dir_hash(explicit_dir, &h, err) < 0) return -1;   /* what is wrong with its files */
         snprintf(dir, n, "%s", explicit_dir);
         return 0;
     }

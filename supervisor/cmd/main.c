@@ -13,7 +13,7 @@ typedef struct { const char *name; int (*fn)(int, char **); } command;
 
 static const command commands[] = {
     { "prepare", cmd_prepare }, { "eval", cmd_eval }, { "sample", cmd_sample },
-    { "inspect", cmd_inspect }, { "export-hf", cmd_export_hf }, { "encode", cmd_encode },
+    { "inspect", cmd_inspect }, { "export-hf", cmd_export_hf }, { "import-hf", cmd_import_hf }, { "encode", cmd_encode },
     { "actor", cmd_actor }, { "bench", cmd_bench }, { "config-reference", cmd_config },
     { "run", cmd_run }, { "sweep", cmd_sweep }, { "compare", cmd_compare }, { "plan", cmd_plan },
 };

@@ -4,6 +4,9 @@
 #include <event2/event.h>
 #include <hdf5.h>
 #include <zlib.h>
+#include <zstd.h>
+#include <oniguruma.h>
+#include <utf8proc.h>
 #include <cblas.h>
 #include <string.h>
 #include "gpu/model.h"
@@ -20,6 +23,8 @@ void version_print(FILE *f)
     fprintf(f, "  libevent %s\n", event_get_version());
     fprintf(f, "  HDF5 %u.%u.%u\n", maj, min, rel);
     fprintf(f, "  zlib %s\n", zlibVersion());
+    fprintf(f, "  zstd %s\n", ZSTD_versionString());
+    fprintf(f, "  Oniguruma %s, utf8proc %s (Unicode %s)\n", onig_version(), utf8proc_version(), utf8proc_unicode_version());
     const char *ob = openblas_get_config();
     if (strncmp(ob, "OpenBLAS ", 9) == 0) ob += 9;   /* the config string names itself */
     fprintf(f, "  OpenBLAS %s\n", ob);

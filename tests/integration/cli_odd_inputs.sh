@@ -17,7 +17,7 @@ no_temps() {
 expect "encode --threads abc" 2 "encode: error: --threads 'abc': expected an integer" encode --tokenizer "$TOK" --threads abc
 expect "encode stray argument" 2 "encode: error: unexpected argument 'extra'" encode --tokenizer "$TOK" extra
 expect "encode --tokenizer without a value" 2 "option --tokenizer needs a value" encode --tokenizer
-expect "encode missing tokenizer dir" 1 "nodir/encoder.json: cannot open" encode --tokenizer nodir
+expect "encode missing tokenizer dir" 1 "nodir: cannot open the tokenizer directory" encode --tokenizer nodir
 got=$("$BIN" encode --tokenizer "$TOK" </dev/null)
 [ -z "$got" ] || fail "encode of an empty stdin printed '$got'"
 
@@ -87,10 +87,12 @@ expect "export-hf into a file" 1 "afile: exists and is not a directory" export-h
 expect "export-hf below a file" 1 "afile/sub: cannot create directory: Not a directory" export-hf "$CK" afile/sub
 [ ! -s afile ] || fail "export-hf wrote into the file"
 "$BIN" export-hf "$CK" hf >/dev/null 2>err.txt || fail "export-hf: $(cat err.txt)"
-for f in model.safetensors config.json vocab.json merges.txt; do [ -s "hf/$f" ] || fail "export-hf: hf/$f missing"; done
+for f in model.safetensors config.json generation_config.json tokenizer.json tokenizer_config.json special_tokens_map.json vocab.json merges.txt; do
+    [ -s "hf/$f" ] || fail "export-hf: hf/$f missing"
+done
 # A write that fails part-way (the Nth write of the fault seam) leaves no
 # half export: a new DIR is removed, an earlier export stays as it was.
-for n in 1 2 3 4; do
+for n in 1 2 3 4 5 6 7 8; do
     PHOTON_FAULT_WRITE=$n "$BIN" export-hf "$CK" hf_new >/dev/null 2>err.txt && fail "export-hf with write $n failing exited 0"
     grep -q "injected I/O error" err.txt || fail "export-hf with write $n failing: $(cat err.txt)"
     [ ! -e hf_new ] || fail "a failed export-hf (write $n) left $(ls -A hf_new)"
@@ -98,7 +100,7 @@ done
 before=$(cksum hf/* | sort)
 PHOTON_FAULT_WRITE=2 "$BIN" export-hf "$CK" hf >/dev/null 2>&1 && fail "export-hf over hf with a failing write exited 0"
 [ "$(cksum hf/* | sort)" = "$before" ] || fail "a failed export-hf changed the earlier export"
-[ "$(ls -A hf | wc -l)" = 4 ] || fail "a failed export-hf left files in hf: $(ls -A hf)"
+[ "$(ls -A hf | wc -l)" = 8 ] || fail "a failed export-hf left files in hf: $(ls -A hf)"
 # The staging directory of an export that was killed (its pid is gone) is
 # removed by the next export into the same DIR.
 sh -c 'exit 0' & dead=$!

@@ -18,7 +18,7 @@ got=$(printf '' | "$BIN" encode --tokenizer "$TOK")
 "$BIN" encode </dev/null >/dev/null 2>err.txt; rc=$?
 [ $rc = 2 ] && grep -q "tokenizer DIR is required" err.txt || fail "encode without --tokenizer: exit $rc $(cat err.txt)"
 "$BIN" encode --tokenizer "$T" </dev/null >/dev/null 2>err.txt; rc=$?
-[ $rc = 1 ] && grep -q "encoder.json: cannot open" err.txt || fail "encode with a bad dir: exit $rc $(cat err.txt)"
+[ $rc = 1 ] && grep -q "no tokenizer in this directory (expected tokenizer.json, vocab.json + merges.txt, or encoder.json + vocab.bpe)" err.txt || fail "encode with a bad dir: exit $rc $(cat err.txt)"
 
 cat >exp.ini <<INI
 [run]

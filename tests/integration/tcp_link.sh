@@ -3,10 +3,13 @@
 # connect over 127.0.0.1 ends bitwise identical to the same run over shared
 # memory (summary.json model_hash), with kept optimizer state travelling on
 # the stream too.  On the way: an actor with the wrong key is rejected with
-# a log line, garbage and malformed frames sent to the port are dropped
-# without harm, and nothing is left behind (listen.addr removed, actors
-# exited, run.key mode 0600).
+# a log line; garbage, a TLS client without the key, and a peer that holds
+# the key (openssl s_client with the pre-shared key derived here, in Python,
+# independently of photon-sim) but sends malformed or unexpected frames are
+# all dropped without harm; nothing is left behind (listen.addr removed,
+# actors exited, run.key mode 0600).
 source "$(dirname "$0")/runtime_common.bash"
+command -v openssl > /dev/null || { echo "skip: no openssl command (Debian package openssl)"; exit 77; }
 write_tiny_ini "$tmp/x.ini"
 sets=(--set clients.optimizer_state=keep)
 
@@ -33,19 +36,53 @@ port=${addr##*:}
 [ "$(stat -c %a "$run/run.key")" = 600 ] || fail "run.key mode is $(stat -c %a "$run/run.key"), expected 600"
 grep -q "listening for remote actors on $addr" "$tmp/tcp.txt" || fail "no log line with the bound address"
 
-# Garbage, a frame too large, a message before authenticating, silence.
+# Garbage and a TLS client without the key, before any handshake.
 python3 - "$port" <<'PY' || fail "could not send garbage"
-import socket, struct, sys, time
+import socket, ssl, struct, sys, time
 port = int(sys.argv[1])
-def conn():
-    s = socket.create_connection(("127.0.0.1", port)); return s
-s = conn(); s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4); time.sleep(0.1); s.close()
-s = conn(); s.sendall(struct.pack("<IHHI", 0x4d534850, 1, 9, 0xffffffff)); time.sleep(0.1); s.close()
-s = conn(); s.sendall(struct.pack("<IHHI", 0x4d534850, 7, 9, 32) + b"x" * 32); time.sleep(0.1); s.close()
-s = conn(); s.sendall(struct.pack("<IHHI", 0x4d534850, 1, 7, 32) + b"\0" * 32); time.sleep(0.1); s.close()
-s = conn(); s.close()
+s = socket.create_connection(("127.0.0.1", port)); s.sendall(b"GET / HTTP/1.0\r\n\r\n" + bytes(range(256)) * 4); time.sleep(0.1); s.close()
+s = socket.create_connection(("127.0.0.1", port)); s.sendall(struct.pack("<IHHI", 0x4d534850, 1, 9, 0xffffffff)); time.sleep(0.1); s.close()
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+try:
+    ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))).close()
+    sys.exit("a TLS client without the key completed a handshake")
+except ssl.SSLError:
+    pass
 PY
 kill -0 $sup 2>/dev/null || { cat "$tmp/tcp.txt"; fail "the supervisor died of garbage"; }
+
+# Peers that hold the key but break the protocol after the handshake.  The
+# pre-shared key and identity, derived as docs/RUNTIME.md says (HKDF-SHA256;
+# the protocol version from proto/protocol.h and io/proc.h).
+read -r psk ident < <(python3 - "$run/run.key" "$PHOTON_SOURCE_DIR" <<'PY'
+import hashlib, hmac, re, sys
+key = open(sys.argv[1], "rb").read().rstrip()
+src = sys.argv[2]
+proc = int(re.search(r"#define PROC_VERSION (\d+)", open(src + "/io/proc.h").read()).group(1))
+tcp = int(re.search(r"#define TCP_PROTOCOL_VERSION \(\(uint32_t\)PROC_VERSION << 16 \| (\d+)u\)",
+                    open(src + "/proto/protocol.h").read()).group(1))
+prk = hmac.new(b"photon-sim run key", key, hashlib.sha256).digest()
+hk = lambda info, n: hmac.new(prk, info + b"\x01", hashlib.sha256).digest()[:n]
+print(hk(b"photon-sim tls13 psk", 32).hex(), f"photon-sim_v{proc << 16 | tcp:08x}_" + hk(b"photon-sim key id", 8).hex())
+PY
+)
+ident=${ident//_/ }
+hostile() {   # hostile PYTHON-EXPR-OF-BYTES: sends them after the handshake
+    # (-quiet implies -ign_eof: s_client stays until the supervisor hangs up)
+    python3 -c "import struct, sys; F=lambda t, p: struct.pack('<IHHI', 0x4d534850, 1, t, len(p)) + p
+sys.stdout.buffer.write($1)" \
+        | timeout 10 openssl s_client -connect "$addr" -tls1_3 -psk "$psk" -psk_identity "$ident" -nocommands -quiet \
+        > "$tmp/hostile.out" 2> /dev/null || true
+    [ "$(stat -c %s "$tmp/hostile.out")" -gt 1000 ] || fail "the key holder got no setup message: $1"
+}
+hostile "struct.pack('<IHHI', 0x12345678, 1, 1, 0)"                 # bad magic
+hostile "struct.pack('<IHHI', 0x4d534850, 7, 1, 0)"                 # another frame version
+hostile "struct.pack('<IHHI', 0x4d534850, 1, 7, 0xffffffff)"        # a length over the limit
+hostile "F(99, b'abcd')"                                            # an unknown message type
+hostile "F(3, bytes(200))"                                          # a result with no task
+hostile "F(7, struct.pack('<IiQQQQII', 1, 0, 1, 4, 0, 0, 0, 0) + bytes(4))" # a blob with no task (link_blob_hdr + 4 bytes)
+hostile "F(1, bytes(8)) + F(1, bytes(8))"                           # hello twice
+kill -0 $sup 2>/dev/null || { cat "$tmp/tcp.txt"; fail "the supervisor died of a hostile key holder"; }
 
 # The wrong key is refused, and that actor exits non-zero.
 printf '%064d\n' 0 > "$tmp/wrong.key"
@@ -67,10 +104,11 @@ done
 pids=()
 cat "$tmp/tcp.txt"
 grep -q "waiting for 2 remote actors before the first round" "$tmp/tcp.txt" || fail "no wait for min_actors"
-grep -q "magic 0x" "$tmp/tcp.txt" || fail "no log line for the bad magic"
-grep -q "length 4294967295 over the limit" "$tmp/tcp.txt" || fail "no log line for the oversized frame"
-grep -q "protocol version 7" "$tmp/tcp.txt" || fail "no log line for the wrong protocol version"
-grep -q "expected the authentication message" "$tmp/tcp.txt" || fail "no log line for a message before authentication"
+for what in "rejected actor connection from 127.0.0.1:[0-9]*: .*TLS: " "magic 0x12345678" "protocol version 7" \
+    "length 4294967295 over the limit" "protocol violation: unknown message type 99" \
+    "protocol violation: unexpected result message" "lost: bad blob: unexpected blob" "protocol violation: a second hello"; do
+    grep -q "$what" "$tmp/tcp.txt" || fail "no log line for: $what"
+done
 h_shm=$(grep -o '"model_hash":"[0-9a-f]*"' "$tmp/shm/summary.json")
 h_tcp=$(grep -o '"model_hash":"[0-9a-f]*"' "$run/summary.json")
 [ -n "$h_shm" ] && [ "$h_shm" = "$h_tcp" ] || fail "tcp model $h_tcp differs from shm model $h_shm"

@@ -271,7 +271,7 @@ static void test_sample(void)
     CHECK_CONTAINS(out, "--prompt TEXT is required");
     CHECK_EQ_INT(th_run(out, sizeof out, "%s sample --threads 1 %s --prompt hi --temperature -1", bin, ckpt), 2);
     CHECK_EQ_INT(th_run(out, sizeof out, "%s sample --threads 1 %s --prompt hi --tokenizer %s", bin, ckpt, dir), 1);
-    CHECK_CONTAINS(out, "no encoder.json");
+    CHECK_CONTAINS(out, "no tokenizer there");
 
     /* A trained tokenizer is found in the run directory the checkpoint sits in,
      * even when the recorded out_dir (relative) does not lead there. */

@@ -3,6 +3,7 @@
  * output is byte-identical across runs, prepare_is_current follows the
  * inputs, a trained tokenizer works, and a bad source fails cleanly with
  * no manifest and no temp files left behind. */
+#include <stdarg.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,24 @@
 #include "io/shard.h"
 #include "io/tokenizer.h"
 
+/* Sets item i of list l (growing it to i + 1 items if needed). */
+static void setl(cfg_list *l, int i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void setl(cfg_list *l, int i, const char *fmt, ...)
+{
+    char items[32][CFG_STR];
+    const char *ptr[32];
+    int n = l->n > i + 1 ? l->n : i + 1;
+    for (int j = 0; j < n; j++) {
+        snprintf(items[j], CFG_STR, "%s", j < l->n ? l->item[j] : "");
+        ptr[j] = items[j];
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(items[i], CFG_STR, fmt, ap);
+    va_end(ap);
+    cfg_list_set(l, n, ptr);
+}
+
 static void setup(photon_config *c, const char *out)
 {
     const char *src = th_source_dir();
@@ -20,12 +39,10 @@ static void setup(photon_config *c, const char *out)
     snprintf(c->run.name, sizeof c->run.name, "t");
     snprintf(c->run.out_dir, sizeof c->run.out_dir, "%s", out);
     c->run.seed = 5;
-    c->data.sources.n = 3;
-    snprintf(c->data.sources.item[0], CFG_STR, "wiki=%s/data/wikipedia/wiki-validation.json.gz", src);
-    snprintf(c->data.sources.item[1], CFG_STR, "c4=%s/data/c4/c4-sample-validation.json.gz", src);
-    snprintf(c->data.sources.item[2], CFG_STR, "%s/data/books/tinyshakespeare.txt", src);
-    c->data.validation.n = 1;
-    snprintf(c->data.validation.item[0], CFG_STR, "%s/data/c4/c4-sample-validation.json.gz", src);
+    setl(&c->data.sources, 0, "wiki=%s/data/wikipedia/wiki-validation.json.gz", src);
+    setl(&c->data.sources, 1, "c4=%s/data/c4/c4-sample-validation.json.gz", src);
+    setl(&c->data.sources, 2, "%s/data/books/tinyshakespeare.txt", src);
+    setl(&c->data.validation, 0, "%s/data/c4/c4-sample-validation.json.gz", src);
     snprintf(c->data.tokenizer, CFG_STR, "%s/data/tokenizer/gpt2", src);
     c->data.max_docs = 40;
     c->data.partition = PART_IID;
@@ -129,10 +146,9 @@ static void test_train_and_sources(void)
     snprintf(c->data.tokenizer, CFG_STR, "train");
     c->data.tokenizer_vocab = 600;
     c->data.partition = PART_BY_SOURCE;
-    c->data.assign.n = 3;
-    snprintf(c->data.assign.item[0], CFG_STR, "wiki=0");
-    snprintf(c->data.assign.item[1], CFG_STR, "c4=1");
-    snprintf(c->data.assign.item[2], CFG_STR, "tinyshakespeare=2");
+    setl(&c->data.assign, 0, "wiki=0");
+    setl(&c->data.assign, 1, "c4=1");
+    setl(&c->data.assign, 2, "tinyshakespeare=2");
     photon_err err;
     CHECK_MSG(prepare_run(c, 0, &err) == 0, "prepare: %s", err.msg);
     CHECK_EQ_INT(prepare_vocab_size(c, &err), 600);
@@ -171,7 +187,7 @@ static void test_bad_source(void)
     CHECK(prepare_run(c, 0, &err) == 0);
     /* now break a source: the old manifest goes, nothing half-written stays */
     const char *bad = th_write_file(out, "bad.jsonl", "{\"text\": \"ok\"}\n{\"txt\": \"no\"}\n");
-    snprintf(c->data.sources.item[1], CFG_STR, "c4=%s", bad);
+    setl(&c->data.sources, 1, "c4=%s", bad);
     CHECK(prepare_run(c, 0, &err) < 0);
     CHECK_CONTAINS(err.msg, "bad.jsonl:2: JSON object has no \"text\" member");
     char d[4096], mp[4096];
@@ -181,7 +197,7 @@ static void test_bad_source(void)
     CHECK(!prepare_is_current(c));
     CHECK(no_temp_files(d));
     const char *empty = th_write_file(out, "empty.jsonl", "\n\n");
-    snprintf(c->data.sources.item[1], CFG_STR, "c4=%s", empty);
+    setl(&c->data.sources, 1, "c4=%s", empty);
     CHECK(prepare_run(c, 0, &err) < 0);
     CHECK_CONTAINS(err.msg, "empty.jsonl: no documents");
     /* too many clients for the documents */

@@ -85,6 +85,34 @@ static void test_messages(void)
     proc_loop_free(l);
 }
 
+/* A frame that starts and then trickles (slow-loris) is given up on after
+ * the peer's frame deadline; complete frames, however spaced, are not. */
+static void test_frame_deadline(void)
+{
+    photon_err err;
+    proc_loop *l = proc_loop_new(&err);
+    int raw[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, raw) == 0);
+    sink s = { .loop = l, .stop_after = 1 };
+    proc_peer *p = proc_peer_new(l, raw[0], "slow", on_msg, on_close, &s);
+    proc_peer_set_frame_deadline(p, 0.3);
+    struct __attribute__((packed)) { uint32_t m; uint16_t v, t; uint32_t len; char body[4]; } f = { PROC_MAGIC, PROC_VERSION, 5, 4, "abc" };
+    CHECK(write(raw[1], &f, sizeof f) == (ssize_t)sizeof f);   /* a whole frame: delivered */
+    proc_loop_run(l);
+    CHECK_EQ_INT(s.got, 1);
+    CHECK(!s.closed);
+    double t0 = time_mono();
+    CHECK(write(raw[1], &f, 6) == 6);                            /* half a header, then nothing */
+    proc_loop_run(l);
+    double dt = time_mono() - t0;
+    CHECK(s.closed);
+    CHECK_CONTAINS(s.reason, "not complete within 0.3s");
+    CHECK_MSG(dt >= 0.25 && dt < 5, "closed after %.2fs", dt);
+    close(raw[1]);
+    proc_peer_free(p);
+    proc_loop_free(l);
+}
+
 static int reaped_pid, reaped_status;
 static proc_loop *reap_loop;
 static void on_child(pid_t pid, int status, void *arg)
@@ -230,6 +258,7 @@ static void test_stale(void)
 int main(void)
 {
     RUN(test_messages);
+    RUN(test_frame_deadline);
     RUN(test_flush);
     RUN(test_fork);
     RUN(test_shm_link);

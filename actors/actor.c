@@ -15,6 +15,7 @@
 #include "io/link_tls.h"
 #include "gpu/vecops.h"
 #include "actors/fault_exec.h"
+#include "actors/client_sync.h"
 #include "actors/eval_task.h"
 
 typedef struct {
@@ -23,6 +24,7 @@ typedef struct {
     proc_peer *peer;
     photon_link *link;
     trainer *tr;
+    client_sync *cs;      /* compressed / streaming exchanges (actors/client_sync.h) */
     eval_task *ev;
     int status;
     const actor_remote *remote;   /* NULL: a local actor on a socketpair */
@@ -55,41 +57,57 @@ static void send_fail(actor *a, uint64_t task_id, int config_error, const char *
 static void run_task(actor *a, const msg_task *t)
 {
     photon_err err;
-    size_t nparams = (size_t)a->setup->plan.model_bytes / sizeof(float);
+    size_t nparams = gpt2_num_params(&a->setup->model);
     size_t bytes;
-    const float *global = link_read(a->link, LINK_MODEL, 0, t->model_generation, &bytes, NULL, &err);
+    uint32_t enc;
+    const void *blob = link_read_enc(a->link, LINK_MODEL, 0, t->model_generation, &bytes, &enc, &err);
+    const float *global = blob ? client_sync_model(a->cs, blob, bytes, enc, t->model_generation, trainer_threads(a->tr), &err)
+                               : NULL;
     if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
     const void *state_in = NULL;
     void *state_out = NULL;
+    size_t state_bytes = client_state_bytes(t->state_flags, nparams);
     if (t->keep_state) {
         if (t->state_generation != 0) {
-            state_in = link_read(a->link, LINK_STATE, t->state_in, t->state_generation, NULL, NULL, &err);
-            if (!state_in) { send_fail(a, t->task_id, 0, err.msg); return; }
+            client_state_view v;
+            state_in = link_read(a->link, LINK_STATE, t->state_in, t->state_generation, &bytes, NULL, &err);
+            if (!state_in || client_state_open(state_in, bytes, t->state_flags, nparams, &v, &err) < 0) {
+                send_fail(a, t->task_id, 0, err.msg); return;
+            }
         }
-        state_out = link_write_begin(a->link, LINK_STATE, t->state_out, train_state_bytes(nparams), &err);
+        state_out = link_write_begin(a->link, LINK_STATE, t->state_out, state_bytes, &err);
         if (!state_out) { send_fail(a, t->task_id, 0, err.msg); return; }
     }
-    float *delta = link_write_begin(a->link, LINK_UPDATE, a->setup->slot, nparams * sizeof(float), &err);
-    if (!delta) { send_fail(a, t->task_id, 0, err.msg); return; }
+    void *upd = link_write_begin(a->link, LINK_UPDATE, a->setup->slot, a->setup->plan.update_bytes, &err);
+    if (!upd) { send_fail(a, t->task_id, 0, err.msg); return; }
     msg_result r;
-    if (trainer_run(a->tr, t, global, delta, state_in, state_out, &r, &err) < 0) {
+    size_t upd_bytes = nparams * sizeof(float);
+    uint32_t upd_enc = LINK_ENC_RAW;
+    if (client_sync_plain(a->cs)) {
+        float *delta = upd;
+        if (trainer_run(a->tr, t, global, delta, state_in, state_out, &r, &err) < 0) {
+            send_fail(a, t->task_id, 1, err.msg);
+            return;
+        }
+        /* The norm of the update as trained (NAN if not finite), for the
+         * record: the supervisor measures what it receives itself and never
+         * trusts this figure.  An injected corruption comes after it, as it
+         * would from a faulty or lying actor. */
+        int64_t first_bad;
+        r.update_norm = vec_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
+        if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
+    } else if (client_sync_run(a->cs, a->tr, t, global, state_in, state_out, upd, &upd_bytes, &upd_enc, &r, &err) < 0) {
         send_fail(a, t->task_id, 1, err.msg);
         return;
     }
-    /* The norm of the update as trained (NAN if not finite), for the
-     * record: the supervisor measures what it receives itself and never
-     * trusts this figure.  An injected corruption comes after it, as it
-     * would from a faulty or lying actor. */
-    int64_t first_bad;
-    r.update_norm = vec_norm(delta, nparams, trainer_threads(a->tr), &first_bad);
-    if (t->fault.kind == FAULT_CORRUPT) faults_corrupt(&t->fault, delta, nparams);
+    client_sync_test_seam(t, &upd_bytes, &upd_enc);
     if (t->keep_state) {
-        if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, train_state_bytes(nparams), &err) < 0) {
+        if (link_write_end(a->link, LINK_STATE, t->state_out, t->task_id, state_bytes, &err) < 0) {
             send_fail(a, t->task_id, 0, err.msg); return;
         }
         r.state_generation = t->task_id;
     }
-    if (link_write_end(a->link, LINK_UPDATE, a->setup->slot, t->task_id, nparams * sizeof(float), &err) < 0) {
+    if (link_write_end_enc(a->link, LINK_UPDATE, a->setup->slot, t->task_id, upd_bytes, upd_enc, &err) < 0) {
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
@@ -111,11 +129,13 @@ static int setup_check(const actor_setup *s, char *why, size_t n)
         return -1;
     }
     size_t params = gpt2_num_params(m);
-    if (params > ((size_t)1 << 38) || p->model_bytes != params * sizeof(float)) {
+    /* the model as sent: fp32, or encoded (at least fp4's 5 bits a value;
+     * client_sync_model checks the exact size of every blob) */
+    if (params > ((size_t)1 << 38) || p->model_bytes > params * sizeof(float) || p->model_bytes < params / 2) {
         snprintf(why, n, "model of %zu bytes for %zu parameters", p->model_bytes, params);
         return -1;
     }
-    size_t cap = 16 * p->model_bytes + ((size_t)1 << 20);
+    size_t cap = 16 * params * sizeof(float) + ((size_t)1 << 20);
     if (p->update_slots < 1 || p->update_slots > 4096 || p->state_slots < 0 || p->state_slots > 1000000 ||
         p->update_bytes > cap || p->state_bytes > cap || s->slot < 0 || s->slot >= p->update_slots) {
         snprintf(why, n, "link plan out of range (%d update slots of %zu bytes, %d state slots of %zu, slot %d)",
@@ -172,7 +192,8 @@ static int setup(actor *a, const void *payload, uint32_t len)
     /* logged here too: the loop exits at once, so the FAIL message may never leave */
     if (!a->link) { log_error("%s", err.msg); send_fail(a, 0, 0, err.msg); return ACTOR_EXIT_TRANSIENT; }
     a->tr = trainer_new(&s->cfg, &s->model, s->slot, &err);
-    if (!a->tr) { log_error("%s", err.msg); send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
+    if (a->tr) a->cs = client_sync_new(&s->cfg, &s->model, &err);
+    if (!a->cs) { log_error("%s", err.msg); send_fail(a, 0, 1, err.msg); return ACTOR_EXIT_CONFIG; }
     a->ev = eval_task_new(&s->cfg, &s->model, s->slot);
     msg_hello h = { .slot = s->slot, .pid = (int32_t)getpid() };
     proc_peer_send(a->peer, MSG_HELLO, &h, sizeof h);
@@ -296,6 +317,7 @@ static int serve(int fd, const actor_remote *opts, actor_session *sess)
     proc_loop_run(a.loop);
     proc_timer_cancel(a.setup_deadline);
     proc_peer_flush(a.peer);
+    client_sync_free(a.cs);
     eval_task_free(a.ev);
     trainer_free(a.tr);
     link_close(a.link);

@@ -30,7 +30,7 @@ struct trainer {
 
 size_t train_state_bytes(size_t nparams)
 {
-    return sizeof(train_state_header) + 2 * nparams * sizeof(float);
+    return client_state_bytes(CLIENT_STATE_ADAM, nparams);
 }
 
 void train_backend_opts(const photon_config *cfg, int slot, backend_opts *o)
@@ -98,8 +98,9 @@ static void maybe_inject_fault(const msg_task *task, int step)
     if (task->fault.kind == FAULT_STALL) faults_stall();
 }
 
-int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,
-                const void *state_in, void *state_out, msg_result *r, photon_err *err)
+/* Trains task from start; the trained parameters stay in the model. */
+static int train_steps(trainer *t, const msg_task *task, const float *start, const void *state_in,
+                       msg_result *r, photon_err *err)
 {
     const photon_config *cfg = t->cfg;
     photon_model *m = t->model;
@@ -109,12 +110,16 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
     int micro = train_micro_per_step(cfg, centralized, task->per_round);
     float scale = 1.0f / (float)micro;
 
-    ops->set_params(m, global);
-    if (task->keep_state && state_in) {
-        const train_state_header *h = state_in;
-        if ((size_t)h->n != t->n) { err_set(err, "kept optimizer state has %lld params, model %zu", (long long)h->n, t->n); return -1; }
-        const float *s = (const float *)(h + 1);
-        ops->set_opt_state(m, s, s + t->n, h->step);
+    ops->set_params(m, start);
+    const train_state_header *h = task->keep_state ? state_in : NULL;
+    if (h && ((size_t)h->n != t->n || h->flags != task->state_flags)) {
+        err_set(err, "kept client state has %lld params and sections %lld, the task %zu and %d", (long long)h->n,
+                (long long)h->flags, t->n, task->state_flags);
+        return -1;
+    }
+    if (h && h->flags & CLIENT_STATE_ADAM) {
+        client_state_view v = client_state_at((void *)state_in, task->state_flags, t->n);
+        ops->set_opt_state(m, v.adam_m, v.adam_v, h->step);
     } else {
         ops->reset_opt_state(m);
     }
@@ -158,18 +163,6 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
         last = step_loss;
     }
 
-    /* Δ = θ_global − θ_local, written straight into the link's buffer. */
-    ops->get_params(m, delta);
-    for (size_t i = 0; i < t->n; i++) delta[i] = global[i] - delta[i];
-    if (task->keep_state && state_out) {
-        train_state_header *h = state_out;
-        memset(h, 0, sizeof *h);
-        float *s = (float *)(h + 1);
-        int64_t step = 0;
-        ops->get_opt_state(m, s, s + t->n, &step);
-        h->step = step;
-        h->n = (int64_t)t->n;
-    }
     memset(r, 0, sizeof *r);
     r->task_id = task->task_id;
     r->round = task->round;
@@ -184,5 +177,40 @@ int trainer_run(trainer *t, const msg_task *task, const float *global, float *de
     r->lr_last = lr_last;
     r->grad_norm = task->local_steps ? gn_sum / task->local_steps : 0;
     r->grad_norm_max = gn_max;
+    return 0;
+}
+
+/* The new state's header and AdamW moments. */
+static void save_state(trainer *t, const msg_task *task, void *state_out)
+{
+    if (!task->keep_state || !state_out) return;
+    client_state_view v = client_state_init(state_out, task->state_flags, t->n);
+    if (!v.adam_m) return;
+    int64_t step = 0;
+    t->model->ops->get_opt_state(t->model, v.adam_m, v.adam_v, &step);
+    v.h->step = step;
+}
+
+int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,
+                const void *state_in, void *state_out, msg_result *r, photon_err *err)
+{
+    double t0 = time_mono();
+    if (train_steps(t, task, global, state_in, r, err) < 0) return -1;
+    /* Δ = θ_global − θ_local, written straight into the link's buffer. */
+    t->model->ops->get_params(t->model, delta);
+    for (size_t i = 0; i < t->n; i++) delta[i] = global[i] - delta[i];
+    save_state(t, task, state_out);
+    r->seconds = time_mono() - t0;
+    return 0;
+}
+
+int trainer_train(trainer *t, const msg_task *task, const float *start, float *local,
+                  const void *state_in, void *state_out, msg_result *r, photon_err *err)
+{
+    double t0 = time_mono();
+    if (train_steps(t, task, start, state_in, r, err) < 0) return -1;
+    t->model->ops->get_params(t->model, local);
+    save_state(t, task, state_out);
+    r->seconds = time_mono() - t0;
     return 0;
 }

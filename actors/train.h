@@ -9,15 +9,11 @@
 #include "io/config.h"
 #include "gpu/model.h"
 #include "proto/protocol.h"
+#include "actors/client_state.h"
 
 typedef struct trainer trainer;
 
-/* Kept optimizer state blob: this header, then mom1 and mom2 (n floats each). */
-typedef struct {
-    int64_t step;
-    int64_t n;
-    int64_t pad[6];
-} train_state_header;
+/* A kept state blob with the AdamW moments only (actors/client_state.h). */
 size_t train_state_bytes(size_t nparams);
 
 /* Model micro-batch B = clients.batch_size / grad_accum, T = model.seq_len. */
@@ -25,10 +21,17 @@ trainer *trainer_new(const photon_config *cfg, const gpt2_config *gc, int slot, 
 void trainer_free(trainer *t);
 int trainer_threads(const trainer *t);
 /* Runs task t from `global` (n params).  Writes Δ into `delta`; if the task
- * keeps state, reads it from state_in (NULL = fresh) and writes it to
- * state_out.  Fills r.  -1 with err if the data cannot be read. */
+ * keeps state, reads its AdamW moments from state_in (NULL = fresh; reset
+ * when the blob has none) and writes the header and moments of state_out
+ * (task->state_flags sections; others are the caller's).  Fills r.  -1
+ * with err if the data cannot be read. */
 int trainer_run(trainer *t, const msg_task *task, const float *global, float *delta,
                 const void *state_in, void *state_out, msg_result *r, photon_err *err);
+/* The same from the model `start`, leaving the trained model in local
+ * (streaming and compressed exchanges: actors/client_sync.h makes the
+ * update from it). */
+int trainer_train(trainer *t, const msg_task *task, const float *start, float *local,
+                  const void *state_in, void *state_out, msg_result *r, photon_err *err);
 /* Micro-batches one local step consumes, and sequences per micro-batch.
  * Federated: clients.grad_accum micro-batches of batch_size / grad_accum.
  * Centralized (mode = centralized; train_recipe.c): the [centralized]

@@ -111,6 +111,12 @@ typedef struct photon_config {
         int max_retries;         /* times a failed round is retried */
         bool requeue;            /* re-run a failed client's task within the round */
         double reject_norm;      /* reject updates with norm > this x median; 0 = off */
+        int compression;         /* enum quant_kind (gpu/quant.h): the update as sent */
+        int broadcast_compression; /* enum quant_kind: the model as sent to clients */
+        bool error_feedback;     /* clients keep their quantisation residual */
+        int fragments;           /* F: streaming synchronisation of 1/F of the model at a time */
+        bool overlap;            /* clients train on while a fragment is in flight */
+        double overlap_mix;      /* alpha: local <- alpha*local + (1-alpha)*global on arrival */
     } aggregator;
     struct {
         int restarts;            /* at most this many restarts ... */

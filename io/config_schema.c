@@ -46,6 +46,7 @@ static const char *const strategies[] = { "fedavg", "fedmom", "nesterov", NULL }
 static const char *const links[] = { "shm", "tcp", NULL };
 static const char *const signals[] = { "KILL", "SEGV", "ABRT", "exit", NULL };
 static const char *const corruptions[] = { "none", "nan", "scale", "bitflip", NULL };
+static const char *const encodings[] = { "none", "bf16", "int8", "fp4", NULL };   /* = quant_kind (gpu/quant.h) */
 static const char *const computes[] = { "measured", "model", NULL };
 
 const cfg_section cfg_sections[] = {
@@ -145,6 +146,12 @@ const cfg_key cfg_keys[] = {
     INT(aggregator, max_retries, "3", 0, 1000000, "times a failed round is retried before the run fails"),
     BOOL(aggregator, requeue, "false", "re-run a failed client's task within the round"),
     DBL(aggregator, reject_norm, "100", CLOSED, 0, 1e12, "reject updates whose norm exceeds this x the round's median; 0 = off"),
+    ENUM(aggregator, compression, "none", encodings, "the client's update as sent: fp32 (none), bf16, int8 or fp4 with per-block scales (docs/ROUNDS.md)"),
+    ENUM(aggregator, broadcast_compression, "none", encodings, "the model as sent to the clients: none, bf16, int8 or fp4"),
+    BOOL(aggregator, error_feedback, "false", "each client keeps what quantisation dropped and adds it to its next update"),
+    INT(aggregator, fragments, "1", 1, 64, "F: split the model into F fragments, each synchronised at its own phase of the round (Streaming DiLoCo)"),
+    BOOL(aggregator, overlap, "false", "clients keep training while a fragment is in flight and merge it one phase later"),
+    DBL(aggregator, overlap_mix, "0.5", UNIT_OPEN, 0, 1, "overlap: on arrival, local = mix x local + (1 - mix) x global"),
 
     INT(supervision, restarts, "3", 0, 1000000, "at most this many restarts of one actor ..."),
     DBL(supervision, window, "60", POS, 0, 1e9, "... within this many seconds"),

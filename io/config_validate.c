@@ -125,6 +125,12 @@ static int check_network(check_ctx *x, const photon_config *c)
                          "[aggregator] round_timeout acts on the simulated clock with [network]; with compute = measured "
                          "every sampled client needs an actor of its own ([clients] actors = %d, %d clients per round): "
                          "raise actors, or set [network] compute = model", c->clients.actors, k);
+    if (c->run.mode == MODE_FEDERATED && c->aggregator.round_timeout > 0 && c->network.compute == COMPUTE_MEASURED &&
+        (c->aggregator.fragments > 1 || c->aggregator.overlap))
+        return violation(x, "aggregator.round_timeout", "aggregator.fragments",
+                         "[aggregator] round_timeout on the simulated clock with [network] compute = measured needs "
+                         "every client's whole round before deciding who is late, which streaming fragments "
+                         "(fragments > 1 or overlap) do not wait for: set [network] compute = model");
     return 0;
 }
 
@@ -184,6 +190,27 @@ int cfg_check_ex(const photon_config *c, const char *const *origin, const char *
         return violation(&x, "clients.grad_accum", "clients.batch_size",
                          "[clients] grad_accum = %d does not divide [clients] batch_size = %d",
                          c->clients.grad_accum, c->clients.batch_size);
+    if (c->aggregator.fragments > c->model.n_layer + 1)
+        return violation(&x, "aggregator.fragments", "model.n_layer",
+                         "[aggregator] fragments = %d: a model of %d blocks splits into at most %d fragments "
+                         "(the embeddings and each block are the units)",
+                         c->aggregator.fragments, c->model.n_layer, c->model.n_layer + 1);
+    if (c->aggregator.fragments > c->clients.local_steps)
+        return violation(&x, "aggregator.fragments", "clients.local_steps",
+                         "[aggregator] fragments = %d is more than [clients] local_steps = %d (each fragment's phase needs a step)",
+                         c->aggregator.fragments, c->clients.local_steps);
+    if (c->run.mode == MODE_CENTRALIZED) {
+        const char *k = c->aggregator.compression ? "aggregator.compression"
+                        : c->aggregator.broadcast_compression ? "aggregator.broadcast_compression"
+                        : c->aggregator.fragments > 1 ? "aggregator.fragments"
+                        : c->aggregator.overlap ? "aggregator.overlap" : NULL;
+        if (k) return violation(&x, k, "run.mode", "[aggregator] %s applies to federated runs: mode = centralized "
+                                "trains one model and exchanges nothing", strchr(k, '.') + 1);
+    }
+    if (c->eval.on == EVAL_ON_ACTOR && c->aggregator.broadcast_compression)
+        return violation(&x, "eval.on", "aggregator.broadcast_compression",
+                         "[eval] on = actor: with broadcast_compression the actors hold only the compressed model; "
+                         "the global model is evaluated on the supervisor (on = supervisor or auto)");
     if (c->run.mode == MODE_CENTRALIZED && check_centralized(&x, c) < 0) return -1;
     if (c->eval.tokens > 0 && c->eval.tokens < c->model.seq_len)
         return violation(&x, "eval.tokens", "model.seq_len",

@@ -7,8 +7,9 @@
  *
  * A blob is addressed by (kind, index): LINK_MODEL 0, LINK_UPDATE <actor
  * slot>, LINK_STATE <client>.  Every blob carries a header with a
- * generation (the round it belongs to), its payload length and a checksum
- * of the payload, so a reader never consumes a stale or torn blob. */
+ * generation (the round it belongs to), its payload length, a checksum
+ * of the payload and its encoding, so a reader never consumes a stale or
+ * torn blob, nor bytes it would misread. */
 #ifndef PHOTON_LINK_H
 #define PHOTON_LINK_H
 #include <stddef.h>
@@ -28,18 +29,27 @@ typedef struct {
 
 typedef struct photon_link photon_link;
 
+/* A blob's encoding, carried in its header: LINK_ENC_RAW for bytes as the
+ * writer laid them out (fp32 models and updates, kept states); other
+ * values are gpu/quant.h kinds (a compressed update or model).  Readers
+ * that do not ask for the encoding get raw blobs only. */
+#define LINK_ENC_RAW 0u
+#define LINK_ENC_MAX 255u
+
 typedef struct link_ops {
     const char *name;
     /* Writer side: a buffer of at least `bytes` to fill, then publish it
      * under a generation (computes the checksum; TCP: sends). */
     void *(*write_begin)(photon_link *l, link_kind k, int idx, size_t bytes, photon_err *err);
-    int (*write_end)(photon_link *l, link_kind k, int idx, uint64_t generation, size_t bytes, photon_err *err);
+    int (*write_end)(photon_link *l, link_kind k, int idx, uint64_t generation, size_t bytes,
+                     uint32_t encoding, photon_err *err);
     /* Reader side: a read-only view of the blob if its header says
      * `generation` (or any generation when generation == LINK_ANY) and its
      * checksum matches; *bytes gets the payload length; *gen_out (optional)
-     * the generation found.  NULL with err otherwise. */
+     * the generation found; *enc_out the encoding (with enc_out NULL, a blob
+     * that is not LINK_ENC_RAW is an error).  NULL with err otherwise. */
     const void *(*read)(photon_link *l, link_kind k, int idx, uint64_t generation, size_t *bytes,
-                        uint64_t *gen_out, photon_err *err);
+                        uint64_t *gen_out, uint32_t *enc_out, photon_err *err);
     void (*close)(photon_link *l);
     /* Total bytes the link carries for the run (for the /dev/shm check and reports). */
     size_t (*footprint)(const photon_link *l);
@@ -73,10 +83,16 @@ void link_shm_unlink_all(photon_link *l);
 static inline void *link_write_begin(photon_link *l, link_kind k, int idx, size_t bytes, photon_err *err)
 { return l->ops->write_begin(l, k, idx, bytes, err); }
 static inline int link_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, size_t bytes, photon_err *err)
-{ return l->ops->write_end(l, k, idx, gen, bytes, err); }
+{ return l->ops->write_end(l, k, idx, gen, bytes, LINK_ENC_RAW, err); }
+static inline int link_write_end_enc(photon_link *l, link_kind k, int idx, uint64_t gen, size_t bytes,
+                                     uint32_t encoding, photon_err *err)
+{ return l->ops->write_end(l, k, idx, gen, bytes, encoding, err); }
 static inline const void *link_read(photon_link *l, link_kind k, int idx, uint64_t gen, size_t *bytes,
                                     uint64_t *gen_out, photon_err *err)
-{ return l->ops->read(l, k, idx, gen, bytes, gen_out, err); }
+{ return l->ops->read(l, k, idx, gen, bytes, gen_out, NULL, err); }
+static inline const void *link_read_enc(photon_link *l, link_kind k, int idx, uint64_t gen, size_t *bytes,
+                                        uint32_t *encoding, photon_err *err)
+{ return l->ops->read(l, k, idx, gen, bytes, NULL, encoding, err); }
 static inline void link_close(photon_link *l) { if (l) l->ops->close(l); }
 static inline size_t link_footprint(const photon_link *l) { return l->ops->footprint(l); }
 #endif

@@ -91,6 +91,16 @@ static int put_client(ckpt_writer *w, const runstate *rs, int id, photon_err *er
         snprintf(p, sizeof p, "/clients/%d/adam_step", id);
         if (ckpt_put_i64(w, p, &c.adam_step, 1, err) < 0) return -1;
     }
+    if (c.has_local) {
+        snprintf(p, sizeof p, "/clients/%d/local_model", id);
+        if (ckpt_put_params(w, p, &rs->model_cfg, c.local_model, err) < 0) return -1;
+        snprintf(p, sizeof p, "/clients/%d/sync", id);
+        if (ckpt_put_i64(w, p, &c.sync, 1, err) < 0) return -1;
+    }
+    if (c.has_residual) {
+        snprintf(p, sizeof p, "/clients/%d/residual", id);
+        if (ckpt_put_params(w, p, &rs->model_cfg, c.residual, err) < 0) return -1;
+    }
     return 0;
 }
 
@@ -105,6 +115,13 @@ static int write_all(ckpt_writer *w, const runstate *rs, photon_err *err)
         ckpt_put_u64(w, "/run/agg_reference", &ref_bits, 1, err) < 0 ||
         ckpt_put_u64(w, "/sampler/state", rs->sampler, 3, err) < 0)
         return -1;
+    if (rs->streaming && ckpt_put_i64(w, "/run/phase_counter", &rs->phase_counter, 1, err) < 0) return -1;
+    if (rs->n_frag_ref > 0) {
+        uint64_t bits[64];
+        if (rs->n_frag_ref > 64) { err_set(err, "%d fragment references (at most 64)", rs->n_frag_ref); return -1; }
+        memcpy(bits, rs->frag_ref, (size_t)rs->n_frag_ref * sizeof(double));
+        if (ckpt_put_u64(w, "/run/fragment_reference", bits, (size_t)rs->n_frag_ref, err) < 0) return -1;
+    }
     if (rs->has_sim_clock) {
         uint64_t bits[2];
         memcpy(bits, rs->sim_clock, sizeof bits);
@@ -266,7 +283,7 @@ static int load_clients(ckpt_reader *r, runstate *rs, photon_err *err)
     size_t np = gpt2_num_params(&rs->model_cfg);
     int64_t *pos = xcalloc((size_t)rs->pos_words + 1, sizeof *pos);
     uint64_t *rng = xcalloc((size_t)rs->rng_words + 1, sizeof *rng);
-    float *m = NULL, *v = NULL;
+    float *m = NULL, *v = NULL, *loc = NULL, *res = NULL;
     int rc = 0;
     char p[128];
     for (int id = 0; id < rs->n_clients && rc == 0; id++) {
@@ -291,12 +308,30 @@ static int load_clients(ckpt_reader *r, runstate *rs, photon_err *err)
             snprintf(p, sizeof p, "/clients/%d/adam_step", id);
             if (ckpt_get_i64(r, p, &c.adam_step, 1, err) < 0) { rc = -1; break; }
         }
+        snprintf(p, sizeof p, "/clients/%d/local_model", id);
+        if (ckpt_has(r, p)) {
+            if (!loc) loc = xmalloc_aligned(np * sizeof(float) + 64);
+            c.has_local = true;
+            c.local_model = loc;
+            if (ckpt_get_params(r, p, &rs->model_cfg, loc, err) < 0) { rc = -1; break; }
+            snprintf(p, sizeof p, "/clients/%d/sync", id);
+            if (ckpt_get_i64(r, p, &c.sync, 1, err) < 0) { rc = -1; break; }
+        }
+        snprintf(p, sizeof p, "/clients/%d/residual", id);
+        if (ckpt_has(r, p)) {
+            if (!res) res = xmalloc_aligned(np * sizeof(float) + 64);
+            c.has_residual = true;
+            c.residual = res;
+            if (ckpt_get_params(r, p, &rs->model_cfg, res, err) < 0) { rc = -1; break; }
+        }
         if (rs->client_put && rs->client_put(rs->ud, id, &c, err) < 0) rc = -1;
     }
     free(pos);
     free(rng);
     free(m);
     free(v);
+    free(loc);
+    free(res);
     return rc;
 }
 
@@ -360,6 +395,17 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
     if (rs->outer_m && ckpt_get_params(r, "/outer_optimizer", &rs->model_cfg, rs->outer_m, err) < 0) goto out;
     if (ckpt_get_u64(r, "/run/agg_reference", &ref_bits, 1, err) < 0) goto out;
     memcpy(&rs->agg_reference, &ref_bits, sizeof ref_bits);
+    if (ckpt_has(r, "/run/phase_counter") != rs->streaming) {
+        err_set(err, "%s: %s streaming fragments, the run %s", path,
+                rs->streaming ? "written without" : "written with", rs->streaming ? "uses them" : "does not");
+        goto out;
+    }
+    if (rs->streaming && ckpt_get_i64(r, "/run/phase_counter", &rs->phase_counter, 1, err) < 0) goto out;
+    if (rs->n_frag_ref > 0) {
+        uint64_t bits[64];
+        if (rs->n_frag_ref > 64 || ckpt_get_u64(r, "/run/fragment_reference", bits, (size_t)rs->n_frag_ref, err) < 0) goto out;
+        memcpy(rs->frag_ref, bits, (size_t)rs->n_frag_ref * sizeof(double));
+    }
     rs->has_sim_clock = ckpt_has(r, "/run/sim_clock");
     memset(rs->sim_clock, 0, sizeof rs->sim_clock);
     if (rs->has_sim_clock) {

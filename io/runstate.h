@@ -21,6 +21,14 @@
  *   /clients/<id>/rng       u64[rng_words]   when rng_words > 0
  *   /clients/<id>/adam_m, /adam_v (HF names), /adam_step i64[1]
  *                                only for clients with kept optimizer state
+ *   /clients/<id>/local_model (HF names), /sync i64[1]
+ *                                streaming fragments / overlap: the client's
+ *                                local model and the phase that wrote it
+ *   /clients/<id>/residual (HF names)  error feedback: what quantisation
+ *                                has not sent yet
+ *   /run/phase_counter   i64[1]  streaming: phases run so far
+ *   /run/fragment_reference u64[F]  streaming: bit patterns of the
+ *                                per-fragment norm references
  * Every dataset carries Fletcher-32 checksums; the file is written to a
  * temporary name, fsynced, renamed and the directory fsynced (ckpt_commit),
  * so a kill at any moment leaves the previous checkpoints intact plus at
@@ -47,6 +55,11 @@ typedef struct {
     bool has_adam;           /* kept optimizer state present */
     float *adam_m, *adam_v;  /* n_params each, when has_adam */
     int64_t adam_step;
+    bool has_local;          /* streaming: the client's local model */
+    float *local_model;      /* n_params, when has_local */
+    int64_t sync;            /* the phase counter that wrote it */
+    bool has_residual;       /* error feedback */
+    float *residual;         /* n_params, when has_residual */
 } runstate_client;
 
 /* Client state exchange.  save: fill *c (pointers may point into the
@@ -77,6 +90,10 @@ typedef struct {
     bool has_sim_clock;        /* [network]: the simulated clock's totals */
     double sim_clock[2];       /* sim_wall_seconds, sim_allreduce_wall_seconds */
     uint64_t sampler[3];
+    bool streaming;            /* /run/phase_counter present (must match on load) */
+    int64_t phase_counter;
+    int n_frag_ref;            /* /run/fragment_reference values (0 = none; must match on load) */
+    double *frag_ref;          /* caller's buffer of n_frag_ref */
     int n_clients, pos_words, rng_words;
     runstate_client_get client_get;
     runstate_client_put client_put;

@@ -26,7 +26,8 @@ typedef struct {
     uint32_t version, kind;
     _Atomic uint64_t generation;   /* written last: a reader never sees a half-made blob as current */
     uint64_t length, capacity, checksum;
-    uint64_t pad[1];
+    uint32_t encoding;             /* LINK_ENC_RAW or a gpu/quant.h kind */
+    uint32_t pad;
 } shm_header;
 _Static_assert(sizeof(shm_header) <= SHM_HEADER, "header fits");
 
@@ -127,20 +128,22 @@ static void *shm_write_begin(photon_link *l, link_kind k, int idx, size_t bytes,
     return g->map + SHM_HEADER;
 }
 
-static int shm_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, size_t bytes, photon_err *err)
+static int shm_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, size_t bytes, uint32_t enc,
+                         photon_err *err)
 {
     shm_seg *g = get_seg((shm_link *)l, k, idx, err);
     if (!g) return -1;
     shm_header *h = (shm_header *)g->map;
     if (bytes > h->capacity) { err_set(err, "shm link: %s overflow", g->name); return -1; }
     h->length = bytes;
+    h->encoding = enc;
     h->checksum = link_checksum(g->map + SHM_HEADER, bytes);
     atomic_store_explicit(&h->generation, gen, memory_order_release);
     return 0;
 }
 
 static const void *shm_read(photon_link *l, link_kind k, int idx, uint64_t gen, size_t *bytes,
-                            uint64_t *gen_out, photon_err *err)
+                            uint64_t *gen_out, uint32_t *enc_out, photon_err *err)
 {
     shm_seg *g = get_seg((shm_link *)l, k, idx, err);
     if (!g) return NULL;
@@ -162,8 +165,13 @@ static const void *shm_read(photon_link *l, link_kind k, int idx, uint64_t gen, 
                 (unsigned long long)sum, (unsigned long long)h->checksum);
         return NULL;
     }
+    if (!enc_out && h->encoding != LINK_ENC_RAW) {
+        err_set(err, "shm link: %s holds an encoded blob (encoding %u), not the raw one expected", g->name, h->encoding);
+        return NULL;
+    }
     if (bytes) *bytes = h->length;
     if (gen_out) *gen_out = have;
+    if (enc_out) *enc_out = h->encoding;
     return g->map + SHM_HEADER;
 }
 

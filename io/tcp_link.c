@@ -11,6 +11,7 @@ typedef struct {
     size_t capacity;
     uint64_t generation;   /* LINK_ANY: no valid blob */
     uint64_t length, checksum;
+    uint32_t encoding, rx_enc;
     /* A blob being received: its header and how much of it arrived. */
     uint64_t rx_gen, rx_len, rx_sum, rx_off;
     int rx_active;
@@ -54,13 +55,15 @@ static void *tcp_write_begin(photon_link *l, link_kind k, int idx, size_t bytes,
     return b->buf;
 }
 
-static int tcp_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, size_t bytes, photon_err *err)
+static int tcp_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, size_t bytes, uint32_t enc,
+                         photon_err *err)
 {
     tcp_link *t = (tcp_link *)l;
     tcp_blob *b = get_blob(t, k, idx, err);
     if (!b) return -1;
     if (bytes > b->capacity) { err_set(err, "tcp link: blob overflow"); return -1; }
     b->length = bytes;
+    b->encoding = enc;
     b->checksum = link_checksum(b->buf, bytes);
     b->generation = gen;
     if (t->sink) return link_tcp_send(l, k, idx, t->sink, t->ctx, err);
@@ -68,7 +71,7 @@ static int tcp_write_end(photon_link *l, link_kind k, int idx, uint64_t gen, siz
 }
 
 static const void *tcp_read(photon_link *l, link_kind k, int idx, uint64_t gen, size_t *bytes,
-                            uint64_t *gen_out, photon_err *err)
+                            uint64_t *gen_out, uint32_t *enc_out, photon_err *err)
 {
     tcp_blob *b = get_blob((tcp_link *)l, k, idx, err);
     if (!b) return NULL;
@@ -81,8 +84,14 @@ static const void *tcp_read(photon_link *l, link_kind k, int idx, uint64_t gen, 
         err_set(err, "tcp link: blob kind %d index %d checksum mismatch", (int)k, idx);
         return NULL;
     }
+    if (!enc_out && b->encoding != LINK_ENC_RAW) {
+        err_set(err, "tcp link: blob kind %d index %d is encoded (encoding %u), not the raw one expected", (int)k, idx,
+                b->encoding);
+        return NULL;
+    }
     if (bytes) *bytes = b->length;
     if (gen_out) *gen_out = b->generation;
+    if (enc_out) *enc_out = b->encoding;
     return b->buf;
 }
 
@@ -126,7 +135,7 @@ int link_tcp_send(photon_link *l, link_kind k, int idx, link_tcp_sink sink, void
     if (b->generation == LINK_ANY) { err_set(err, "tcp link: blob kind %d index %d is empty", (int)k, idx); return -1; }
     uint8_t *frame = xmalloc(sizeof(link_blob_hdr) + LINK_TCP_CHUNK);
     link_blob_hdr h = { .kind = (uint32_t)k, .idx = idx, .generation = b->generation, .length = b->length,
-                        .checksum = b->checksum };
+                        .checksum = b->checksum, .encoding = b->encoding };
     int rc = 0;
     do {   /* an empty blob is still one frame */
         uint64_t n = b->length - h.offset < LINK_TCP_CHUNK ? b->length - h.offset : LINK_TCP_CHUNK;
@@ -167,15 +176,17 @@ int link_tcp_receive(photon_link *l, const void *payload, uint32_t len, photon_e
         return -1;
     }
     if (h.generation == LINK_ANY) { err_set(err, "blob frame: invalid generation"); return -1; }
+    if (h.encoding > LINK_ENC_MAX) { err_set(err, "blob frame: unknown encoding %u", h.encoding); return -1; }
     if (h.offset == 0) {
         b->rx_active = 1;
+        b->rx_enc = h.encoding;
         b->rx_gen = h.generation;
         b->rx_len = h.length;
         b->rx_sum = h.checksum;
         b->rx_off = 0;
         b->generation = LINK_ANY;   /* the old blob is being replaced */
     } else if (!b->rx_active || h.offset != b->rx_off || h.generation != b->rx_gen || h.length != b->rx_len ||
-               h.checksum != b->rx_sum) {
+               h.checksum != b->rx_sum || h.encoding != b->rx_enc) {
         err_set(err, "blob frame: chunk at offset %llu does not continue the blob being received",
                 (unsigned long long)h.offset);
         return -1;
@@ -198,6 +209,7 @@ int link_tcp_receive(photon_link *l, const void *payload, uint32_t len, photon_e
         return -1;
     }
     b->length = b->rx_len;
+    b->encoding = b->rx_enc;
     b->checksum = b->rx_sum;
     b->generation = b->rx_gen;
     return 1;

@@ -32,6 +32,8 @@ typedef struct {
     uint64_t length;       /* whole blob */
     uint64_t checksum;     /* link_checksum of the whole blob */
     uint64_t offset;       /* of this chunk */
+    uint32_t encoding;     /* LINK_ENC_RAW or a gpu/quant.h kind (≤ LINK_ENC_MAX) */
+    uint32_t pad;
 } link_blob_hdr;
 
 /* Queues one MSG_BLOB frame (header + chunk); -1 if the stream is gone. */

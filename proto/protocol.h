@@ -32,8 +32,9 @@ enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, 
  * actor_setup), bound into the TLS PSK identity: an actor of another
  * version is refused during the handshake, with that reason.
  * 1: HMAC challenge-response, then clear frames.  2, 3: msg_result grew lr
- * and grad norms; TASK_EVAL + MSG_EVAL_RESULT.  4: TLS 1.3 (PSK). */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 4u)
+ * and grad norms; TASK_EVAL + MSG_EVAL_RESULT.  4: TLS 1.3 (PSK).  5: blob
+ * headers carry the encoding; msg_task grew state_flags, fragment, sync. */
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 5u)
 
 /* TASK_EVAL: score the validation windows (io/eval_windows.h) with global
  * model generation model_generation; only task_id, model_generation, round
@@ -54,10 +55,14 @@ typedef struct {
     int64_t client_pos;        /* micro-batches this client consumed before this task */
     int32_t kind;              /* TASK_FEDERATED, TASK_CENTRALIZED or TASK_EVAL */
     int32_t round, client, local_steps;
-    int32_t keep_state;        /* 1: optimizer state is loaded and stored through the link */
+    int32_t keep_state;        /* 1: a kept client state is loaded and stored through the link */
+    int32_t state_flags;       /* its sections (actors/client_state.h) */
     int32_t state_in;          /* LINK_STATE slot holding the client's state (if state_generation) */
     int32_t state_out;         /* LINK_STATE slot to write the new state to (the actor's own) */
     int32_t n_clients, per_round; /* centralized: the global batch spans per_round micro-batches over n_clients shards */
+    int32_t fragment;          /* streaming: the fragment this task synchronises (0 when fragments = 1) */
+    int64_t sync;              /* streaming: the run's phase counter; the client continues from its local
+                                * model when it completed phase sync − 1 (docs/ROUNDS.md) */
     fault_task fault;          /* injected fault (supervisor/faults.h); kind FAULT_NONE mostly */
 } msg_task;
 

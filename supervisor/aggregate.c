@@ -8,7 +8,8 @@
 #include <string.h>
 
 struct agg {
-    size_t n;
+    size_t n;                     /* elements of this round's updates (≤ cap_n) */
+    size_t cap_n;
     int threads;
     float *sum;
     int have_sum;                 /* sum initialised this round */
@@ -29,7 +30,7 @@ struct agg {
 agg *agg_create(size_t n_params, int threads)
 {
     agg *a = xcalloc(1, sizeof *a);
-    a->n = n_params;
+    a->n = a->cap_n = n_params;
     a->threads = cpu_threads(threads);
     a->sum = xmalloc_aligned(n_params * sizeof(float) + 64);
     return a;
@@ -46,6 +47,13 @@ void agg_free(agg *a)
 }
 
 size_t agg_params(const agg *a) { return a->n; }
+
+int agg_set_length(agg *a, size_t n)
+{
+    if (n == 0 || n > a->cap_n) return -1;
+    a->n = n;
+    return 0;
+}
 double agg_reference(const agg *a) { return a->reference; }
 void agg_set_reference(agg *a, double median) { a->reference = median > 0 && isfinite(median) ? median : 0; }
 

@@ -65,6 +65,9 @@ typedef struct agg agg;
 agg *agg_create(size_t n_params, int threads);
 void agg_free(agg *a);
 size_t agg_params(const agg *a);
+/* Updates of the following rounds have n elements (1 ≤ n ≤ n_params; a
+ * fragment of the model, supervisor/stream.h); -1 if out of range. */
+int agg_set_length(agg *a, size_t n);
 
 /* Starts a round with the sampled clients (any order: sorted inside) and
  * their sample counts (tokens or sequences, > 0; same order as clients).

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include "io/runstate.h"
 #include "actors/train.h"
+#include "actors/client_state.h"
+#include "supervisor/stream.h"
 #include "supervisor/netclock.h"
 
 static int client_get(void *ud, int c, runstate_client *out, photon_err *err)
@@ -18,13 +20,19 @@ static int client_get(void *ud, int c, runstate_client *out, photon_err *err)
     memset(out, 0, sizeof *out);
     out->data_pos = &r->client_pos[c];
     if (!r->keep_state || r->client_state_gen[c] == 0) return 0;
-    const train_state_header *h = link_read(r->link, LINK_STATE, r->client_state_slot[c],
-                                            r->client_state_gen[c], NULL, NULL, err);
-    if (!h) return -1;
-    out->has_adam = true;
-    out->adam_m = (float *)(h + 1);
-    out->adam_v = out->adam_m + r->n;
-    out->adam_step = h->step;
+    size_t bytes;
+    const void *blob = link_read(r->link, LINK_STATE, r->client_state_slot[c], r->client_state_gen[c], &bytes, NULL, err);
+    client_state_view v;
+    if (!blob || client_state_open(blob, bytes, stream_state_flags(r->st), r->n, &v, err) < 0) return -1;
+    out->has_adam = v.adam_m != NULL;
+    out->adam_m = v.adam_m;
+    out->adam_v = v.adam_v;
+    out->adam_step = v.h->step;
+    out->has_local = v.local != NULL;
+    out->local_model = v.local;
+    out->sync = v.h->sync;
+    out->has_residual = v.resid != NULL;
+    out->residual = v.resid;
     return 0;
 }
 
@@ -33,20 +41,36 @@ static int client_put(void *ud, int c, const runstate_client *in, photon_err *er
     run *r = ud;
     r->client_pos[c] = in->data_pos[0];
     r->client_state_gen[c] = 0;
-    if (!in->has_adam) return 0;
-    if (!r->keep_state) { err_set(err, "the checkpoint keeps client %d's optimizer state, but optimizer_state = reset", c); return -1; }
-    size_t bytes = train_state_bytes(r->n);
-    train_state_header *h = link_write_begin(r->link, LINK_STATE, r->client_state_slot[c], bytes, err);
-    if (!h) return -1;
-    memset(h, 0, sizeof *h);
-    h->step = in->adam_step;
-    h->n = (int64_t)r->n;
-    float *m = (float *)(h + 1);
-    memcpy(m, in->adam_m, r->n * sizeof(float));
-    memcpy(m + r->n, in->adam_v, r->n * sizeof(float));
+    r->client_sync[c] = -1;
+    if (!in->has_adam && !in->has_local && !in->has_residual) return 0;
+    int flags = stream_state_flags(r->st);
+    int have = (in->has_adam ? CLIENT_STATE_ADAM : 0) | (in->has_local ? CLIENT_STATE_LOCAL : 0) |
+               (in->has_residual ? CLIENT_STATE_RESID : 0);
+    if (have != flags) {
+        err_set(err, "the checkpoint keeps client %d's %s%s%s, the run's configuration %s%s%s", c,
+                in->has_adam ? "optimizer state " : "", in->has_local ? "local model " : "",
+                in->has_residual ? "residual " : "", flags & CLIENT_STATE_ADAM ? "optimizer state " : "",
+                flags & CLIENT_STATE_LOCAL ? "local model " : "", flags & CLIENT_STATE_RESID ? "residual" : "");
+        return -1;
+    }
+    size_t bytes = client_state_bytes(flags, r->n);
+    void *blob = link_write_begin(r->link, LINK_STATE, r->client_state_slot[c], bytes, err);
+    if (!blob) return -1;
+    client_state_view v = client_state_init(blob, flags, r->n);
+    if (v.adam_m) {
+        v.h->step = in->adam_step;
+        memcpy(v.adam_m, in->adam_m, r->n * sizeof(float));
+        memcpy(v.adam_v, in->adam_v, r->n * sizeof(float));
+    }
+    if (v.local) {
+        v.h->sync = in->sync;
+        memcpy(v.local, in->local_model, r->n * sizeof(float));
+    }
+    if (v.resid) memcpy(v.resid, in->residual, r->n * sizeof(float));
     uint64_t gen = ++r->task_counter;
     if (link_write_end(r->link, LINK_STATE, r->client_state_slot[c], gen, bytes, err) < 0) return -1;
     r->client_state_gen[c] = gen;
+    r->client_sync[c] = v.local ? in->sync : -1;
     return 0;
 }
 
@@ -74,6 +98,9 @@ static void fill(run *r, runstate *rs, char **config_text)
     rs->sampler[1] = (uint64_t)r->n_clients;
     rs->sampler[2] = (uint64_t)r->per_round;
     if (r->smp) sampler_state(r->smp, rs->sampler);
+    rs->streaming = stream_phased(r->st);
+    rs->phase_counter = r->sync_counter;
+    rs->frag_ref = (double *)stream_references(r->st, &rs->n_frag_ref);
     rs->n_clients = r->n_clients;
     rs->pos_words = 1;
     rs->client_get = client_get;
@@ -113,6 +140,8 @@ int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon
     }
     int rc = runstate_resume(r->ckpt_dir, &rs, path, n, err);
     if (rc == 0) {
+        r->sync_counter = rs.phase_counter;
+        if (stream_set_references(r->st, rs.frag_ref, rs.n_frag_ref, err) < 0) rc = -1;
         r->round = rs.round;
         r->global_step = rs.global_step;
         r->tokens_seen = rs.tokens_seen;

@@ -20,6 +20,8 @@
 
 int eval_runs_on_actor(const photon_config *cfg)
 {
+    /* the actors hold only the compressed model: the global one is evaluated here */
+    if (cfg->aggregator.broadcast_compression) return 0;
     switch (cfg->eval.on) {
     case EVAL_ON_ACTOR: return 1;
     case EVAL_ON_SUPERVISOR: return 0;

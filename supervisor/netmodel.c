@@ -1,6 +1,7 @@
 /* [network]'s clients, bytes and compute: the figures the simulated round
  * (netsim.c) is fed with.  See netmodel.h and docs/NETWORK.md. */
 #include "supervisor/netmodel.h"
+#include "gpu/quant.h"
 #include <math.h>
 
 /* splitmix64's output function of x (io/common.h's, without the state). */
@@ -48,11 +49,16 @@ void net_client_of(const photon_config *c, int client, net_client *out)
 
 void net_transfer_bytes(const photon_config *c, size_t n_params, net_bytes *b)
 {
-    (void)c;   /* every transfer is fp32 today; [aggregator] compression will change that here */
-    double model = (double)n_params * sizeof(float);
-    b->download = model;
-    b->upload = model;
-    b->allreduce = model;
+    /* The model and the update as sent ([aggregator] broadcast_compression,
+     * compression; docs/ROUNDS.md).  With streaming fragments a client
+     * still receives and sends each parameter once a round, one fragment at
+     * a time; each fragment is encoded on its own, which adds at most one
+     * partial block per fragment (< 0.01% here).  The all-reduce baseline
+     * sends fp32 gradients. */
+    int centralized = c->run.mode == MODE_CENTRALIZED;
+    b->download = (double)quant_bytes(centralized ? QUANT_NONE : c->aggregator.broadcast_compression, n_params);
+    b->upload = (double)quant_bytes(centralized ? QUANT_NONE : c->aggregator.compression, n_params);
+    b->allreduce = (double)n_params * sizeof(float);
 }
 
 double net_task_tokens(const photon_config *c)

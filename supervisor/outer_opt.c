@@ -64,11 +64,12 @@ void outer_opt_free(outer_opt *o)
     free(o);
 }
 
-void outer_opt_step(outer_opt *o, float *theta, const float *delta)
+/* One step over n elements: theta, m (NULL for fedavg) and delta all start
+ * at the same element. */
+static void step_span(const outer_opt *o, float *theta, float *m, const float *delta, size_t n)
 {
     const float lr = o->lr, mu = o->mu;
-    float *m = o->m;
-    size_t n = o->n, nchunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
+    size_t nchunks = (n + OPT_CHUNK - 1) / OPT_CHUNK;
     int strategy = o->strategy;
     #pragma omp parallel for schedule(static) num_threads(o->threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
@@ -88,6 +89,21 @@ void outer_opt_step(outer_opt *o, float *theta, const float *delta)
                 theta[i] -= lr * (delta[i] + mu * mi);
             }
         }
+    }
+}
+
+void outer_opt_step(outer_opt *o, float *theta, const float *delta)
+{
+    step_span(o, theta, o->m, delta, o->n);
+    o->steps++;
+}
+
+void outer_opt_step_ranges(outer_opt *o, float *theta, const float *delta, const size_t *off, const size_t *len,
+                           int nranges)
+{
+    for (int i = 0; i < nranges; i++) {
+        step_span(o, theta + off[i], o->m ? o->m + off[i] : NULL, delta, len[i]);
+        delta += len[i];
     }
     o->steps++;
 }

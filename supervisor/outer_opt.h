@@ -25,6 +25,12 @@ void outer_opt_free(outer_opt *o);
 
 /* One outer step: theta updated in place from delta. */
 void outer_opt_step(outer_opt *o, float *theta, const float *delta);
+/* The same step on part of the model (a fragment, supervisor/stream.h):
+ * the elements [off[i], off[i] + len[i]) of theta and the momentum, with
+ * delta compact (the ranges' values one after another).  Elementwise, so
+ * it is bitwise the whole step restricted to those elements. */
+void outer_opt_step_ranges(outer_opt *o, float *theta, const float *delta, const size_t *off, const size_t *len,
+                           int nranges);
 
 /* The momentum buffer (n_params floats), NULL for fedavg; callers may read
  * it for a checkpoint.  set_state copies n floats in (n must match). */

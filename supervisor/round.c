@@ -10,7 +10,11 @@
  *   per client:  QUEUED -> RUNNING -> ARRIVED -> DONE
  *                              \-> (lost) -> QUEUED again (requeue) | FAILED
  *   the round:   RUNNING until every client is DONE or FAILED, then
- *                COMMITTED (>= min_clients accepted: outer step) or FAILED. */
+ *                COMMITTED (>= min_clients accepted: outer step) or FAILED.
+ *
+ * With streaming fragments or overlap (supervisor/stream.h) a round is F
+ * phases, each of them the above over the same sampled clients for one
+ * fragment; the round commits when any phase did (docs/ROUNDS.md). */
 #include "supervisor/run.h"
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +22,8 @@
 #include "actors/train.h"
 #include "supervisor/round_stats.h"
 #include "supervisor/netclock.h"
+#include "supervisor/stream.h"
+#include "actors/client_state.h"
 #include "gpu/vecops.h"
 
 typedef enum { CS_QUEUED, CS_RUNNING, CS_ARRIVED, CS_DONE, CS_FAILED } client_status;
@@ -29,6 +35,7 @@ typedef struct {
     uint64_t task_id;
     int requeued;
     int accepted;       /* its update is in this attempt's sum */
+    double down;        /* bytes sent to it for its task */
     msg_result res;
 } round_client;
 
@@ -40,8 +47,13 @@ struct round_fsm {
     round_client *c;
     double t0, overhead;
     double loss_sum, loss_w;
-    int64_t task_samples;   /* sequences one task trains on */
-    int models_sent, updates_received;
+    int64_t task_samples;   /* sequences one task (of this phase) trains on */
+    int phase, phases, phases_committed;   /* streaming: phase j of the round runs fragment j */
+    agg_summary total;                     /* streaming: summed over the phases */
+    int64_t tasks, tokens;                 /* streaming: accepted over the phases */
+    double bytes, peak;                    /* bytes moved; one task's largest exchange */
+    double bytes_up;                       /* of them, the updates */
+    double *secs;                          /* streaming, [network]: per sampled client, its phases' seconds */
     round_stats *stats;   /* informational figures of the attempt */
     int *late;          /* [network]: per sampled client, late on the simulated clock */
     int decided;        /* [network]: which clients are late is known */
@@ -55,6 +67,7 @@ round_fsm *round_new(run *r)
     rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
     rd->stats = round_stats_new(r->n_actors);
     rd->late = xcalloc((size_t)r->n_clients, sizeof(int));
+    rd->secs = xcalloc((size_t)r->n_clients, sizeof(double));
     return rd;
 }
 
@@ -65,6 +78,7 @@ void round_free(round_fsm *rd)
     free(rd->c);
     round_stats_free(rd->stats);
     free(rd->late);
+    free(rd->secs);
     free(rd);
 }
 
@@ -78,8 +92,9 @@ static round_client *find(round_fsm *rd, int client)
     return NULL;
 }
 
-static void task_event(run *r, const round_client *rc, const char *verdict, const char *cause)
+static void task_event(const round_fsm *rd, const round_client *rc, const char *verdict, const char *cause)
 {
+    run *r = rd->r;
     metrics_begin(r->mx, "task");
     metrics_int(r->mx, "round", r->round + 1);
     metrics_int(r->mx, "attempt", r->attempt);
@@ -91,6 +106,7 @@ static void task_event(run *r, const round_client *rc, const char *verdict, cons
         metrics_num(r->mx, "loss", rc->res.loss);
         metrics_num(r->mx, "last_loss", rc->res.last_loss);
         metrics_num(r->mx, "update_norm", rc->res.update_norm);
+        if (stream_phased(r->st)) metrics_int(r->mx, "phase", rd->phase);
         metrics_int(r->mx, "samples", rc->res.samples);
         metrics_int(r->mx, "tokens", rc->res.tokens);
         metrics_num(r->mx, "seconds", rc->res.seconds);
@@ -119,17 +135,23 @@ static void dispatch(round_fsm *rd, int slot)
     t.kind = r->centralized ? TASK_CENTRALIZED : TASK_FEDERATED;
     t.round = (int32_t)(r->round + 1);
     t.client = rc->client;
-    t.local_steps = cfg->clients.local_steps;
+    t.local_steps = stream_phase_steps(r->st, rd->phase);
+    t.global_step += stream_phase_start(r->st, rd->phase);
     t.n_clients = cfg->clients.count;
     t.per_round = r->per_round;
     t.keep_state = r->keep_state;
+    t.state_flags = stream_state_flags(r->st);
+    t.fragment = stream_phased(r->st) ? rd->phase : 0;
+    t.sync = r->sync_counter;
     if (r->keep_state) {
         t.state_in = r->client_state_slot[rc->client];
         t.state_generation = r->client_state_gen[rc->client];
         t.state_out = r->actor_state_slot[slot];
     }
-    /* Seeded fault injection (supervisor/faults.h): decided here, carried out by the actor. */
-    if (faults_active(r->faults)) {
+    /* Seeded fault injection (supervisor/faults.h): decided here, carried out
+     * by the actor; with phases, for the round's first (one task per client
+     * and round, as without them). */
+    if (faults_active(r->faults) && rd->phase == 0) {
         fault_where w = { .round = t.round, .attempt = r->attempt, .try_ = rc->requeued, .client = rc->client,
                           .local_steps = t.local_steps, .sample = rd->ids, .k = rd->k };
         faults_task(r->faults, &w, &t.fault);
@@ -140,7 +162,13 @@ static void dispatch(round_fsm *rd, int slot)
     rc->st = CS_RUNNING;
     rc->slot = slot;
     rc->task_id = t.task_id;
-    rd->models_sent++;
+    /* the client continues from its local model (the actor decides the same
+     * from the state's header): it receives the last synced fragment only */
+    int continuing = (t.state_flags & CLIENT_STATE_LOCAL) && r->client_state_gen[rc->client] &&
+                     r->client_sync[rc->client] == t.sync - 1;
+    double up;
+    stream_task_bytes(r->st, t.fragment, continuing, &rc->down, &up);
+    rd->bytes += rc->down;
     rd->overhead += time_mono() - t0;
 }
 
@@ -152,6 +180,70 @@ static void pump(round_fsm *rd)
         if (pool_ready(r->pool, s)) dispatch(rd, s);
 }
 
+static void start_phase(round_fsm *rd);
+
+/* Every accepted update is finite, but the outer step can still overflow:
+ * a model that is no longer finite ends the run here, before it is
+ * published, evaluated or checkpointed.  1 when it did. */
+static int diverged(round_fsm *rd)
+{
+    run *r = rd->r;
+    int64_t bad = -1;
+    if (isfinite(vec_norm(r->theta, r->n, cpu_threads(r->cfg->run.threads), &bad))) return 0;
+    rd->active = 0;
+    run_fail(r, "round %lld: the global model is no longer finite after the outer step (parameter %lld): "
+             "the run diverged; the last good checkpoint is %s", (long long)r->round + 1, (long long)bad,
+             r->last_ckpt[0] ? r->last_ckpt : "none");
+    return 1;
+}
+
+/* Bytes of the attempt, for its round event and the run's totals. */
+static void count_bytes(round_fsm *rd)
+{
+    run *r = rd->r;
+    r->bytes_moved += rd->bytes;
+    r->round_bytes = rd->bytes;
+    r->round_update_bytes = rd->bytes_up;
+    r->round_peak_bytes = rd->peak;
+}
+
+/* The end of a streaming phase: the fragment's outer step if enough
+ * updates came; the next phase, or the end of the round (committed when
+ * any phase was).  Accepted work is never discarded here: it lives on in
+ * the clients' kept states (docs/ROUNDS.md). */
+static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *sum, int committed)
+{
+    run *r = rd->r;
+    photon_err err;
+    if (committed) {
+        double t_outer = time_mono();
+        stream_outer_step(r->st, r->outer, r->theta, rd->phase, mean);
+        if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+        if (diverged(rd)) return;
+    }
+    stream_phase_end(r->st, r->ag, rd->phase);
+    r->sync_counter++;
+    rd->phases_committed += committed;
+    rd->total.accepted += sum->accepted;
+    rd->total.rejected += sum->rejected;
+    rd->total.failed += sum->failed;
+    if (rd->phase + 1 < rd->phases) {
+        if (committed && run_publish(r, &err) < 0) { run_fail(r, "publishing the model: %s", err.msg); return; }
+        rd->phase++;
+        start_phase(rd);
+        return;
+    }
+    r->tasks_done += rd->tasks;
+    r->tokens_seen += rd->tokens;
+    rd->active = 0;
+    rd->total.sampled = rd->k;
+    double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
+    count_bytes(rd);
+    r->round_fragments_committed = rd->phases_committed;
+    if (r->nc) netclock_round_end(r->nc);
+    run_round_done(r, rd->phases_committed > 0, &rd->total, 0, 0, time_mono() - rd->t0, train_loss, rd->overhead);
+}
+
 static void finish(round_fsm *rd)
 {
     run *r = rd->r;
@@ -161,21 +253,16 @@ static void finish(round_fsm *rd)
     int need = r->cfg->aggregator.min_clients > 0 ? r->cfg->aggregator.min_clients : 1;
     if (need > rd->k) need = rd->k;
     int committed = mean && sum.accepted >= need;
+    if (stream_phased(r->st)) {
+        rd->overhead += time_mono() - t0;
+        finish_phase(rd, mean, &sum, committed);
+        return;
+    }
     if (committed) {
         double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
         if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
-        /* Every accepted update is finite, but the outer step can still
-         * overflow: a model that is no longer finite ends the run here,
-         * before it is published, evaluated or checkpointed. */
-        int64_t bad = -1;
-        if (!isfinite(vec_norm(r->theta, r->n, cpu_threads(r->cfg->run.threads), &bad))) {
-            rd->active = 0;
-            run_fail(r, "round %lld: the global model is no longer finite after the outer step (parameter %lld): "
-                     "the run diverged; the last good checkpoint is %s", (long long)r->round + 1, (long long)bad,
-                     r->last_ckpt[0] ? r->last_ckpt : "none");
-            return;
-        }
+        if (diverged(rd)) return;
     }
     /* Only a committed attempt's work counts as training: its clients move
      * on in their data streams.  A failed attempt's accepted updates are
@@ -201,7 +288,7 @@ static void finish(round_fsm *rd)
     rd->overhead += time_mono() - t0;
     rd->active = 0;
     double train_loss = rd->loss_w > 0 ? rd->loss_sum / rd->loss_w : NAN;
-    r->bytes_moved += (double)(rd->models_sent + rd->updates_received) * (double)r->model_bytes;
+    count_bytes(rd);
     if (r->nc) netclock_round_end(r->nc);
     run_round_done(r, committed, &sum, committed ? 0 : tasks, committed ? 0 : tokens,
                    time_mono() - rd->t0, train_loss, rd->overhead);
@@ -231,7 +318,7 @@ static void drop_late(round_fsm *rd, round_client *rc, const char *why)
     rc->st = CS_FAILED;
     r->tasks_failed++;
     r->tasks_late++;
-    task_event(r, rc, "late", cause);
+    task_event(rd, rc, "late", cause);
     if (held) pool_release(r->pool, rc->slot);
 }
 
@@ -261,14 +348,17 @@ static void consume(round_fsm *rd)
         if (!rc || rc->st != CS_ARRIVED) break;
         double t0 = time_mono();
         size_t bytes = 0;
-        const float *u = link_read(r->link, LINK_UPDATE, rc->slot, rc->task_id, &bytes, NULL, &err);
-        if (u && bytes != r->model_bytes) { err_set(&err, "update of %zu bytes, expected %zu", bytes, r->model_bytes); u = NULL; }
+        uint32_t enc = 0;
+        const void *blob = link_read_enc(r->link, LINK_UPDATE, rc->slot, rc->task_id, &bytes, &enc, &err);
+        /* encoding and size checked against the plan; compressed updates are
+         * decoded here (and measured below on what was decoded) */
+        const float *u = blob ? stream_decode_update(r->st, rd->phase, blob, bytes, enc, &err) : NULL;
         if (!u) {
             log_warn("round %lld: update of client %d unreadable: %s", (long long)r->round + 1, c, err.msg);
             agg_fail(r->ag, c, &err);
             rc->st = CS_FAILED;
             r->tasks_failed++;
-            task_event(r, rc, "unreadable", err.msg);
+            task_event(rd, rc, "unreadable", err.msg);
         } else {
             /* Nothing an actor says about its own update is trusted: the
              * norm and finiteness are measured here, the sample and token
@@ -284,7 +374,9 @@ static void consume(round_fsm *rd)
             rc->res.samples = rd->task_samples;
             rc->res.tokens = rd->task_samples * r->cfg->model.seq_len;
             rc->st = CS_DONE;
-            rd->updates_received++;
+            rd->bytes += (double)bytes;
+            rd->bytes_up += (double)bytes;
+            if (rc->down + (double)bytes > rd->peak) rd->peak = rc->down + (double)bytes;
             round_stats_add(rd->stats, rc->slot, &rc->res);
             if (rec.verdict == AGG_ACCEPTED) {
                 rc->accepted = 1;   /* counted (and its data position moved) only if the attempt commits */
@@ -295,6 +387,14 @@ static void consume(round_fsm *rd)
                     r->client_state_slot[c] = r->actor_state_slot[rc->slot];
                     r->actor_state_slot[rc->slot] = old;
                     r->client_state_gen[c] = rc->res.state_generation;
+                    r->client_sync[c] = r->sync_counter;
+                }
+                if (stream_phased(r->st)) {
+                    /* streaming: the client's state has moved on, and its data with it */
+                    r->client_pos[c] += (int64_t)stream_phase_steps(r->st, rd->phase) *
+                                        train_micro_per_step(r->cfg, r->centralized, r->per_round);
+                    rd->tasks++;
+                    rd->tokens += rc->res.tokens;
                 }
                 rd->loss_sum += rc->res.loss * (double)rc->res.samples;
                 rd->loss_w += (double)rc->res.samples;
@@ -303,7 +403,7 @@ static void consume(round_fsm *rd)
                 log_warn("round %lld: update of client %d rejected: %s (norm %g)", (long long)r->round + 1, c,
                          agg_verdict_name(rec.verdict), rec.norm);
             }
-            task_event(r, rc, agg_verdict_name(rec.verdict), NULL);
+            task_event(rd, rc, agg_verdict_name(rec.verdict), NULL);
         }
         rd->overhead += time_mono() - t0;
         pool_release(r->pool, rc->slot);   /* may dispatch the next task */
@@ -312,24 +412,16 @@ static void consume(round_fsm *rd)
     check_done(rd);
 }
 
-void round_start(round_fsm *rd)
+/* Queues every sampled client's task for phase rd->phase (the whole round
+ * without streaming).  Clients late on the simulated clock stay out of
+ * every phase of the round. */
+static void start_phase(round_fsm *rd)
 {
     run *r = rd->r;
     photon_err err;
-    rd->t0 = time_mono();
-    rd->overhead = 0;
-    rd->loss_sum = rd->loss_w = 0;
-    rd->models_sent = rd->updates_received = 0;
-    round_stats_reset(rd->stats);
-    if (r->centralized) {
-        rd->k = 1;
-        rd->ids[0] = 0;
-    } else {
-        rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
-    }
     double *samples = xmalloc((size_t)rd->k * sizeof(double));
-    rd->task_samples = (int64_t)r->cfg->clients.local_steps * train_micro_per_step(r->cfg, r->centralized, r->per_round) *
-                       train_micro_batch(r->cfg);
+    rd->task_samples = (int64_t)stream_phase_steps(r->st, rd->phase) *
+                       train_micro_per_step(r->cfg, r->centralized, r->per_round) * train_micro_batch(r->cfg);
     double per_task = (double)rd->task_samples;
     for (int i = 0; i < rd->k; i++) {
         memset(&rd->c[i], 0, sizeof rd->c[i]);
@@ -338,17 +430,48 @@ void round_start(round_fsm *rd)
         rd->c[i].slot = -1;
         samples[i] = per_task;
     }
+    stream_phase_begin(r->st, r->ag, rd->phase);
     int rc = agg_begin(r->ag, rd->k, rd->ids, samples, r->cfg->aggregator.reject_norm, &err);
     free(samples);
     if (rc < 0) { run_fail(r, "aggregation: %s", err.msg); return; }
     rd->active = 1;
-    rd->decided = !r->nc || !netclock_holds(r->nc);
-    if (r->nc && netclock_round_begin(r->nc, rd->k, rd->ids, rd->late) > 0) {
+    if (rd->phase == 0) {
+        rd->decided = !r->nc || !netclock_holds(r->nc);
+        if (r->nc && netclock_round_begin(r->nc, rd->k, rd->ids, rd->late) > 0) {
+            for (int i = 0; i < rd->k; i++)
+                if (rd->late[i]) drop_late(rd, &rd->c[i], NULL);
+            check_done(rd);
+        }
+    } else if (r->nc) {
         for (int i = 0; i < rd->k; i++)
-            if (rd->late[i]) drop_late(rd, &rd->c[i], NULL);
+            if (rd->late[i]) { agg_fail(r->ag, rd->ids[i], &err); rd->c[i].st = CS_FAILED; }
         check_done(rd);
     }
     if (rd->active) pump(rd);
+}
+
+void round_start(round_fsm *rd)
+{
+    run *r = rd->r;
+    rd->t0 = time_mono();
+    rd->overhead = 0;
+    rd->loss_sum = rd->loss_w = 0;
+    rd->phase = 0;
+    rd->phases = stream_phases(r->st);
+    rd->phases_committed = 0;
+    memset(&rd->total, 0, sizeof rd->total);
+    rd->tasks = rd->tokens = 0;
+    rd->bytes = rd->peak = rd->bytes_up = 0;
+    round_stats_reset(rd->stats);
+    if (r->centralized) {
+        rd->k = 1;
+        rd->ids[0] = 0;
+    } else {
+        rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
+    }
+    memset(rd->late, 0, (size_t)rd->k * sizeof(int));
+    memset(rd->secs, 0, (size_t)rd->k * sizeof(double));
+    start_phase(rd);
 }
 
 void round_on_idle(round_fsm *rd, int slot)
@@ -367,7 +490,10 @@ void round_on_result(round_fsm *rd, int slot, const msg_result *res)
     }
     rc->st = CS_ARRIVED;
     rc->res = *res;
-    if (r->nc) netclock_task_done(r->nc, rc->client, res->seconds);
+    if (r->nc) {   /* with phases, a client's compute is its phases' together */
+        rd->secs[rc - rd->c] += res->seconds;
+        netclock_task_done(r->nc, rc->client, rd->secs[rc - rd->c]);
+    }
     consume(rd);
 }
 
@@ -390,7 +516,7 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
         if (rd->active) pump(rd);
         return;
     }
-    task_event(r, rc, "lost", cause);
+    task_event(rd, rc, "lost", cause);
     if (r->cfg->aggregator.requeue && !rc->requeued) {
         log_warn("round %lld: client %d's task lost (%s): queued again", (long long)r->round + 1, rc->client, cause);
         rc->st = CS_QUEUED;

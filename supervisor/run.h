@@ -18,6 +18,7 @@
 #include "io/eval_windows.h"
 
 typedef struct round_fsm round_fsm;
+typedef struct stream stream;
 typedef struct round_stats round_stats;
 typedef struct netclock netclock;
 typedef struct evaluator evaluator;
@@ -65,6 +66,7 @@ typedef struct run {
     fault_plan *faults;
     progress *pg;
     round_fsm *rd;
+    stream *st;                /* compression and streaming fragments (supervisor/stream.h) */
     tblog *tb;                 /* TensorBoard log, NULL if disabled (tb_log.h) */
     netclock *nc;              /* [network]: the simulated clock; NULL = none */
 
@@ -75,6 +77,8 @@ typedef struct run {
     int *client_state_slot;
     uint64_t *client_state_gen;
     int *actor_state_slot;     /* per actor: the slot it writes new state into */
+    int64_t *client_sync;      /* per client: phase counter of its kept local model (streaming) */
+    int64_t sync_counter;      /* phases run so far (streaming: the current phase's counter) */
 
     int64_t round;             /* rounds completed */
     int64_t first_round, first_tokens; /* where this process started (resume) */
@@ -87,6 +91,10 @@ typedef struct run {
     double last_eval_loss, last_eval_ppl, first_eval_ppl;
     double last_train_loss;
     double bytes_moved, bytes_allreduce;
+    double round_bytes, round_peak_bytes; /* the attempt just finished: bytes moved, one task's largest exchange */
+    double round_update_bytes, update_bytes; /* of the bytes moved, the updates: this attempt, the run */
+    double peak_bytes;         /* the largest one-task exchange of the run */
+    int round_fragments_committed; /* streaming: phases of the attempt just finished that committed */
     int64_t tasks_done, tasks_failed, updates_rejected, ckpts, ckpt_writes;
     int64_t tasks_late;        /* [network]: failed by missing round_timeout on the simulated clock */
     int64_t tasks_discarded, tokens_discarded; /* accepted in attempts that failed min_clients */

@@ -16,6 +16,8 @@
 #include "io/prepare.h"
 #include "io/tcp_link.h"
 #include "supervisor/tcp_server.h"
+#include "supervisor/stream.h"
+#include "actors/client_state.h"
 #include "supervisor/round_stats.h"
 #include "supervisor/tb_log.h"
 #include "supervisor/netclock.h"
@@ -133,10 +135,11 @@ static void on_child(pid_t pid, int status, void *arg)
 
 int run_publish(run *r, photon_err *err)
 {
-    float *dst = link_write_begin(r->link, LINK_MODEL, 0, r->model_bytes, err);
+    size_t bytes = stream_model_blob_bytes(r->st);   /* the model as sent: fp32 or broadcast_compression */
+    void *dst = link_write_begin(r->link, LINK_MODEL, 0, bytes, err);
     if (!dst) return -1;
-    memcpy(dst, r->theta, r->model_bytes);
-    return link_write_end(r->link, LINK_MODEL, 0, ++r->model_gen, r->model_bytes, err);
+    uint32_t enc = stream_encode_model(r->st, r->theta, dst);
+    return link_write_end_enc(r->link, LINK_MODEL, 0, ++r->model_gen, bytes, enc, err);
 }
 
 /* A periodic checkpoint that fails is logged and the run goes on (the
@@ -217,7 +220,12 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     }
     metrics_num(r->mx, "seconds", secs);
     metrics_num(r->mx, "overhead_seconds", overhead);
-    metrics_num(r->mx, "bytes_moved", cb.photon_bytes);
+    metrics_num(r->mx, "bytes_moved", r->round_bytes);   /* as sent: compressed, fragments (supervisor/stream.h) */
+    metrics_num(r->mx, "update_bytes", r->round_update_bytes);
+    metrics_num(r->mx, "peak_task_bytes", r->round_peak_bytes);
+    r->update_bytes += r->round_update_bytes;
+    if (stream_phased(r->st)) metrics_int(r->mx, "fragments_committed", r->round_fragments_committed);
+    if (r->round_peak_bytes > r->peak_bytes) r->peak_bytes = r->round_peak_bytes;
     metrics_num(r->mx, "allreduce_bytes", cb.allreduce_bytes);
     round_stats_write(round_stats_of(r->rd), r->mx);
     if (r->nc) netclock_log_round(r->nc, r->mx);
@@ -226,13 +234,19 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
     if (!committed) {
         r->attempt++;
         if (r->attempt > cfg->aggregator.max_retries) {
-            run_fail(r, "round %lld failed %d times: %d of %d updates accepted, %d needed",
+            if (stream_phased(r->st))   /* counts of every phase: say it per phase */
+                run_fail(r, "round %lld failed %d times: no phase had %d accepted updates (%d of %d tasks accepted "
+                         "over its %d phases)", (long long)r->round + 1, r->attempt,
+                         cfg->aggregator.min_clients > 0 ? cfg->aggregator.min_clients : 1, s->accepted,
+                         s->sampled * stream_phases(r->st), stream_phases(r->st));
+            else run_fail(r, "round %lld failed %d times: %d of %d updates accepted, %d needed",
                      (long long)r->round + 1, r->attempt, s->accepted, s->sampled,
                      cfg->aggregator.min_clients > 0 ? cfg->aggregator.min_clients : 1);
             return;
         }
-        log_warn("round %lld: %d of %d updates accepted, fewer than min_clients: model unchanged, retrying (attempt %d)",
-                 (long long)r->round + 1, s->accepted, s->sampled, r->attempt);
+        log_warn("round %lld: %d of %d updates accepted, fewer than min_clients%s: model unchanged, retrying (attempt %d)",
+                 (long long)r->round + 1, s->accepted, s->sampled * stream_phases(r->st),
+                 stream_phased(r->st) ? " in every phase" : "", r->attempt);
     } else {
         double t0 = time_mono();
         if (run_publish(r, &err) < 0) { run_fail(r, "publishing the model: %s", err.msg); return; }
@@ -335,10 +349,12 @@ static int setup_link(run *r, photon_err *err)
         int stale = link_shm_remove_stale();
         if (stale > 0) log_info("removed %d shared-memory segment(s) left by dead runs", stale);
     }
-    link_plan plan = { .model_bytes = r->model_bytes, .update_slots = r->n_actors, .update_bytes = r->model_bytes };
+    /* blob sizes as sent (compression, fragments: supervisor/stream.h) */
+    link_plan plan = { .model_bytes = stream_model_blob_bytes(r->st), .update_slots = r->n_actors,
+                       .update_bytes = stream_update_blob_bytes(r->st) };
     if (r->keep_state) {
         plan.state_slots = r->n_clients + r->n_actors;
-        plan.state_bytes = train_state_bytes(r->n);
+        plan.state_bytes = client_state_bytes(stream_state_flags(r->st), r->n);
     }
     char id[48];
     link_shm_run_id(id, sizeof id);
@@ -346,6 +362,8 @@ static int setup_link(run *r, photon_err *err)
     if (!r->link) return -1;
     r->client_state_slot = xcalloc((size_t)r->n_clients, sizeof(int));
     r->client_state_gen = xcalloc((size_t)r->n_clients, sizeof(uint64_t));
+    r->client_sync = xcalloc((size_t)r->n_clients, sizeof(int64_t));
+    for (int c = 0; c < r->n_clients; c++) r->client_sync[c] = -1;
     r->actor_state_slot = xcalloc((size_t)r->n_actors, sizeof(int));
     for (int c = 0; c < r->n_clients; c++) r->client_state_slot[c] = c;
     for (int a = 0; a < r->n_actors; a++) r->actor_state_slot[a] = r->n_clients + a;
@@ -381,6 +399,8 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "training_seconds", train_wall);
     summary_num(s, "tokens_per_s", train_wall > 0 ? (double)(r->tokens_seen - r->first_tokens) / train_wall : 0);
     summary_num(s, "bytes_moved", r->bytes_moved);
+    summary_num(s, "update_bytes", r->update_bytes);
+    summary_num(s, "peak_task_bytes", r->peak_bytes);
     summary_num(s, "allreduce_bytes", r->bytes_allreduce);
     summary_num(s, "communication_reduction", r->bytes_moved > 0 ? r->bytes_allreduce / r->bytes_moved : 0);
     summary_num(s, "round_overhead_fraction", r->time_train + r->time_overhead > 0 ? r->time_overhead / (r->time_train + r->time_overhead) : 0);
@@ -436,7 +456,9 @@ static void teardown(run *r)
     free(r->client_pos);
     free(r->client_state_slot);
     free(r->client_state_gen);
+    free(r->client_sync);
     free(r->actor_state_slot);
+    stream_free(r->st);
 }
 
 /* Everything up to the first round; -1 with err. */
@@ -462,9 +484,10 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     if (r->n_actors < 1) r->n_actors = 1;
     /* Centralized training keeps its optimizer state across rounds, like any
      * single training run; it travels through the link as a kept state. */
-    r->keep_state = r->centralized || cfg->clients.optimizer_state == OPTSTATE_KEEP;
+    r->keep_state = client_state_flags(cfg, r->centralized) != 0;   /* optimizer state, local model, residual */
     if (prepare_run(cfg, 1, err) < 0) { err_prefix(err, "preparing data"); return -1; }
     if (model_shape(r, err) < 0) { *usage = 1; return -1; }
+    if (!(r->st = stream_new(cfg, &r->gc, r->centralized, cfg->run.threads, err))) { *usage = 1; return -1; }
     r->theta = xmalloc_aligned(r->model_bytes);
     gpt2_init_params(&r->gc, r->theta, cfg->run.seed, cfg->model.init_std);
     r->client_pos = xcalloc((size_t)r->n_clients, sizeof(int64_t));

@@ -4,6 +4,7 @@
  * machine.  Bandwidths count the update bytes a step consumes (K x model
  * bytes for aggregation and memcpy, model bytes for the outer step). */
 #include "supervisor/cmd/bench_runtime.h"
+#include "supervisor/cmd/bench_quant.h"
 #include "supervisor/aggregate.h"
 #include "gpu/vecops.h"
 #include "supervisor/outer_opt.h"
@@ -27,6 +28,13 @@ static size_t gpt2_params_of(const bench_size *s)
 {
     size_t C = (size_t)s->C;
     return (size_t)s->V * C + (size_t)s->T * C + (size_t)s->L * (12 * C * C + 13 * C) + 2 * C;
+}
+
+int bench_runtime_size(const char *name, size_t *params)
+{
+    for (size_t i = 0; i < N_SIZES; i++)
+        if (!strcmp(SIZES[i].name, name)) { *params = gpt2_params_of(&SIZES[i]); return 0; }
+    return -1;
 }
 
 /* memcpy split over threads like the aggregation, for a fair bandwidth. */
@@ -140,6 +148,8 @@ int bench_runtime_main(int argc, char **argv)
     long custom = 0, k = 8, threads = 0, reps = 3;
     int json = 0;
     char m[300];
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--quant")) return bench_quant_main(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;

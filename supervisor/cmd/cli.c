@@ -87,9 +87,12 @@ static const help_entry helps[] = {
       "prepared shards (default: the supervisor's path)." },
     { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
       "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]\n"
+      "       photon-sim bench --runtime --quant [--sizes ...] [--threads N] [--reps N] [--link-mbps M] [--json]\n"
       "       photon-sim bench --link --tcp [--sizes 125m] [--reps N] [--json]",
       "Measures training throughput (tokens/s, GFLOP/s) for one model configuration.\n"
       "--runtime: the runtime's cost per round (aggregation, outer step) next to memcpy;\n"
+      "--runtime --quant: update/model encodings (bf16, int8, fp4) next to memcpy, and\n"
+      "what they save on a link of M Mbit/s (default 1000);\n"
       "--link: dispatch and shared-memory transfer next to memcpy; tiny to 125M, K updates.\n"
       "--link --tcp: one model-sized blob over loopback TCP, clear and inside TLS, next to memcpy.\n"
       "--json prints one JSON object (per size for --runtime and --link)." },

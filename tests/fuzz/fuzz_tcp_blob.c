@@ -25,8 +25,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = link_tcp_receive(l, data, (uint32_t)n, &err);
         if (has && h.kind <= LINK_STATE && h.idx >= 0 && h.idx < 4) {
             size_t bytes = 0;
-            const void *b = link_read(l, (link_kind)h.kind, h.idx, LINK_ANY, &bytes, NULL, &err);
-            if (rc == 1 && (!b || bytes != h.length)) __builtin_trap();   /* completed but unreadable */
+            uint32_t enc = 0;   /* any encoding: the header carries it, the caller checks it */
+            const void *b = link_read_enc(l, (link_kind)h.kind, h.idx, LINK_ANY, &bytes, &enc, &err);
+            if (rc == 1 && (!b || bytes != h.length || enc != h.encoding)) __builtin_trap();   /* completed but unreadable */
             if (rc == 0 && b) __builtin_trap();                            /* readable while mid-reception */
         }
         data += n;

@@ -44,7 +44,7 @@ static size_t blob_frames(uint8_t *buf, uint32_t kind, int32_t idx, uint64_t gen
 {
     uint8_t *data = malloc(len ? len : 1);
     for (size_t i = 0; i < len; i++) data[i] = (uint8_t)(i * 31 + 7);
-    link_blob_hdr h = { kind, idx, gen, len, link_checksum(data, len), 0 };
+    link_blob_hdr h = { kind, idx, gen, len, link_checksum(data, len), 0, kind == LINK_UPDATE ? 2 : LINK_ENC_RAW, 0 };
     size_t n = 0;
     uint8_t pl[sizeof h + 8192];
     do {

@@ -15,6 +15,18 @@ assert r["size"] == "tiny" and r["clients"] == 4 and r["params"] > 0, r
 for k in ("memcpy_gbps", "agg_gbps", "agg_prenorm_gbps", "memcpy_over_agg", "outer_ms"):
     assert r[k] > 0, (k, r)
 PY
+# --quant: one object per encoding, each smaller than fp32, with its saving on a 1 Gbit/s link
+"$PHOTON_SIM" bench --runtime --quant --sizes tiny --reps 1 --threads 1 --json > "$tmp/q.json"
+python3 - "$tmp/q.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert [r["encoding"] for r in rows] == ["bf16", "int8", "fp4"], rows
+for r in rows:
+    assert r["ratio"] > 1.9 and r["bytes"] * r["ratio"] > 4 * r["params"] * 0.999, r
+    for k in ("memcpy_ms", "encode_ms", "encode_ef_ms", "decode_ms", "link_saved_s", "cost_s"):
+        assert r[k] > 0, (k, r)
+    assert r["link_mbps"] == 1000, r
+PY
 set +e
 "$PHOTON_SIM" bench --runtime --sizes huge > "$tmp/err.txt" 2>&1
 rc=$?

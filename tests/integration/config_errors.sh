@@ -53,6 +53,17 @@ expect_error "syntax error" "syntax.ini:4: syntax error" syntax.ini
 printf '%s\n[model]\nn_head = 3\n' "$ok_base" >cross.ini
 expect_error "cross-key check" "cross.ini:4: \[model\] d_model = 64 is not a multiple of \[model\] n_head = 3" cross.ini
 
+printf '%s\n[aggregator]\nfragments = 4\n' "$ok_base" >fragments.ini
+expect_error "more fragments than units" "fragments.ini:4: \[aggregator\] fragments = 4: a model of 2 blocks splits into at most 3 fragments" fragments.ini
+printf '%s\n[aggregator]\ncompression = int4\n' "$ok_base" >compression.ini
+expect_error "unknown compression" "compression.ini:4: \[aggregator\] compression: expected one of none, bf16, int8, fp4 \(got 'int4'\)" compression.ini
+printf '%s\n[run]\nmode = centralized\n[aggregator]\ncompression = int8\n' "$ok_base" >central.ini
+expect_error "compression of a centralized run" "central.ini:6: \[aggregator\] compression applies to federated runs" central.ini
+printf '%s\n[aggregator]\nfragments = 3\n[clients]\nlocal_steps = 2\n' "$ok_base" >phases.ini
+expect_error "fragments beyond local steps" "phases.ini:4: \[aggregator\] fragments = 3 is more than \[clients\] local_steps = 2" phases.ini
+printf '%s\n[eval]\non = actor\n[aggregator]\nbroadcast_compression = bf16\n' "$ok_base" >eval_actor.ini
+expect_error "actor evaluation of a compressed broadcast" "eval_actor.ini:4: \[eval\] on = actor: with broadcast_compression" eval_actor.ini
+
 mkdir -p other && echo "more text" > other/text.txt
 printf '%s\n[data]\nvalidation = text.txt, other/text.txt\n' "$ok_base" >same_names.ini
 expect_error "two validation sources of one name" "same_names.ini:4: \[data\] validation: two items are named 'text' \(give one a name: name=path\)" same_names.ini

@@ -80,7 +80,7 @@ hostile "struct.pack('<IHHI', 0x4d534850, 7, 1, 0)"                 # another fr
 hostile "struct.pack('<IHHI', 0x4d534850, 1, 7, 0xffffffff)"        # a length over the limit
 hostile "F(99, b'abcd')"                                            # an unknown message type
 hostile "F(3, bytes(200))"                                          # a result with no task
-hostile "F(7, struct.pack('<IiQQQQ', 1, 0, 1, 4, 0, 0) + bytes(4))" # a blob with no task
+hostile "F(7, struct.pack('<IiQQQQII', 1, 0, 1, 4, 0, 0, 0, 0) + bytes(4))" # a blob with no task (link_blob_hdr + 4 bytes)
 hostile "F(1, bytes(8)) + F(1, bytes(8))"                           # hello twice
 kill -0 $sup 2>/dev/null || { cat "$tmp/tcp.txt"; fail "the supervisor died of a hostile key holder"; }
 

@@ -15,5 +15,11 @@ int main(int argc, char **argv)
     CHECK_EQ_INT(bench_runtime_main(3, a3), 2);
     char *a4[] = { "bench", "--params", "1000", "--clients", "3", "--reps", "1", NULL };
     CHECK_EQ_INT(bench_runtime_main(7, a4), 0);
+    char *a5[] = { "bench", "--runtime", "--quant", "--sizes", "tiny", "--reps", "1", "--threads", "1", NULL };
+    CHECK_EQ_INT(bench_runtime_main(9, a5), 0);
+    char *a6[] = { "bench", "--runtime", "--quant", "--link-mbps", "0", NULL };
+    CHECK_EQ_INT(bench_runtime_main(5, a6), 2);
+    char *a7[] = { "bench", "--quant", "--sizes", "huge", NULL };
+    CHECK_EQ_INT(bench_runtime_main(4, a7), 2);
     return th_finish();
 }

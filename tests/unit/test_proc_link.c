@@ -217,6 +217,15 @@ static void test_shm_link(void)
     CHECK(link_read(s, LINK_UPDATE, 1, LINK_ANY, &bytes, NULL, &err) == NULL);
     CHECK(link_write_begin(a, LINK_UPDATE, 2, 4000, &err) == NULL);   /* no slot 2 */
     CHECK(link_write_begin(a, LINK_STATE, 0, 101, &err) == NULL);     /* over capacity */
+    /* An encoded blob (a compressed update): its encoding in the header; a
+     * reader that does not ask for one refuses it. */
+    uint8_t *u = link_write_begin(a, LINK_UPDATE, 0, 4000, &err);
+    memset(u, 7, 520);
+    CHECK(link_write_end_enc(a, LINK_UPDATE, 0, 8, 520, 2, &err) == 0);
+    uint32_t enc = 0;
+    CHECK(link_read_enc(s, LINK_UPDATE, 0, 8, &bytes, &enc, &err) != NULL && bytes == 520 && enc == 2);
+    CHECK(link_read(s, LINK_UPDATE, 0, 8, &bytes, NULL, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "encoded blob");
     link_close(a);
     CHECK(shm_exists(name));   /* the attacher never unlinks */
     link_close(s);

@@ -58,16 +58,32 @@ static void test_round_trip(void)
     CHECK_EQ_INT(c.n, 1);
     CHECK_EQ_INT(link_tcp_receive(sup, c.frame[0], c.len[0], &err), 1);
     CHECK(link_read(sup, LINK_UPDATE, 1, 9, &bytes, NULL, &err) != NULL && bytes == 1000);
+    /* an encoded blob: its encoding and its (smaller) length arrive with it */
+    u = link_write_begin(act, LINK_UPDATE, 1, 1000, &err);
+    CHECK(link_write_end_enc(act, LINK_UPDATE, 1, 10, 260, 2, &err) == 0);
+    CHECK_EQ_INT(c.n, 2);
+    CHECK_EQ_INT(link_tcp_receive(sup, c.frame[1], c.len[1], &err), 1);
+    uint32_t enc = 0;
+    CHECK(link_read_enc(sup, LINK_UPDATE, 1, 10, &bytes, &enc, &err) != NULL && bytes == 260 && enc == 2);
     capture_free(&c);
     link_close(sup);
     link_close(act);
 }
 
-/* Builds one frame: header + n bytes of payload (zeros). */
+/* Builds one frame: header + n bytes of payload (zeros), encoding enc. */
+static uint32_t frame_enc(uint8_t *buf, uint32_t kind, int32_t idx, uint64_t gen, uint64_t length, uint64_t sum,
+                          uint64_t offset, uint32_t n, uint32_t enc)
+{
+    link_blob_hdr h = { kind, idx, gen, length, sum, offset, enc, 0 };
+    memcpy(buf, &h, sizeof h);
+    memset(buf + sizeof h, 0, n);
+    return (uint32_t)sizeof h + n;
+}
+
 static uint32_t frame(uint8_t *buf, uint32_t kind, int32_t idx, uint64_t gen, uint64_t length, uint64_t sum,
                       uint64_t offset, uint32_t n)
 {
-    link_blob_hdr h = { kind, idx, gen, length, sum, offset };
+    link_blob_hdr h = { kind, idx, gen, length, sum, offset, LINK_ENC_RAW, 0 };
     memcpy(buf, &h, sizeof h);
     memset(buf + sizeof h, 0, n);
     return (uint32_t)sizeof h + n;
@@ -117,6 +133,23 @@ static void test_bounds(void)
     n = frame(buf, LINK_UPDATE, 0, 1, 100, zsum, 50, 50);
     CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 1);
     CHECK(link_read(l, LINK_UPDATE, 0, 1, NULL, NULL, &err) != NULL);
+
+    /* The encoding travels in the header: bounded, the same in every chunk,
+     * published with the blob; a plain reader refuses an encoded blob. */
+    n = frame_enc(buf, LINK_UPDATE, 0, 3, 100, zsum, 0, 100, LINK_ENC_MAX + 1);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);
+    CHECK_CONTAINS(err.msg, "unknown encoding");
+    n = frame_enc(buf, LINK_UPDATE, 0, 3, 100, zsum, 0, 50, 2);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 0);
+    n = frame_enc(buf, LINK_UPDATE, 0, 3, 100, zsum, 50, 50, 3);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), -1);                         /* encoding changed mid-blob */
+    n = frame_enc(buf, LINK_UPDATE, 0, 3, 100, zsum, 0, 100, 2);
+    CHECK_EQ_INT(link_tcp_receive(l, buf, n, &err), 1);
+    uint32_t enc = 99;
+    size_t bytes = 0;
+    CHECK(link_read_enc(l, LINK_UPDATE, 0, 3, &bytes, &enc, &err) != NULL && enc == 2 && bytes == 100);
+    CHECK(link_read(l, LINK_UPDATE, 0, 3, NULL, NULL, &err) == NULL);
+    CHECK_CONTAINS(err.msg, "encoded");
     link_close(l);
 }
 

@@ -111,6 +111,7 @@ static void run_task(actor *a, const msg_task *t)
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
+    if (!a->remote) faults_result_exit_seam(t->client, t->round, a->peer);
     if (a->sess) a->sess->tasks++;
     /* Kept states came for this task only; the supervisor holds them. */
     if (a->remote) link_tcp_drop(a->link, LINK_STATE);

@@ -424,6 +424,34 @@ void proc_peer_flush(proc_peer *p)
 }
 
 int proc_peer_closed(const proc_peer *p) { return p->closed; }
+
+void proc_peer_drain(proc_peer *p)
+{
+    if (p->closed || p->ssl) return;
+    int fd = bufferevent_getfd(p->bev);
+    struct evbuffer *in = bufferevent_get_input(p->bev);
+    size_t total = 0;
+    int eof = 0, err = 0;
+    /* A socket bufferevent freezes its input's end so that only it fills
+     * it; this read stands in for the one it would do next. */
+    while (!p->closed && total < 4 * (size_t)PROC_MAX_PAYLOAD) {
+        evbuffer_unfreeze(in, 0);
+        errno = 0;
+        int n = evbuffer_read(in, fd, 1 << 16);
+        int e = errno;
+        evbuffer_freeze(in, 0);
+        if (n > 0) { total += (size_t)n; on_read(p->bev, p); continue; }
+        if (n == 0) eof = 1;
+        else if (e == EINTR) continue;
+        else if (e != EAGAIN && e != EWOULDBLOCK) err = e;
+        break;
+    }
+    if (p->closed || (!eof && !err)) return;
+    char why[240];
+    if (eof) snprintf(why, sizeof why, "%s closed the connection", p->name);
+    else snprintf(why, sizeof why, "connection to %s failed: %s", p->name, strerror(err));
+    peer_close(p, why);
+}
 const char *proc_peer_name(const proc_peer *p) { return p->name; }
 
 int proc_peer_open(const proc_peer *p) { return p->open; }

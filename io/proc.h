@@ -93,6 +93,13 @@ int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t le
  * a TLS peer only while the loop is not running). */
 void proc_peer_flush(proc_peer *p);
 int proc_peer_closed(const proc_peer *p);
+/* Reads what a plain socket peer has left to say now, without waiting,
+ * and delivers its complete frames; at EOF the peer is closed (on_close).
+ * For a child that has just been reaped: the kernel closed its end before
+ * SIGCHLD, so whatever it sent before dying is in the socket and would
+ * otherwise be read only after the death was handled.  Reads at most a few
+ * megabytes (the end of a peer that is still writing is not waited for). */
+void proc_peer_drain(proc_peer *p);
 const char *proc_peer_name(const proc_peer *p);
 void proc_peer_free(proc_peer *p);
 

@@ -252,7 +252,19 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
 {
     actor *a = arg;
     if (a->remote && !proc_peer_open(p)) {
-        if (proc_peer_tls_error(p)) {
+        char cw[300], both[600];
+        if (proc_peer_tls_error(p) && link_tls_cert_failure(a->remote->tls, proc_peer_ssl(p), cw, sizeof cw)) {
+            a->sess->refused = 1;
+            snprintf(both, sizeof both, "(%s): %s", reason, cw);
+            session_end(a, ACTOR_EXIT_TRANSIENT, "authentication with the supervisor failed %.560s", both);
+        } else if (proc_peer_tls_error(p) && link_tls_certs(a->remote->tls)) {
+            /* It refused our certificate (its CA did not sign it), or it
+             * wants the run key instead. */
+            a->sess->refused = 1;
+            session_end(a, ACTOR_EXIT_TRANSIENT, "authentication with the supervisor failed (%s): "
+                        "our certificate is not signed by its [aggregator] tls_ca, or it uses the run key (--key-file)",
+                        reason);
+        } else if (proc_peer_tls_error(p)) {
             /* The supervisor refused our key, or it is not one that holds
              * the run key: either way nothing was sent to it. */
             a->sess->refused = 1;
@@ -261,6 +273,12 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
         } else {
             session_end(a, ACTOR_EXIT_TRANSIENT, "%s", reason);
         }
+        return;
+    }
+    if (a->remote && !a->setup && proc_peer_tls_error(p) && link_tls_cert_refused(proc_peer_tls_code(p))) {
+        a->sess->refused = 1;
+        session_end(a, ACTOR_EXIT_TRANSIENT, "the supervisor refused our certificate (%s): it is not signed by "
+                    "the supervisor's [aggregator] tls_ca, or has expired", reason);
         return;
     }
     if (a->remote && !a->setup) {
@@ -276,7 +294,8 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
 
 /* Remote: the handshake completed; the supervisor must have used our
  * pre-shared key (a server that did not would have had to show a
- * certificate, which we do not accept anyway). */
+ * certificate, which the key mode does not accept anyway) or, in the
+ * certificate mode, shown a certificate from our CA naming its host. */
 static void on_open(proc_peer *p, void *arg)
 {
     actor *a = arg;

@@ -106,6 +106,7 @@ typedef struct photon_config {
         int link;                /* enum cfg_link */
         char listen[CFG_STR];    /* host:port for tcp */
         char key_file[CFG_STR];
+        char tls_ca[CFG_STR], tls_cert[CFG_STR], tls_key[CFG_STR];  /* link = tcp with certificates */
         double connect_timeout; /* link = tcp: seconds with no actor connected; 0 = forever */
         int min_actors;          /* link = tcp: rounds start once this many actors are connected */
         int max_retries;         /* times a failed round is retried */

@@ -47,6 +47,7 @@ struct proc_peer {
     SSL *ssl;
     proc_open_cb on_open;
     int open, failed, tls_error;
+    unsigned long tls_code;
     /* A frame that has started must be complete within frame_deadline
      * seconds (0: no deadline). */
     double frame_deadline;
@@ -288,6 +289,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             char buf[120];
             if (!r) { ERR_error_string_n(last, buf, sizeof buf); r = buf; }
             p->failed = p->tls_error = 1;
+            p->tls_code = last;
             snprintf(why, sizeof why, "%s to %s failed: TLS: %s", p->open ? "connection" : "TLS handshake", p->name, r);
             peer_close(p, why);
             return;
@@ -456,6 +458,7 @@ const char *proc_peer_name(const proc_peer *p) { return p->name; }
 
 int proc_peer_open(const proc_peer *p) { return p->open; }
 int proc_peer_tls_error(const proc_peer *p) { return p->tls_error; }
+unsigned long proc_peer_tls_code(const proc_peer *p) { return p->tls_code; }
 struct ssl_st *proc_peer_ssl(const proc_peer *p) { return p->ssl; }
 
 void proc_peer_free(proc_peer *p)

@@ -72,6 +72,8 @@ int proc_peer_open(const proc_peer *p);
  * record that failed authentication, a refused handshake) rather than a
  * plain close or a socket error. */
 int proc_peer_tls_error(const proc_peer *p);
+/* That TLS error's OpenSSL code (ERR_get_error's), 0 if none. */
+unsigned long proc_peer_tls_code(const proc_peer *p);
 struct ssl_st *proc_peer_ssl(const proc_peer *p);
 /* A frame that has started to arrive must be complete within this many
  * seconds, or the peer is closed (a peer trickling bytes holds no frame

@@ -34,7 +34,7 @@ enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, 
  * 1: HMAC challenge-response, then clear frames.  2, 3: msg_result grew lr
  * and grad norms; TASK_EVAL + MSG_EVAL_RESULT.  4: TLS 1.3 (PSK).  5: blob
  * headers carry the encoding; msg_task grew state_flags, fragment, sync. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 5u)
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 6u)
 
 /* TASK_EVAL: score the validation windows (io/eval_windows.h) with global
  * model generation model_generation; only task_id, model_generation, round

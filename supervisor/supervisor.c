@@ -15,6 +15,8 @@
 #include "io/hf_import.h"
 #include "io/prepare.h"
 #include "io/tcp_link.h"
+#include "io/link_tls.h"
+#include <openssl/crypto.h>
 #include "supervisor/tcp_server.h"
 #include "supervisor/stream.h"
 #include "actors/client_state.h"
@@ -320,7 +322,8 @@ static int model_shape(run *r, photon_err *err)
     return 0;
 }
 
-/* link = tcp: the run key ([aggregator] key_file, or a new random one in
+/* link = tcp: the credentials (certificates when [aggregator] tls_cert is
+ * set; else the run key: [aggregator] key_file, or a new random one in
  * <run dir>/run.key) and the listener, once the pool exists. */
 static int setup_tcp(run *r, photon_err *err)
 {
@@ -328,6 +331,13 @@ static int setup_tcp(run *r, photon_err *err)
     unsigned char key[LINK_KEY_MAX];
     int keylen;
     char path[2048];
+    if (cfg->aggregator.tls_cert[0]) {
+        link_tls *tls = link_tls_server_cert(cfg->aggregator.tls_ca, cfg->aggregator.tls_cert, cfg->aggregator.tls_key, err);
+        if (!tls) return -1;
+        path_join(path, sizeof path, r->dir, "listen.addr");
+        r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, tls, r->pool, path, err);
+        return r->tcp ? 0 : -1;
+    }
     if (cfg->aggregator.key_file[0]) {
         keylen = link_key_load(cfg->aggregator.key_file, key, err);
     } else {
@@ -337,9 +347,11 @@ static int setup_tcp(run *r, photon_err *err)
                                  "remote actors need a copy of it", path);
     }
     if (keylen < 0) return -1;
+    link_tls *tls = link_tls_server(key, (size_t)keylen, TCP_PROTOCOL_VERSION, err);
+    OPENSSL_cleanse(key, sizeof key);   /* a memset before the scope ends may be optimized away */
+    if (!tls) return -1;
     path_join(path, sizeof path, r->dir, "listen.addr");
-    r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, key, (size_t)keylen, r->pool, path, err);
-    memset(key, 0, sizeof key);
+    r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, tls, r->pool, path, err);
     return r->tcp ? 0 : -1;
 }
 

@@ -249,6 +249,7 @@ int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
     s.slot = a->slot;
     proc_peer_send(peer, MSG_SETUP, &s, sizeof s);
     log_info("actor %d: remote actor %s connected", a->slot, who);
+    if (p->cb.on_connect) p->cb.on_connect(p->cb.arg, a->slot, who);
     proc_timer_cancel(p->lonely);
     p->lonely = NULL;
     return 0;

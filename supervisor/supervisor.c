@@ -78,6 +78,16 @@ static void cb_exit(void *arg, int slot, pid_t pid, const char *cause, int resta
     metrics_end(r->mx);
 }
 
+static void cb_connect(void *arg, int slot, const char *who)
+{
+    run *r = arg;
+    metrics_begin(r->mx, "actor_connect");
+    metrics_int(r->mx, "actor", slot);
+    metrics_str(r->mx, "remote", who);
+    metrics_int(r->mx, "round", r->round + 1);
+    metrics_end(r->mx);
+}
+
 static void stop_actors(run *r)
 {
     if (r->phase == RUN_STOPPING || r->phase == RUN_DONE) return;
@@ -563,6 +573,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     snprintf(as.run_id, sizeof as.run_id, "%s", r->run_id);
     pool_callbacks cb = { .arg = r, .on_idle = cb_idle, .on_result = cb_result, .on_eval_result = cb_eval_result,
                           .on_task_lost = cb_task_lost,
+                          .on_connect = cb_connect,
                           .on_exit = cb_exit, .on_fatal = cb_fatal, .on_stopped = cb_stopped };
     r->pool = pool_new(r->loop, &as, r->n_actors, cfg, &cb);
     if (cfg->aggregator.link == LINK_TCP) {

@@ -488,7 +488,16 @@ pid_t proc_fork(int *fd, photon_err *err)
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
+    /* Signals stay blocked until the child has reset their dispositions: a
+     * SIGTERM that reached it before (pool_stop right after the spawn) would
+     * run libevent's handler, which writes to the signal socket the child
+     * shares with the parent, and the parent would take it for its own
+     * ("second TERM: killing the actors now"). */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         err_set(err, "fork: %s", strerror(errno));
         close(sv[0]); close(sv[1]);

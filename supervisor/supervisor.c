@@ -23,6 +23,7 @@
 #include "supervisor/round_stats.h"
 #include "supervisor/tb_log.h"
 #include "supervisor/netclock.h"
+#include "supervisor/history.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -544,6 +545,15 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");
     if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    run_history hist = { 0 };
+    int have_hist = r->resumed && history_read(path, &hist, err) == 0;
+    if (r->resumed && !have_hist) return -1;
+    if (have_hist) {
+        r->first_eval_ppl = hist.first_ppl;
+        r->last_eval_ppl = hist.last_ppl;
+        r->last_eval_loss = hist.last_eval_loss;
+        r->last_train_loss = hist.last_train_loss;
+    }
     r->tb = tblog_open(r);
     r->faults = faults_create(cfg, r->resumed);
     if (cfg->eval.batches > 0) {
@@ -553,6 +563,8 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
         r->eval_on_actor = eval_runs_on_actor(cfg);
         r->ej.slot = -1;
     }
+    if (have_hist) evaluator_restore(r->ev, hist.ppl_by_source, hist.loss_by_source);
+    history_free(&hist);
     r->pg = progress_new(cfg->run.rounds);
     r->rd = round_new(r);
 
@@ -564,6 +576,8 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
         return -1;
     }
     if (run_publish(r, err) < 0) return -1;
+    /* A resumed run that had finished: nothing to start (runtime_main). */
+    if (r->round >= cfg->run.rounds) return 0;
 
     actor_setup as;
     memset(&as, 0, sizeof as);
@@ -607,7 +621,10 @@ int runtime_main(const photon_config *cfg, int resume)
     r->first_round = r->round;
     r->first_tokens = r->tokens_seen;
     r->waiting_actors = r->tcp != NULL && cfg->aggregator.min_actors > 1 && r->n_actors > 1;
-    if (r->round >= cfg->run.rounds) stop_actors(r);
+    if (r->round >= cfg->run.rounds) {
+        log_info("the run had already completed its %d rounds: nothing left to train", cfg->run.rounds);
+        r->phase = RUN_DONE;
+    }
     else if (!r->resumed && r->ev) { r->eval_initial = 1; eval_start(r); }   /* the starting point of the curve */
     else begin_rounds(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);

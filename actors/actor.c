@@ -17,6 +17,7 @@
 #include "actors/fault_exec.h"
 #include "actors/client_sync.h"
 #include "actors/eval_task.h"
+#include "actors/actor_check.h"
 
 typedef struct {
     actor_setup *setup;   /* NULL until MSG_SETUP */
@@ -117,36 +118,6 @@ static void run_task(actor *a, const msg_task *t)
     if (a->remote) link_tcp_drop(a->link, LINK_STATE);
 }
 
-/* A remote supervisor's setup is bounded before anything is allocated by
- * it: the model's shape, the plan's sizes against that shape, the slot. */
-static int setup_check(const actor_setup *s, char *why, size_t n)
-{
-    const gpt2_config *m = &s->model;
-    const link_plan *p = &s->plan;
-    if (m->n_layer < 1 || m->n_layer > 1024 || m->n_head < 1 || m->d_model < 1 || m->d_model > 65536 ||
-        m->seq_len < 1 || m->seq_len > (1 << 20) || m->vocab_size < 1 || m->padded_vocab < m->vocab_size ||
-        m->padded_vocab > (1 << 24)) {
-        snprintf(why, n, "model shape out of range");
-        return -1;
-    }
-    size_t params = gpt2_num_params(m);
-    /* the model as sent: fp32, or encoded (at least fp4's 5 bits a value;
-     * client_sync_model checks the exact size of every blob) */
-    if (params > ((size_t)1 << 38) || p->model_bytes > params * sizeof(float) || p->model_bytes < params / 2) {
-        snprintf(why, n, "model of %zu bytes for %zu parameters", p->model_bytes, params);
-        return -1;
-    }
-    size_t cap = 16 * params * sizeof(float) + ((size_t)1 << 20);
-    if (p->update_slots < 1 || p->update_slots > 4096 || p->state_slots < 0 || p->state_slots > 1000000 ||
-        p->update_bytes > cap || p->state_bytes > cap || s->slot < 0 || s->slot >= p->update_slots) {
-        snprintf(why, n, "link plan out of range (%d update slots of %zu bytes, %d state slots of %zu, slot %d)",
-                 p->update_slots, p->update_bytes, p->state_slots, p->state_bytes, s->slot);
-        return -1;
-    }
-    if (!memchr(s->run_id, 0, sizeof s->run_id)) { snprintf(why, n, "run id not terminated"); return -1; }
-    return 0;
-}
-
 /* TASK_EVAL: the figures go back in one bounded message, nothing in the link. */
 static void run_eval(actor *a, const msg_task *t)
 {
@@ -168,9 +139,10 @@ static int setup(actor *a, const void *payload, uint32_t len)
     }
     a->setup = xmalloc(sizeof *a->setup);
     memcpy(a->setup, payload, sizeof *a->setup);
+    cfg_wire_sanitize(&a->setup->cfg);   /* lists are pointers of the supervisor's */
     const actor_setup *s = a->setup;
     char bad[200];
-    if (a->remote && setup_check(s, bad, sizeof bad) < 0) {
+    if (a->remote && actor_setup_check(s, bad, sizeof bad) < 0) {
         log_error("setup message from the supervisor refused: %s (another photon-sim build?)", bad);
         return ACTOR_EXIT_CONFIG;
     }
@@ -222,6 +194,13 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
         if (len != sizeof(msg_task)) { log_error("task message of %u bytes, expected %zu", len, sizeof(msg_task)); a->status = ACTOR_EXIT_TRANSIENT; proc_loop_exit(a->loop); return; }
         msg_task t;
         memcpy(&t, payload, sizeof t);
+        char bad[200];
+        if (a->remote && actor_task_check(a->setup, &t, bad, sizeof bad) < 0) {
+            log_error("task message from the supervisor refused: %s (another photon-sim build?)", bad);
+            a->status = ACTOR_EXIT_TRANSIENT;
+            proc_loop_exit(a->loop);
+            return;
+        }
         if (t.kind == TASK_EVAL) run_eval(a, &t);
         else run_task(a, &t);
         break;

@@ -6,6 +6,9 @@
 # refused in one line, without the parent allocating it either.  A real checkpoint still reads.  Needs h5py (skips
 # with 77 without it).
 source "$(dirname "$0")/runtime_common.bash"
+if ldd "$PHOTON_SIM" 2>/dev/null | grep -q 'lib[at]san'; then
+    echo "skip: sanitizer build (ASan reserves terabytes of address space: no RLIMIT_AS there)"; exit 77
+fi
 py=${PHOTON_PYTHON:-/usr/bin/python3}
 "$py" -c "import h5py" 2>/dev/null || { echo "no h5py for $py: skipped"; exit 77; }
 write_tiny_ini "$tmp/x.ini"

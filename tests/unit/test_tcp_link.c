@@ -214,6 +214,12 @@ static int holds(const unsigned char *hay, size_t n, const unsigned char *needle
  * is left on the stack they used (only in the caller's buffer). */
 static void __attribute__((noinline)) test_key_wiped(void)
 {
+#ifdef PHOTON_SANITIZE
+    /* ASan lays frames out with redzones (and may move them to a fake
+     * stack): the probe below would not look where the key functions ran. */
+    printf("   skipped in a sanitizer build\n");
+    return;
+#endif
     photon_err err;
     const char *dir = th_tmpdir();
     static unsigned char key[LINK_KEY_MAX], below[16384];

@@ -2,8 +2,8 @@
 # tools/slurm/photon.sbatch on a real Slurm (docs/CLUSTERS.md): a
 # single-node cluster of Debian's slurmctld and slurmd, with its own munged,
 # configuration, ports and state in a temp dir, started and stopped here.
-#  1. sbatch --wait of a tiny experiment (configs/tiny.ini, 2 rounds) with 2
-#     actors: the job exits 0, summary.json says completed, both actors ran
+#  1. A tiny experiment (configs/tiny.ini, 2 rounds) with 2 actors and a
+#     run key of our own (PHOTON_KEY_FILE): the job exits 0, summary.json says completed, both actors ran
 #     as tasks of an srun step (labelled 0: and 1:), each did tasks, and
 #     their counts add up to tasks_done.
 #  2. An experiment the supervisor refuses: the job exits 2 (its status).
@@ -176,7 +176,9 @@ job_wait() {
 }
 
 # 1: a run to completion.
-job=$(submit ok -- "$tmp/x.ini") || fail "sbatch: $job"
+# With a key of our own (PHOTON_KEY_FILE); runs 2 and 3 use the generated run.key.
+(umask 077; openssl rand -hex 32 > "$tmp/team.key" 2>/dev/null || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$tmp/team.key")
+job=$(PHOTON_KEY_FILE=$tmp/team.key submit ok -- "$tmp/x.ini") || fail "sbatch: $job"
 rc=$(job_wait "$job")
 cat "$tmp/ok.out" 2>/dev/null || true
 [ "$rc" = 0 ] || fail "job $job exited with '$rc'"
@@ -195,6 +197,8 @@ done_=$(sed -n 's/.*"tasks_done":\([0-9]*\).*/\1/p' "$tmp/ok/summary.json")
 grep -q "photon.sbatch: the supervisor exited with status 0" "$tmp/ok.out" || fail "no exit line"
 ! grep -q "ending the step" "$tmp/ok.out" || fail "actors did not exit by themselves after the run"
 [ ! -e "$tmp/ok/listen.addr" ] || fail "listen.addr left behind"
+[ ! -e "$tmp/ok/run.key" ] || fail "a run key was generated although PHOTON_KEY_FILE was set"
+grep -q "actors connect to .* with $tmp/team.key" "$tmp/ok.out" || fail "the actors did not get PHOTON_KEY_FILE"
 
 # 2: the supervisor's status is the job's.
 job=$(submit bad -- "$tmp/x.ini" --set clients.lr=-1) || fail "sbatch: $job"

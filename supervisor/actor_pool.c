@@ -378,6 +378,33 @@ static void on_blob(actor_slot *a, const void *payload, uint32_t len)
     remote_gone(a, a->cause, 0);
 }
 
+/* A result (training or evaluation) this actor was not asked for: of the
+ * wrong size or state, or for another task. */
+static void unexpected_result(actor_slot *a, const char *what, uint32_t len)
+{
+    char m[160];
+    snprintf(m, sizeof m, "unexpected %s (state %s, %u bytes)", what, actor_state_name(a->state), len);
+    violation(a, m);
+}
+static void result_of_other_task(actor_slot *a, const char *what, uint64_t task_id)
+{
+    char m[160];
+    snprintf(m, sizeof m, "%s for task %llu, expected %llu; ignored", what, (unsigned long long)task_id,
+             (unsigned long long)a->task.task_id);
+    violation(a, m);
+}
+
+/* The task in flight came back: the actor is idle, and healthy again for
+ * the restart policy. */
+static void task_done(actor_slot *a)
+{
+    proc_timer_cancel(a->timeout);
+    a->timeout = NULL;
+    a->has_task = 0;
+    a->state = ACTOR_IDLE;
+    rp_on_healthy(a->pool->rp, a->slot);
+}
+
 static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg)
 {
     (void)peer;
@@ -396,17 +423,10 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
         break;
     case MSG_RESULT: {
         msg_result r;
-        char what[160];
-        if (len != sizeof r || a->state != ACTOR_BUSY) {
-            snprintf(what, sizeof what, "unexpected result message (state %s, %u bytes)", actor_state_name(a->state), len);
-            violation(a, what);
-            break;
-        }
+        if (len != sizeof r || a->state != ACTOR_BUSY) { unexpected_result(a, "result message", len); break; }
         memcpy(&r, payload, sizeof r);
         if (!a->has_task || r.task_id != a->task.task_id || a->task.kind == TASK_EVAL) {
-            snprintf(what, sizeof what, "result for task %llu, expected %llu; ignored", (unsigned long long)r.task_id,
-                     (unsigned long long)a->task.task_id);
-            violation(a, what);
+            result_of_other_task(a, "result", r.task_id);
             break;
         }
         /* A remote actor's result must name its task's round and client and
@@ -419,35 +439,20 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
                 bad = "a result without its optimizer state";
             if (bad) { violation(a, bad); break; }
         }
-        proc_timer_cancel(a->timeout);
-        a->timeout = NULL;
-        a->has_task = 0;
         a->held = 1;
-        a->state = ACTOR_IDLE;
-        rp_on_healthy(p->rp, a->slot);
+        task_done(a);
         p->cb.on_result(p->cb.arg, a->slot, &r);
         break;
     }
     case MSG_EVAL_RESULT: {
         msg_eval_result r;
-        char what[160];
         if (len != sizeof r || a->state != ACTOR_BUSY || !a->has_task || a->task.kind != TASK_EVAL) {
-            snprintf(what, sizeof what, "unexpected evaluation result (state %s, %u bytes)", actor_state_name(a->state), len);
-            violation(a, what);
+            unexpected_result(a, "evaluation result", len);
             break;
         }
         memcpy(&r, payload, sizeof r);
-        if (r.task_id != a->task.task_id) {
-            snprintf(what, sizeof what, "evaluation result for task %llu, expected %llu; ignored",
-                     (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
-            violation(a, what);
-            break;
-        }
-        proc_timer_cancel(a->timeout);
-        a->timeout = NULL;
-        a->has_task = 0;
-        a->state = ACTOR_IDLE;
-        rp_on_healthy(p->rp, a->slot);
+        if (r.task_id != a->task.task_id) { result_of_other_task(a, "evaluation result", r.task_id); break; }
+        task_done(a);
         if (p->cb.on_eval_result) p->cb.on_eval_result(p->cb.arg, a->slot, &r);
         break;
     }

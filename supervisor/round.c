@@ -128,7 +128,7 @@ static void dispatch(round_fsm *rd, int slot)
     msg_task t;
     memset(&t, 0, sizeof t);
     t.task_id = ++r->task_counter;
-    t.model_generation = r->model_gen;
+    run_task_model(r, &t);
     t.data_seed = cfg->run.seed;
     t.global_step = r->global_step;
     t.client_pos = r->client_pos[rc->client];
@@ -218,6 +218,7 @@ static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *su
     if (committed) {
         double t_outer = time_mono();
         stream_outer_step(r->st, r->outer, r->theta, rd->phase, mean);
+        r->parts_dirty |= (uint64_t)1 << rd->phase;   /* only this fragment's part is written and sent */
         if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
         if (diverged(rd)) return;
     }
@@ -261,6 +262,7 @@ static void finish(round_fsm *rd)
     if (committed) {
         double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
+        r->parts_dirty = 1;   /* one fragment: the whole model */
         if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
         if (diverged(rd)) return;
     }
@@ -350,6 +352,10 @@ static void consume(round_fsm *rd)
         size_t bytes = 0;
         uint32_t enc = 0;
         const void *blob = link_read_enc(r->link, LINK_UPDATE, rc->slot, rc->task_id, &bytes, &enc, &err);
+        if (blob) {   /* it came over the link, whatever its verdict */
+            rd->bytes += (double)bytes;
+            rd->bytes_up += (double)bytes;
+        }
         /* encoding and size checked against the plan; compressed updates are
          * decoded here (and measured below on what was decoded) */
         const float *u = blob ? stream_decode_update(r->st, rd->phase, blob, bytes, enc, &err) : NULL;
@@ -374,8 +380,6 @@ static void consume(round_fsm *rd)
             rc->res.samples = rd->task_samples;
             rc->res.tokens = rd->task_samples * r->cfg->model.seq_len;
             rc->st = CS_DONE;
-            rd->bytes += (double)bytes;
-            rd->bytes_up += (double)bytes;
             if (rc->down + (double)bytes > rd->peak) rd->peak = rc->down + (double)bytes;
             round_stats_add(rd->stats, rc->slot, &rc->res);
             if (rec.verdict == AGG_ACCEPTED) {

@@ -97,7 +97,10 @@ void netsim_round(int k, const netsim_client *c, double server_bw, double timeou
     netsim_share(server_bw, k, enter, bytes, rate, leave);
     for (int i = 0; i < k; i++) {
         out[i].down_done = leave[i] + c[i].link.lat;
-        out[i].compute_done = c[i].compute >= 0 ? out[i].down_done + c[i].compute : NAN;
+        double ready = c[i].ready, down = out[i].down_done;
+        out[i].compute_done = c[i].compute < 0 ? NAN
+                              : c[i].overlap ? fmax(ready + c[i].compute, down)   /* merges the download at the end */
+                                             : fmax(ready, down) + c[i].compute;
         out[i].up_done = NAN;
         out[i].late = 0;
     }

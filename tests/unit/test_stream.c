@@ -208,8 +208,12 @@ static void test_client_state(void)
     int flags = client_state_flags(&c, 0);
     CHECK_EQ_INT(flags, CLIENT_STATE_ADAM | CLIENT_STATE_LOCAL | CLIENT_STATE_RESID);
     CHECK_EQ_INT(client_state_flags(&c, 1), CLIENT_STATE_ADAM);   /* centralized */
-    c.clients.optimizer_state = OPTSTATE_RESET;
+    c.clients.optimizer_state = OPTSTATE_RESET;   /* the moments still go from phase to phase of a round */
+    CHECK_EQ_INT(client_state_flags(&c, 0), CLIENT_STATE_ADAM | CLIENT_STATE_LOCAL | CLIENT_STATE_RESID);
+    c.aggregator.fragments = 1;
+    c.aggregator.overlap = 1;                     /* one phase a round: nothing to carry */
     CHECK_EQ_INT(client_state_flags(&c, 0), CLIENT_STATE_LOCAL | CLIENT_STATE_RESID);
+    c.aggregator.fragments = 2;
     size_t n = 10, bytes = client_state_bytes(flags, n);
     CHECK(bytes == 64 + 4 * 10 * 4);
     void *blob = calloc(1, bytes);

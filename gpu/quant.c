@@ -330,7 +330,7 @@ void quant_decode(int kind, const void *in, size_t n, float *out, int threads)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * QCHUNK, m = lo + QCHUNK < n ? QCHUNK : n - lo;
         const uint8_t *src = b + quant_bytes(kind, lo);
-        if (portable_only || quant_avx2_decode_span(kind, src, m, out + lo) < 0)
+        if (portable_only || quant_avx2_decode_span(kind, src, m, out + lo, n >= QUANT_STREAM_MIN) < 0)
             quant_generic_decode_span(kind, src, m, out + lo);
     }
 }

@@ -73,14 +73,23 @@ static void int8_block(const float *x, float *r, uint8_t *o)
     }
 }
 
-static void int8_values(const uint8_t *p, float *out)
+/* Stores of decoded values: streaming (past the caches, no read for
+ * ownership, as memcpy does for large copies) when out is 32-byte aligned
+ * and the whole vector large (quant.c decides). */
+static inline void put8(float *out, __m256 v, int nt)
+{
+    if (nt) _mm256_stream_ps(out, v);
+    else _mm256_storeu_ps(out, v);
+}
+
+static void int8_values(const uint8_t *p, float *out, int nt)
 {
     float scale;
     memcpy(&scale, p, 4);
     const __m256 vs = _mm256_set1_ps(scale);
     for (int i = 0; i < QUANT_INT8_BLOCK; i += 8) {
         __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(p + 4 + i)));
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), vs));
+        put8(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(q), vs), nt);
     }
 }
 
@@ -173,7 +182,7 @@ static void fp4_block(const float *x, float *r, uint8_t *o)
     fp4_codes_block(e, r, scale, inv, o);
 }
 
-static void fp4_decode_block(const uint8_t *p, float *out)
+static void fp4_decode_block(const uint8_t *p, float *out, int nt)
 {
     float scale;
     memcpy(&scale, p, 4);
@@ -182,7 +191,7 @@ static void fp4_decode_block(const uint8_t *p, float *out)
     __m128i lo = _mm_and_si128(b, m), hi = _mm_and_si128(_mm_srli_epi16(b, 4), m);
     __m256i c[4] = { _mm256_cvtepu8_epi32(lo), _mm256_cvtepu8_epi32(_mm_srli_si128(lo, 8)),
                      _mm256_cvtepu8_epi32(hi), _mm256_cvtepu8_epi32(_mm_srli_si128(hi, 8)) };
-    for (int v = 0; v < 4; v++) _mm256_storeu_ps(out + 8 * v, _mm256_mul_ps(fp4_values8(c[v], table), vs));
+    for (int v = 0; v < 4; v++) put8(out + 8 * v, _mm256_mul_ps(fp4_values8(c[v], table), vs), nt);
 }
 
 /* ---- bf16 --------------------------------------------------------------- */
@@ -214,12 +223,12 @@ static void bf16_span(const float *x, float *r, size_t n, uint16_t *h)
     if (i < n) quant_generic_encode_span(QUANT_BF16, x + i, r ? r + i : NULL, n - i, (uint8_t *)(h + i));
 }
 
-static void bf16_decode(const uint16_t *h, size_t n, float *out)
+static void bf16_decode(const uint16_t *h, size_t n, float *out, int nt)
 {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(h + i)));
-        _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(u, 16)));
+        put8(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(u, 16)), nt);
     }
     if (i < n) quant_generic_decode_span(QUANT_BF16, (const uint8_t *)(h + i), n - i, out + i);
 }
@@ -244,17 +253,21 @@ int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uin
     return 0;
 }
 
-int quant_avx2_decode_span(int kind, const uint8_t *in, size_t n, float *out)
+int quant_avx2_decode_span(int kind, const uint8_t *in, size_t n, float *out, int nt)
 {
-    if (kind == QUANT_BF16) { bf16_decode((const uint16_t *)(const void *)in, n, out); return 0; }
-    if (kind != QUANT_INT8 && kind != QUANT_FP4) return -1;
-    size_t bs = kind == QUANT_INT8 ? QUANT_INT8_BLOCK : QUANT_FP4_BLOCK, bb = quant_bytes(kind, bs);
-    size_t full = n / bs;
-    for (size_t b = 0; b < full; b++) {
-        if (kind == QUANT_INT8) int8_values(in + b * bb, out + b * bs);
-        else fp4_decode_block(in + b * bb, out + b * bs);
+    nt = nt && ((uintptr_t)out & 31) == 0;
+    if (kind == QUANT_BF16) bf16_decode((const uint16_t *)(const void *)in, n, out, nt);
+    else if (kind != QUANT_INT8 && kind != QUANT_FP4) return -1;
+    else {
+        size_t bs = kind == QUANT_INT8 ? QUANT_INT8_BLOCK : QUANT_FP4_BLOCK, bb = quant_bytes(kind, bs);
+        size_t full = n / bs;
+        for (size_t b = 0; b < full; b++) {
+            if (kind == QUANT_INT8) int8_values(in + b * bb, out + b * bs, nt);
+            else fp4_decode_block(in + b * bb, out + b * bs, nt);
+        }
+        if (full * bs < n) quant_generic_decode_span(kind, in + full * bb, n - full * bs, out + full * bs);
     }
-    if (full * bs < n) quant_generic_decode_span(kind, in + full * bb, n - full * bs, out + full * bs);
+    if (nt) _mm_sfence();   /* streaming stores are ordered before anyone reads them */
     return 0;
 }
 
@@ -266,9 +279,9 @@ int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uin
     return -1;
 }
 
-int quant_avx2_decode_span(int kind, const uint8_t *in, size_t n, float *out)
+int quant_avx2_decode_span(int kind, const uint8_t *in, size_t n, float *out, int nt)
 {
-    (void)kind; (void)in; (void)n; (void)out;
+    (void)kind; (void)in; (void)n; (void)out; (void)nt;
     return -1;
 }
 #endif

@@ -305,7 +305,7 @@ static void encode_all(int kind, const float *x, float *resid, size_t n, void *o
         size_t lo = c * QCHUNK, m = lo + QCHUNK < n ? QCHUNK : n - lo;
         float *r = resid ? resid + lo : NULL;
         uint8_t *dst = o + quant_bytes(kind, lo);
-        if (portable_only || quant_avx2_encode_span(kind, x + lo, r, m, dst) < 0)
+        if (portable_only || quant_avx2_encode_span(kind, x + lo, r, m, dst, n >= QUANT_STREAM_MIN) < 0)
             quant_generic_encode_span(kind, x + lo, r, m, dst);
     }
 }

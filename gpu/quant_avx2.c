@@ -206,7 +206,7 @@ static inline __m256i bf16_of8(__m256i u)
     return _mm256_blendv_epi8(rounded, quiet, nan);
 }
 
-static void bf16_span(const float *x, float *r, size_t n, uint16_t *h)
+static void bf16_span(const float *x, float *r, size_t n, uint16_t *h, int nt)
 {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -218,7 +218,8 @@ static void bf16_span(const float *x, float *r, size_t n, uint16_t *h)
             _mm256_storeu_ps(r + i + 8, _mm256_sub_ps(e1, _mm256_castsi256_ps(_mm256_slli_epi32(b1, 16))));
         }
         __m256i p = _mm256_permute4x64_epi64(_mm256_packus_epi32(b0, b1), _MM_SHUFFLE(3, 1, 2, 0));
-        _mm256_storeu_si256((__m256i *)(h + i), p);
+        if (nt) _mm256_stream_si256((__m256i *)(h + i), p);
+        else _mm256_storeu_si256((__m256i *)(h + i), p);
     }
     if (i < n) quant_generic_encode_span(QUANT_BF16, x + i, r ? r + i : NULL, n - i, (uint8_t *)(h + i));
 }
@@ -235,9 +236,14 @@ static void bf16_decode(const uint16_t *h, size_t n, float *out, int nt)
 
 /* ---- spans -------------------------------------------------------------- */
 
-int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out)
+int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out, int nt)
 {
-    if (kind == QUANT_BF16) { bf16_span(x, resid, n, (uint16_t *)(void *)out); return 0; }
+    if (kind == QUANT_BF16) {   /* (int8 and fp4 blocks are not 32-byte aligned: plain stores) */
+        nt = nt && ((uintptr_t)out & 31) == 0;
+        bf16_span(x, resid, n, (uint16_t *)(void *)out, nt);
+        if (nt) _mm_sfence();
+        return 0;
+    }
     if (kind != QUANT_INT8 && kind != QUANT_FP4) return -1;
     size_t bs = kind == QUANT_INT8 ? QUANT_INT8_BLOCK : QUANT_FP4_BLOCK, bb = quant_bytes(kind, bs);
     size_t full = n / bs, b = 0;
@@ -273,9 +279,9 @@ int quant_avx2_decode_span(int kind, const uint8_t *in, size_t n, float *out, in
 
 #else   /* no AVX2 in this build: the portable kernels do everything */
 
-int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out)
+int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out, int nt)
 {
-    (void)kind; (void)x; (void)resid; (void)n; (void)out;
+    (void)kind; (void)x; (void)resid; (void)n; (void)out; (void)nt;
     return -1;
 }
 

@@ -41,10 +41,10 @@ void quant_generic_decode_span(int kind, const uint8_t *in, size_t n, float *out
 /* The AVX2 kernels (quant_avx2.c, built when the compiler targets AVX2):
  * bf16, int8 and fp4; a partial last block goes to the portable kernels.
  * Returns 0 when it did the span, -1 when this build has none for kind.
- * nt: write the decoded values with streaming stores (a vector much
- * larger than the caches, as memcpy does; ignored where out is not 32-byte
- * aligned). */
-int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out);
+ * nt: write the decoded values (and bf16's encoding) with streaming stores
+ * (a vector much larger than the caches, as memcpy does; ignored where
+ * out is not 32-byte aligned). */
+int quant_avx2_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out, int nt);
 int quant_avx2_decode_span(int kind, const uint8_t *in, size_t n, float *out, int nt);
 /* Vectors from this many elements on are decoded with streaming stores. */
 #define QUANT_STREAM_MIN ((size_t)4 << 20)

@@ -342,8 +342,8 @@ static float special(uint64_t *s)
 static void check_kernels(int k, const float *x, const float *r0, size_t n, const char *what)
 {
     size_t nb = quant_bytes(k, n);
-    uint8_t *a = malloc(nb + 1), *b = malloc(nb + 1), *efb = malloc(nb + 1);
-    /* 64-byte aligned: the decoder's streaming stores need 32 */
+    /* 64-byte aligned: streaming stores (large vectors) need 32 */
+    uint8_t *a = aligned_alloc(64, (nb + 64) / 64 * 64), *b = malloc(nb + 1), *efb = malloc(nb + 1);
     float *da = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64), *db = malloc(n * sizeof(float));
     float *ra = malloc(n * sizeof(float)), *rb = malloc(n * sizeof(float));
     ref_encode(k, x, n, b);

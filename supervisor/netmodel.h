@@ -74,6 +74,7 @@ typedef struct netsim_client {
 
 typedef struct netsim_result {
     double down_done, compute_done, up_done;   /* from the round's start, s */
+    double upload;                             /* seconds its upload took from its task's end (NaN: none) */
     int late;                                  /* up_done > timeout */
 } netsim_result;
 
@@ -129,7 +130,8 @@ typedef struct {
 /* Returns the round's seconds (the last outer step's end).  res[i]:
  * down_done = its downloads' arrivals after their phase's start, summed,
  * compute_done = its compute summed, up_done = when its last update
- * reached the aggregator (NaN if none); late is left 0.  sum:
+ * reached the aggregator (NaN if none), upload = its uploads' durations
+ * summed; late is left 0.  sum:
  * last_arrival and agg_done of the last phase, on_time (clients not left
  * out that sent an update), the per-client maxima of the sums (upload: its
  * uploads' durations from their task's end).  carry_out[i] (may be NULL):

@@ -24,7 +24,7 @@ double netsim_stream(const netsim_stream_in *in, netsim_result *res, netsim_summ
     for (int i = 0; i < k; i++) {
         cont[i] = !isnan(in->carry[i]);
         ready[i] = cont[i] ? in->carry[i] : 0;
-        res[i] = (netsim_result){ .up_done = NAN };
+        res[i] = (netsim_result){ .up_done = NAN, .upload = NAN };
     }
     double t = 0;   /* the phase's start: the last outer step's end */
     for (int j = 0; j < F; j++) {
@@ -60,6 +60,7 @@ double netsim_stream(const netsim_stream_in *in, netsim_result *res, netsim_summ
     for (int i = 0; i < k; i++) {
         res[i].down_done = down[i];
         res[i].compute_done = comp[i];
+        res[i].upload = updates[i] ? up[i] : NAN;
         if (down[i] > sum->download_max) sum->download_max = down[i];
         if (comp[i] > sum->compute_max) sum->compute_max = comp[i];
         if (up[i] > sum->upload_max) sum->upload_max = up[i];

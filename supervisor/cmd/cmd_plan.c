@@ -186,7 +186,7 @@ int cmd_plan(int argc, char **argv)
     for (int i = 0; i < kk; i++) {
         vd[i] = rep.results[i].down_done;
         vc[i] = rep.clients[i].compute;
-        vu[i] = rep.results[i].up_done - rep.results[i].compute_done;
+        vu[i] = rep.results[i].upload;   /* (a streaming round: its phases' together) */
     }
     stat3 sd = stats(vd, kk), sc = stats(vc, kk), su = stats(vu, kk);
     double agg_tail = rep.summary->on_time ? rep.sim - rep.summary->last_arrival : NAN;

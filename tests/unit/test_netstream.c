@@ -79,6 +79,7 @@ static void test_two_fragments(void)
     CHECK_CLOSE(r.up_done, 4.66 - 0.03, 1e-12);
     CHECK_CLOSE(r.compute_done, 2.0, 1e-12);
     CHECK_CLOSE(r.down_done, 1.05 + 0.45, 1e-12);
+    CHECK_CLOSE(r.upload, 0.45 + 0.65, 1e-12);
     CHECK(!isnan(o.carry));
     CHECK_CLOSE(round_of(&o, &r), 4.26, 1e-12);
     CHECK_CLOSE(round_of(&o, &r), 4.26, 1e-12);
@@ -126,6 +127,7 @@ static void test_one_fragment(void)
     netsim_summary ps;
     netsim_round(1, &c, 0, 0, 0.02, &pr, &ps);
     CHECK_CLOSE(ps.seconds, 12.13, 1e-12);
+    CHECK_CLOSE(pr.upload, 1.05, 1e-12);
     CHECK_CLOSE(round_of(&o, &r), ps.seconds, 1e-12);
     CHECK_CLOSE(round_of(&o, &r), ps.seconds, 1e-12);
     setup(&o, 1, sec, 10.0, 1);

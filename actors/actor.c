@@ -54,15 +54,27 @@ static void send_fail(actor *a, uint64_t task_id, int config_error, const char *
     proc_peer_send(a->peer, MSG_FAIL, &f, sizeof f);
 }
 
+/* The global model task t reads: each model part at the generation the
+ * task names, read (and decoded) only when this actor does not hold it. */
+static const float *task_model(actor *a, const msg_task *t, photon_err *err)
+{
+    for (int f = 0; f < client_sync_parts(a->cs); f++) {
+        uint64_t gen = t->part_generation[f];
+        if (client_sync_has_part(a->cs, f, gen)) continue;
+        size_t bytes;
+        uint32_t enc;
+        const void *blob = link_read_enc(a->link, LINK_MODEL, f, gen, &bytes, &enc, err);
+        if (!blob || client_sync_part(a->cs, f, blob, bytes, enc, gen, trainer_threads(a->tr), err) < 0) return NULL;
+    }
+    return client_sync_global(a->cs);
+}
+
 static void run_task(actor *a, const msg_task *t)
 {
     photon_err err;
     size_t nparams = gpt2_num_params(&a->setup->model);
     size_t bytes;
-    uint32_t enc;
-    const void *blob = link_read_enc(a->link, LINK_MODEL, 0, t->model_generation, &bytes, &enc, &err);
-    const float *global = blob ? client_sync_model(a->cs, blob, bytes, enc, t->model_generation, trainer_threads(a->tr), &err)
-                               : NULL;
+    const float *global = task_model(a, t, &err);
     if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
     const void *state_in = NULL;
     void *state_out = NULL;
@@ -112,8 +124,10 @@ static void run_task(actor *a, const msg_task *t)
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
     if (a->sess) a->sess->tasks++;
-    /* Kept states came for this task only; the supervisor holds them. */
-    if (a->remote) link_tcp_drop(a->link, LINK_STATE);
+    /* Kept states came for this task only; the supervisor holds them.  The
+     * one written stays: when this actor runs the client's next task, the
+     * supervisor does not send it back (supervisor/actor_pool.c). */
+    if (a->remote) link_tcp_drop(a->link, LINK_STATE, t->keep_state ? t->state_out : -1);
 }
 
 /* A remote supervisor's setup is bounded before anything is allocated by
@@ -130,9 +144,16 @@ static int setup_check(const actor_setup *s, char *why, size_t n)
     }
     size_t params = gpt2_num_params(m);
     /* the model as sent: fp32, or encoded (at least fp4's 5 bits a value;
-     * client_sync_model checks the exact size of every blob) */
+     * client_sync_part checks the exact size of every part) */
     if (params > ((size_t)1 << 38) || p->model_bytes > params * sizeof(float) || p->model_bytes < params / 2) {
         snprintf(why, n, "model of %zu bytes for %zu parameters", p->model_bytes, params);
+        return -1;
+    }
+    size_t parts = 0;   /* each part ≤ the model, so the sum cannot wrap */
+    for (int f = 0; f < p->model_parts && p->model_parts <= LINK_MODEL_PARTS; f++)
+        parts += p->model_part_bytes[f] <= p->model_bytes ? p->model_part_bytes[f] : p->model_bytes + 1;
+    if (p->model_parts < 0 || p->model_parts > LINK_MODEL_PARTS || (p->model_parts > 1 && parts != p->model_bytes)) {
+        snprintf(why, n, "model in %d parts for %zu bytes", p->model_parts, p->model_bytes);
         return -1;
     }
     size_t cap = 16 * params * sizeof(float) + ((size_t)1 << 20);
@@ -150,7 +171,7 @@ static int setup_check(const actor_setup *s, char *why, size_t n)
 static void run_eval(actor *a, const msg_task *t)
 {
     photon_err err;
-    const float *global = link_read(a->link, LINK_MODEL, 0, t->model_generation, NULL, NULL, &err);
+    const float *global = task_model(a, t, &err);
     if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
     if (t->fault.kind == FAULT_KILL) { fflush(NULL); faults_fire_kill(&t->fault); }
     msg_eval_result r;

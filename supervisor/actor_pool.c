@@ -34,11 +34,13 @@ typedef struct {
     int config_error;      /* it reported a configuration error: do not restart */
     int timed_out, lost_channel;
     double timeout_s;      /* the task's timeout, for the log line */
-    /* Remote (TCP) actors: no pid; who connected, which model generation
-     * it already holds, and a closed connection waiting to be freed (never
-     * inside its own callback). */
+    /* Remote (TCP) actors: no pid; who connected, which generation of
+     * each model part it already holds, and a closed connection waiting to
+     * be freed (never inside its own callback). */
     char who[64];
-    uint64_t model_sent;
+    uint64_t part_sent[LINK_MODEL_PARTS];
+    int state_idx;         /* the kept state it wrote last (it keeps that one): slot, generation */
+    uint64_t state_gen;
     int blob_started, blob_done;   /* per task: bit kind (update, state) */
     proc_peer *zombie;
     proc_timer *reap;
@@ -233,7 +235,9 @@ int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
     a->held = a->has_task = 0;
     a->cause[0] = 0;
     a->timed_out = a->lost_channel = 0;
-    a->model_sent = LINK_ANY;
+    for (int f = 0; f < LINK_MODEL_PARTS; f++) a->part_sent[f] = LINK_ANY;
+    a->state_idx = -1;
+    a->state_gen = LINK_ANY;
     snprintf(a->who, sizeof a->who, "%s", who);
     proc_peer_set_callbacks(peer, on_msg, on_close, a);
     proc_peer_set_limit(peer, PROC_MAX_PAYLOAD);
@@ -305,14 +309,19 @@ int pool_dispatch_timeout(actor_pool *p, int slot, const msg_task *t, double tim
     actor_slot *a = &p->a[slot];
     if (!pool_ready(p, slot)) return -1;
     if (p->tcp) {
-        /* The blobs the task reads go first, on the same stream. */
+        /* The blobs the task reads go first, on the same stream: the model
+         * parts this actor does not hold yet (with streaming fragments,
+         * mostly the one fragment synchronised last phase), the kept state. */
         photon_err err;
         int rc = 0;
-        if (t->model_generation != a->model_sent) {
-            rc = link_tcp_send(p->tcp, LINK_MODEL, 0, send_blob, a->peer, &err);
-            if (rc == 0) a->model_sent = t->model_generation;
+        for (int f = 0; f < link_model_parts(&p->tcp->plan) && rc == 0; f++) {
+            if (t->part_generation[f] == a->part_sent[f]) continue;
+            rc = link_tcp_send(p->tcp, LINK_MODEL, f, send_blob, a->peer, &err);
+            if (rc == 0) a->part_sent[f] = t->part_generation[f];
         }
-        if (rc == 0 && t->keep_state && t->state_generation != 0)
+        /* (not the state this actor wrote itself last: it still holds it) */
+        if (rc == 0 && t->keep_state && t->state_generation != 0 &&
+            !(t->state_in == a->state_idx && t->state_generation == a->state_gen))
             rc = link_tcp_send(p->tcp, LINK_STATE, t->state_in, send_blob, a->peer, &err);
         if (rc < 0) { log_warn("actor %d (remote %s): %s", a->slot, a->who, err.msg); return -1; }
         a->blob_started = a->blob_done = 0;
@@ -438,6 +447,7 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
             else if (a->task.keep_state && (r.state_generation != a->task.task_id || !(a->blob_done & (1 << LINK_STATE))))
                 bad = "a result without its optimizer state";
             if (bad) { violation(a, bad); break; }
+            if (a->task.keep_state) { a->state_idx = a->task.state_out; a->state_gen = r.state_generation; }
         }
         a->held = 1;
         task_done(a);

@@ -98,6 +98,8 @@ static void fill(run *r, runstate *rs, char **config_text)
     rs->agg_reference = agg_reference(r->ag);
     rs->has_sim_clock = r->nc != NULL;
     if (r->nc) netclock_totals(r->nc, &rs->sim_clock[0], &rs->sim_clock[1]);
+    rs->sim_carry = r->nc ? (double *)netclock_carry(r->nc, &rs->n_sim_carry) : NULL;   /* loads in place */
+    if (!r->nc) rs->n_sim_carry = 0;
     rs->sampler[0] = r->cfg->run.seed;
     rs->sampler[1] = (uint64_t)r->n_clients;
     rs->sampler[2] = (uint64_t)r->per_round;
@@ -197,6 +199,7 @@ int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon
         if (rs.check_metrics) restore_totals(r, mpath, rs.metrics_offset);
         agg_set_reference(r->ag, rs.agg_reference);
         if (r->nc) netclock_set_totals(r->nc, rs.sim_clock[0], rs.sim_clock[1]);
+        if (r->nc && rs.n_sim_carry > 0 && netclock_set_carry(r->nc, rs.sim_carry, rs.n_sim_carry, err) < 0) rc = -1;
         outer_opt_set_steps(r->outer, rs.outer_steps);
         if (mom && outer_opt_set_state(r->outer, mom, nm, err) < 0) rc = -1;
     }

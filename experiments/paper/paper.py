@@ -160,10 +160,10 @@ def plot(fig_dir, name, title, series, x, xlabel, logx=False):
 
 def lr_table(path, key):
     rows = []
-    for k, rs in sorted(points(path).items()):
-        v = [o.split("=", 1)[1] for o in k if o.startswith(key + "=")]
-        rows.append(f"{v[0] if v else '?'}: {fmt(final(rs))}")
-    return "; ".join(rows)
+    for k, rs in points(path).items():
+        v = next((o.split("=", 1)[1] for o in k if o.startswith(key + "=")), "nan")
+        rows.append((float(v), f"{v}: {fmt(final(rs)) if len(rs) > 1 else f'{final(rs)[0]:.1f}'}"))
+    return "; ".join(r for _, r in sorted(rows))
 
 
 def sub(out, *p):

@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
         --points) points=$2; shift 2 ;;
         --table) table=1; shift ;;
         --set) sets+=(--set "$2"); shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "compression.sh: unknown argument '$1' (expected --out DIR, --seeds N, --points LIST, --set k=v)" >&2; exit 2 ;;
     esac
 done

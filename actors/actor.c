@@ -55,15 +55,27 @@ static void send_fail(actor *a, uint64_t task_id, int config_error, const char *
     proc_peer_send(a->peer, MSG_FAIL, &f, sizeof f);
 }
 
+/* The global model task t reads: each model part at the generation the
+ * task names, read (and decoded) only when this actor does not hold it. */
+static const float *task_model(actor *a, const msg_task *t, photon_err *err)
+{
+    for (int f = 0; f < client_sync_parts(a->cs); f++) {
+        uint64_t gen = t->part_generation[f];
+        if (client_sync_has_part(a->cs, f, gen)) continue;
+        size_t bytes;
+        uint32_t enc;
+        const void *blob = link_read_enc(a->link, LINK_MODEL, f, gen, &bytes, &enc, err);
+        if (!blob || client_sync_part(a->cs, f, blob, bytes, enc, gen, trainer_threads(a->tr), err) < 0) return NULL;
+    }
+    return client_sync_global(a->cs);
+}
+
 static void run_task(actor *a, const msg_task *t)
 {
     photon_err err;
     size_t nparams = gpt2_num_params(&a->setup->model);
     size_t bytes;
-    uint32_t enc;
-    const void *blob = link_read_enc(a->link, LINK_MODEL, 0, t->model_generation, &bytes, &enc, &err);
-    const float *global = blob ? client_sync_model(a->cs, blob, bytes, enc, t->model_generation, trainer_threads(a->tr), &err)
-                               : NULL;
+    const float *global = task_model(a, t, &err);
     if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
     const void *state_in = NULL;
     void *state_out = NULL;
@@ -114,15 +126,17 @@ static void run_task(actor *a, const msg_task *t)
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
     if (!a->remote) faults_result_exit_seam(t->client, t->round, a->peer);
     if (a->sess) a->sess->tasks++;
-    /* Kept states came for this task only; the supervisor holds them. */
-    if (a->remote) link_tcp_drop(a->link, LINK_STATE);
+    /* Kept states came for this task only; the supervisor holds them.  The
+     * one written stays: when this actor runs the client's next task, the
+     * supervisor does not send it back (supervisor/actor_pool.c). */
+    if (a->remote) link_tcp_drop(a->link, LINK_STATE, t->keep_state ? t->state_out : -1);
 }
 
 /* TASK_EVAL: the figures go back in one bounded message, nothing in the link. */
 static void run_eval(actor *a, const msg_task *t)
 {
     photon_err err;
-    const float *global = link_read(a->link, LINK_MODEL, 0, t->model_generation, NULL, NULL, &err);
+    const float *global = task_model(a, t, &err);
     if (!global) { send_fail(a, t->task_id, 0, err.msg); return; }
     if (t->fault.kind == FAULT_KILL) { fflush(NULL); faults_fire_kill(&t->fault); }
     msg_eval_result r;

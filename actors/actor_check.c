@@ -17,9 +17,16 @@ int actor_setup_check(const actor_setup *s, char *why, size_t n)
     }
     size_t params = gpt2_num_params(m);
     /* the model as sent: fp32, or encoded (at least fp4's 5 bits a value;
-     * client_sync_model checks the exact size of every blob) */
+     * client_sync_part checks the exact size of every part) */
     if (params > ((size_t)1 << 38) || p->model_bytes > params * sizeof(float) || p->model_bytes < params / 2) {
         snprintf(why, n, "model of %zu bytes for %zu parameters", p->model_bytes, params);
+        return -1;
+    }
+    size_t parts = 0;   /* each part ≤ the model, so the sum cannot wrap */
+    for (int f = 0; f < p->model_parts && p->model_parts <= LINK_MODEL_PARTS; f++)
+        parts += p->model_part_bytes[f] <= p->model_bytes ? p->model_part_bytes[f] : p->model_bytes + 1;
+    if (p->model_parts < 0 || p->model_parts > LINK_MODEL_PARTS || (p->model_parts > 1 && parts != p->model_bytes)) {
+        snprintf(why, n, "model in %d parts for %zu bytes", p->model_parts, p->model_bytes);
         return -1;
     }
     size_t cap = 16 * params * sizeof(float) + ((size_t)1 << 20);

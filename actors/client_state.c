@@ -9,7 +9,9 @@ int client_state_flags(const photon_config *cfg, int centralized)
 {
     if (centralized) return CLIENT_STATE_ADAM;
     int f = 0;
-    if (cfg->clients.optimizer_state == OPTSTATE_KEEP) f |= CLIENT_STATE_ADAM;
+    /* reset restarts the optimizer once per round: with several phases a
+     * round, its moments still go from one phase to the next */
+    if (cfg->clients.optimizer_state == OPTSTATE_KEEP || cfg->aggregator.fragments > 1) f |= CLIENT_STATE_ADAM;
     if (cfg->aggregator.fragments > 1 || cfg->aggregator.overlap) f |= CLIENT_STATE_LOCAL;
     if (cfg->aggregator.error_feedback && cfg->aggregator.compression != QUANT_NONE) f |= CLIENT_STATE_RESID;
     return f;

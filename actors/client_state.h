@@ -3,7 +3,9 @@
  * into checkpoints under /clients/<id>/.  Layout: this 64-byte header, then
  * the sections its flags name, n floats each, in this order:
  *   CLIENT_STATE_ADAM   AdamW first and second moments (optimizer_state =
- *                       keep, and the centralized baseline)
+ *                       keep, and the centralized baseline; with reset and
+ *                       fragments > 1, from one phase of a round to the
+ *                       next: the optimizer restarts once a round)
  *   CLIENT_STATE_LOCAL  the client's local model (streaming fragments or
  *                       overlap: the model a client continues from)
  *   CLIENT_STATE_RESID  the error-feedback residual (error_feedback with a

@@ -15,9 +15,9 @@ struct client_sync {
     int F, overlap, plain, flags;
     float mix;
     int uenc, benc;
-    size_t model_blob;       /* bytes of the encoded model */
-    float *global;           /* decoded model (broadcast encoded) */
-    uint64_t global_gen;
+    float *global;           /* the model assembled from its parts */
+    const float *inplace;    /* one fp32 part: the link's blob itself */
+    uint64_t part_gen[FRAGMENT_MAX];   /* generation of each part in global (LINK_ANY: none) */
     float *start, *local;    /* the task's start model; trained model when not kept in the state */
     float *delta, *resid;    /* compact: the fragment's update and residual */
 };
@@ -36,9 +36,7 @@ client_sync *client_sync_new(const photon_config *cfg, const gpt2_config *gc, ph
     cs->benc = cfg->aggregator.broadcast_compression;
     cs->flags = client_state_flags(cfg, 0);
     cs->plain = cs->F == 1 && !cs->overlap && cs->uenc == QUANT_NONE && cs->benc == QUANT_NONE;
-    cs->model_blob = 0;
-    for (int f = 0; f < cs->F; f++) cs->model_blob += quant_bytes(cs->benc, fragment_elems(p, f));
-    cs->global_gen = LINK_ANY;
+    for (int f = 0; f < FRAGMENT_MAX; f++) cs->part_gen[f] = LINK_ANY;
     return cs;
 }
 
@@ -62,27 +60,43 @@ static float *scratch(float **p, size_t n)
     return *p;
 }
 
-const float *client_sync_model(client_sync *cs, const void *blob, size_t bytes, uint32_t encoding, uint64_t gen,
-                               int threads, photon_err *err)
+int client_sync_parts(const client_sync *cs) { return cs->F; }
+
+/* One fp32 part: the whole model, read in place */
+static int whole_raw(const client_sync *cs) { return cs->F == 1 && cs->benc == QUANT_NONE; }
+
+int client_sync_has_part(const client_sync *cs, int f, uint64_t gen)
 {
-    if (encoding != (uint32_t)cs->benc || bytes != cs->model_blob) {
-        err_set(err, "model blob of %zu bytes encoded %s; the run's plan says %zu bytes of %s", bytes,
-                quant_name((int)encoding), cs->model_blob, quant_name(cs->benc));
-        return NULL;
+    return !whole_raw(cs) && f >= 0 && f < cs->F && gen != LINK_ANY && cs->part_gen[f] == gen;
+}
+
+int client_sync_part(client_sync *cs, int f, const void *blob, size_t bytes, uint32_t encoding, uint64_t gen,
+                     int threads, photon_err *err)
+{
+    size_t m = fragment_elems(cs->frags, f), want = quant_bytes(cs->benc, m);
+    if (encoding != (uint32_t)cs->benc || bytes != want) {
+        err_set(err, "model part %d of %zu bytes encoded %s; the run's plan says %zu bytes of %s", f, bytes,
+                quant_name((int)encoding), want, quant_name(cs->benc));
+        return -1;
     }
-    if (cs->benc == QUANT_NONE) return blob;
-    if (gen == cs->global_gen) return cs->global;
-    float *g = scratch(&cs->global, cs->n), *tmp = scratch(&cs->delta, fragment_max_elems(cs->frags));
-    const uint8_t *p = blob;
-    /* one encoding per fragment, so a fragment's values never depend on another's */
-    for (int f = 0; f < cs->F; f++) {
-        size_t m = fragment_elems(cs->frags, f);
-        quant_decode(cs->benc, p, m, tmp, threads);
+    if (whole_raw(cs)) { cs->inplace = blob; return 0; }
+    float *g = scratch(&cs->global, cs->n);
+    cs->part_gen[f] = LINK_ANY;   /* until it is all there */
+    /* each fragment encoded on its own, so its values never depend on another's */
+    if (cs->benc == QUANT_NONE) {
+        fragment_scatter(cs->frags, f, blob, g);
+    } else {
+        float *tmp = scratch(&cs->delta, fragment_max_elems(cs->frags));
+        quant_decode(cs->benc, blob, m, tmp, threads);
         fragment_scatter(cs->frags, f, tmp, g);
-        p += quant_bytes(cs->benc, m);
     }
-    cs->global_gen = gen;
-    return g;
+    cs->part_gen[f] = gen;
+    return 0;
+}
+
+const float *client_sync_global(const client_sync *cs)
+{
+    return whole_raw(cs) ? cs->inplace : cs->global;
 }
 
 /* dst[ranges of f] = src[ranges of f] */

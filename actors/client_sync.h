@@ -31,11 +31,22 @@ void client_sync_free(client_sync *cs);
 /* True when nothing of this is on: the update is Δ as fp32 over the whole
  * model, written by trainer_run straight into the link (the fast path). */
 int client_sync_plain(const client_sync *cs);
-/* The global model as received: blob (bytes, encoding) from the link must
- * be the run's broadcast encoding of the whole model; decoded once per
- * generation.  NULL with err on a size or encoding that is not the plan's. */
-const float *client_sync_model(client_sync *cs, const void *blob, size_t bytes, uint32_t encoding, uint64_t gen,
-                               int threads, photon_err *err);
+/* The global model as received, assembled from the link's model parts
+ * (one per fragment, F; io/link.h).  A task names each part's generation
+ * (msg_task.part_generation); a part already held at that generation is
+ * not read again, so a phase decodes only the fragment that changed.
+ *   client_sync_has_part  part f at generation gen is held (skip reading it)
+ *   client_sync_part      part f as it came off the link: it must be the
+ *                         run's broadcast encoding of fragment f, exactly
+ *                         sized; -1 with err otherwise
+ *   client_sync_global    the model, once every part is there
+ * With one fragment and no compression the model is the blob itself (read
+ * in place, nothing cached). */
+int client_sync_parts(const client_sync *cs);
+int client_sync_has_part(const client_sync *cs, int f, uint64_t gen);
+int client_sync_part(client_sync *cs, int f, const void *blob, size_t bytes, uint32_t encoding, uint64_t gen,
+                     int threads, photon_err *err);
+const float *client_sync_global(const client_sync *cs);
 /* Runs task t (not plain) on tr: writes the encoded update into upd (at
  * most the plan's update_bytes), its size and encoding to *upd_bytes and
  * *upd_enc, and the new client state into state_out.  state_in is the

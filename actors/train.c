@@ -117,7 +117,14 @@ static int train_steps(trainer *t, const msg_task *task, const float *start, con
                 (long long)h->flags, t->n, task->state_flags);
         return -1;
     }
-    if (h && h->flags & CLIENT_STATE_ADAM) {
+    /* optimizer_state = reset restarts AdamW once a round: a streaming
+     * phase after the first goes on with the moments of the client's phase
+     * just before (it continues: its state is from phase sync − 1), the
+     * round's first phase, or a client that did not complete the phase
+     * before, starts afresh */
+    int keep = cfg->clients.optimizer_state == OPTSTATE_KEEP || centralized ||
+               (task->fragment > 0 && h && h->sync == task->sync - 1);
+    if (h && h->flags & CLIENT_STATE_ADAM && keep) {
         client_state_view v = client_state_at((void *)state_in, task->state_flags, t->n);
         ops->set_opt_state(m, v.adam_m, v.adam_v, h->step);
     } else {

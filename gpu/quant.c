@@ -1,23 +1,32 @@
 /* The link encodings of gpu/quant.h: bf16, block-scaled int8 and E2M1 fp4,
  * with optional error feedback.  Each block is encoded from its own
- * elements only; OpenMP hands out fixed chunks of whole blocks, so the
- * output never depends on the thread count.  Loops are written so the
- * compiler vectorises them (no calls, no branches on data): at 125M
- * parameters they run at memory speed (photon-sim bench --runtime). */
+ * elements only; OpenMP hands out fixed spans of whole blocks, so the
+ * output never depends on the thread count.  The kernels here are
+ * portable C written for the compiler to vectorise (no calls, no branches
+ * on data); on a CPU build that targets AVX2 (x86-64-v3: the portable
+ * build, and -march=native on such a CPU) the spans go to the AVX2 kernels
+ * of gpu/quant_avx2.c, which compute the same bits (tests/unit/test_quant.c
+ * holds both to a scalar reference).  Either way they run near memory
+ * speed: photon-sim bench --runtime --quant. */
 #include "gpu/quant.h"
+#include "gpu/quant_impl.h"
 #include <float.h>
 #include <math.h>
 #include <string.h>
 #include "io/common.h"
 
 /* Elements per OpenMP work item: a multiple of both block sizes; vectors of
- * fewer than 8 chunks stay on one thread (as gpu/vecops.c). */
-#define QCHUNK ((size_t)1 << 16)
+ * fewer than 8 spans stay on one thread (as gpu/vecops.c). */
+#define QCHUNK QUANT_SPAN
 _Static_assert(QCHUNK % QUANT_INT8_BLOCK == 0 && QCHUNK % QUANT_FP4_BLOCK == 0, "chunks hold whole blocks");
 
-#define INT8_QMAX 127.0f
-#define FP4_QMAX 6.0f
+#define INT8_QMAX QUANT_INT8_QMAX
+#define FP4_QMAX QUANT_FP4_QMAX
 #define SCALE_BYTES 4
+
+static int portable_only;   /* quant_portable_kernels */
+
+void quant_portable_kernels(int on) { portable_only = on; }
 
 const char *quant_name(int kind)
 {
@@ -55,8 +64,8 @@ static inline float rne(float y)
     return (y + magic) - magic;
 }
 
-static inline uint32_t f2u(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-static inline float u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+#define f2u quant_f2u
+#define u2f quant_u2f
 
 /* The largest bit pattern of |x| over a block: for non-negative floats
  * the integer order is the numeric order, and Inf and NaN lie above every
@@ -107,15 +116,7 @@ static int group_scales(const float *restrict x, size_t n, size_t bs, float qmax
                  : m == QUANT_INT8_BLOCK ? block_top(x + b * bs, QUANT_INT8_BLOCK) : block_top(x + b * bs, m);
     }
     int any_bad = 0;
-    for (size_t b = 0; b < nb; b++) {
-        uint32_t bad = top[b] >= 0x7f800000u;
-        float s = u2f(bad ? 0 : top[b]) / qmax;
-        s = s >= FLT_MIN ? s : FLT_MIN;
-        s = qmax * s <= FLT_MAX ? s : u2f(f2u(s) - 1u);   /* one ulp down: the previous float */
-        scale[b] = bad ? NAN : s;
-        inv[b] = bad ? 0.0f : 1.0f / s;
-        any_bad |= (int)bad;
-    }
+    for (size_t b = 0; b < nb; b++) any_bad |= quant_block_scale(top[b], qmax, &scale[b], &inv[b]);
     return any_bad;
 }
 
@@ -245,7 +246,7 @@ static void decode_group(int kind, const uint8_t *restrict in, size_t n, float *
 
 /* ---- one chunk of whole blocks ------------------------------------------ */
 
-static void encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out)
+void quant_generic_encode_span(int kind, const float *x, float *resid, size_t n, uint8_t *out)
 {
     if (kind == QUANT_NONE) {
         if (!resid) { memcpy(out, x, n * 4); return; }
@@ -281,7 +282,7 @@ static void encode_span(int kind, const float *x, float *resid, size_t n, uint8_
     }
 }
 
-static void decode_span(int kind, const uint8_t *in, size_t n, float *out)
+void quant_generic_decode_span(int kind, const uint8_t *in, size_t n, float *out)
 {
     if (kind == QUANT_NONE) { memcpy(out, in, n * 4); return; }
     if (kind == QUANT_BF16) {
@@ -302,7 +303,10 @@ static void encode_all(int kind, const float *x, float *resid, size_t n, void *o
     #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * QCHUNK, m = lo + QCHUNK < n ? QCHUNK : n - lo;
-        encode_span(kind, x + lo, resid ? resid + lo : NULL, m, o + quant_bytes(kind, lo));
+        float *r = resid ? resid + lo : NULL;
+        uint8_t *dst = o + quant_bytes(kind, lo);
+        if (portable_only || quant_avx2_encode_span(kind, x + lo, r, m, dst, n >= QUANT_STREAM_MIN) < 0)
+            quant_generic_encode_span(kind, x + lo, r, m, dst);
     }
 }
 
@@ -325,6 +329,8 @@ void quant_decode(int kind, const void *in, size_t n, float *out, int threads)
     #pragma omp parallel for schedule(static) num_threads(threads) if (nchunks >= 8)
     for (size_t c = 0; c < nchunks; c++) {
         size_t lo = c * QCHUNK, m = lo + QCHUNK < n ? QCHUNK : n - lo;
-        decode_span(kind, b + quant_bytes(kind, lo), m, out + lo);
+        const uint8_t *src = b + quant_bytes(kind, lo);
+        if (portable_only || quant_avx2_decode_span(kind, src, m, out + lo, n >= QUANT_STREAM_MIN) < 0)
+            quant_generic_decode_span(kind, src, m, out + lo);
     }
 }

@@ -65,4 +65,14 @@ void quant_encode_ef(int kind, const float *x, float *resid, size_t n, void *out
  * valid encoding (they decode to some floats, NaN included): the caller
  * checks the size against what it expects, never the content. */
 void quant_decode(int kind, const void *in, size_t n, float *out, int threads);
+
+/* Test and bench seam: 1 = use the portable C kernels even where the AVX2
+ * ones are built (the bits are the same; only the speed differs). */
+void quant_portable_kernels(int on);
+/* Whether this build has the AVX2 kernels (gpu/quant_avx2.c). */
+#ifdef __AVX2__
+#define QUANT_HAVE_AVX2 1
+#else
+#define QUANT_HAVE_AVX2 0
+#endif
 #endif

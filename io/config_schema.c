@@ -102,7 +102,7 @@ const cfg_key cfg_keys[] = {
     ENUM(data, partition, "iid", partitions, "how documents are dealt to clients (by_field: by the source_field value of each document)"),
     LIST(data, assign, "by_source / by_field: name=clients items (a source name or a field value), clients as ranges joined by +, e.g. wiki=0-1, c4=2+3, books=4; empty = sources dealt evenly"),
     DBL(data, alpha, "0.5", POS, 0, 1e6, "dirichlet concentration of each client's source mixture"),
-    IN_PATHS(data, validation, "validation sources: 'path' or 'name=path' (name = file stem); each gets its own perplexity; empty = no validation set"),
+    IN_PATHS(data, validation, "validation sources: 'path' or 'name=path' (name = file stem); each gets its own perplexity, at most 16 sources; empty = no validation set"),
     PATH(data, prepared_dir, "", NULL, "where tokenized shards go; empty = <run dir>/data"),
     I64(data, max_docs, "0", 0, "cap on documents read per source; 0 = all"),
     STR(data, text_key, "text", "JSON Lines: the member that holds a document's text; a dotted path reaches into nested objects (meta.text)"),

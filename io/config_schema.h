@@ -76,8 +76,9 @@ bool cfg_in_range(const cfg_key *r, double v);
 /* Short type name for the reference ("int", "enum", ...). */
 const char *cfg_type_name(cfg_type t);
 
-/* Checks that every input path (sources, tokenizer, ...) exists; the error
- * names where the key was set. */
+/* Checks that every input path (sources, tokenizer, ...) exists and that
+ * [data] validation names at most VAL_MAX_SOURCES sources; the error names
+ * where the key was set. */
 int cfg_check_inputs(const photon_config *c, const char *const *origin, const char *fallback,
                      photon_err *err);
 /* Cross-key checks; origin[k] (may be NULL, or hold NULL entries) tells where

@@ -13,6 +13,7 @@
 #include "io/config_schema.h"
 #include "io/partition.h"
 #include "io/srcset.h"
+#include "io/val_index.h"
 
 typedef struct {
     const char *const *origin;
@@ -295,6 +296,47 @@ static int check_input(int k, const char *item, const char *const *origin, const
     return 0;
 }
 
+/* Adds name to the distinct names seen (at most VAL_MAX_SOURCES + 1 kept):
+ * 1 when it is one too many. */
+static int add_val_name(char (*seen)[CFG_STR], int *n, const char *name)
+{
+    for (int i = 0; i < *n; i++) if (strcmp(seen[i], name) == 0) return 0;
+    snprintf(seen[(*n)++], CFG_STR, "%s", name);
+    return *n > VAL_MAX_SOURCES;
+}
+
+/* [data] validation names at most VAL_MAX_SOURCES sources (the evaluation
+ * keeps a perplexity per source in fixed arrays, proto/protocol.h).  Counted
+ * as prepare names them (io/srcset.h), unnamed patterns expanded, so a run
+ * with one too many stops here, before any data is read, not in prepare. */
+static int check_val_sources(const photon_config *c, const char *const *origin, const char *fallback, photon_err *err)
+{
+    check_ctx x = { origin, fallback, err };
+    char (*seen)[CFG_STR] = xmalloc((VAL_MAX_SOURCES + 1) * sizeof *seen);
+    char name[CFG_STR];
+    int n = 0, over = 0;
+    for (int i = 0; i < c->data.validation.n && !over; i++) {
+        const char *item = c->data.validation.item[i], *path = partition_source_path(item);
+        if (path != item || !srcset_is_glob(path)) {   /* named, or one file: one source */
+            partition_source_name(path != item ? item : path, name, sizeof name);
+            over = add_val_name(seen, &n, name);
+            continue;
+        }
+        glob_t g;
+        if (glob(path, 0, NULL, &g) == 0)
+            for (size_t k = 0; k < g.gl_pathc && !over; k++) {
+                partition_source_name(g.gl_pathv[k], name, sizeof name);
+                over = add_val_name(seen, &n, name);
+            }
+        globfree(&g);
+    }
+    free(seen);
+    if (!over) return 0;
+    char msg[CFG_STR + 200];
+    val_too_many(msg, sizeof msg, name);
+    return violation(&x, "data.validation", NULL, "%s", msg);
+}
+
 int cfg_check_inputs(const photon_config *c, const char *const *origin, const char *fallback, photon_err *err)
 {
     for (int k = 0; k < cfg_nkeys; k++) {
@@ -308,5 +350,5 @@ int cfg_check_inputs(const photon_config *c, const char *const *origin, const ch
         for (int i = 0; i < l->n; i++)
             if (check_input(k, l->item[i], origin, fallback, err) < 0) return -1;
     }
-    return 0;
+    return check_val_sources(c, origin, fallback, err);
 }

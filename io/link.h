@@ -5,8 +5,10 @@
  * implements it with POSIX shared memory, a TCP link can implement the same
  * operations over the control stream.
  *
- * A blob is addressed by (kind, index): LINK_MODEL 0, LINK_UPDATE <actor
- * slot>, LINK_STATE <client>.  Every blob carries a header with a
+ * A blob is addressed by (kind, index): LINK_MODEL <part>, LINK_UPDATE
+ * <actor slot>, LINK_STATE <client>.  The model is one part, or with
+ * streaming fragments one part per fragment (supervisor/stream.h), so a
+ * phase rewrites, and a TCP link sends, only the fragment that changed.  Every blob carries a header with a
  * generation (the round it belongs to), its payload length, a checksum
  * of the payload and its encoding, so a reader never consumes a stale or
  * torn blob, nor bytes it would misread. */
@@ -19,8 +21,13 @@
 typedef enum { LINK_MODEL = 0, LINK_UPDATE = 1, LINK_STATE = 2 } link_kind;
 
 /* What a run needs: sizes in bytes of each blob kind and how many. */
+/* Parts of the model at most (= gpu/fragment.h's FRAGMENT_MAX). */
+#define LINK_MODEL_PARTS 64
+
 typedef struct {
-    size_t model_bytes;    /* the global model */
+    size_t model_bytes;    /* the global model, all parts together */
+    int model_parts;       /* 0 or 1: one part of model_bytes; else parts of model_part_bytes each */
+    size_t model_part_bytes[LINK_MODEL_PARTS];
     int update_slots;      /* one per actor: one update in flight per actor */
     size_t update_bytes;
     int state_slots;       /* one per client when optimizer state is kept, else 0 */
@@ -28,6 +35,12 @@ typedef struct {
 } link_plan;
 
 typedef struct photon_link photon_link;
+
+static inline int link_model_parts(const link_plan *p) { return p->model_parts > 1 ? p->model_parts : 1; }
+static inline size_t link_model_part_bytes(const link_plan *p, int part)
+{
+    return p->model_parts > 1 ? p->model_part_bytes[part] : p->model_bytes;
+}
 
 /* A blob's encoding, carried in its header: LINK_ENC_RAW for bytes as the
  * writer laid them out (fp32 models and updates, kept states); other

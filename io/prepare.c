@@ -112,7 +112,15 @@ static void group_by_name(srcset *set)
 static int describe(const cfg_list *l, const char *key, srcset *set, man_source **out, photon_err *err)
 {
     if (srcset_expand(l, key, set, err)) return -1;
-    if (strcmp(key, "[data] validation") == 0) group_by_name(set);
+    if (strcmp(key, "[data] validation") == 0) {
+        group_by_name(set);
+        /* Before anything is read (config load checks this too, io/config_validate.c). */
+        for (int i = 0, names = 0; i < set->n; i++)
+            if ((i == 0 || strcmp(set->f[i - 1].name, set->f[i].name) != 0) && ++names > VAL_MAX_SOURCES) {
+                val_too_many(err->msg, sizeof err->msg, set->f[i].name);
+                return -1;
+            }
+    }
     *out = xcalloc((size_t)set->n + 1, sizeof **out);
     for (int i = 0; i < set->n; i++) {
         man_source *m = &(*out)[i];
@@ -511,12 +519,7 @@ int prepare_run(const photon_config *c, int only_if_stale, photon_err *err)
         valsrc = xcalloc((size_t)vs.n, sizeof *valsrc);
         for (int i = 0; i < vs.n; i++) {
             man_source *a = nval && strcmp(valsrc[nval - 1].name, val[i].name) == 0 ? &valsrc[nval - 1] : NULL;
-            if (!a) {
-                if (nval == VAL_MAX_SOURCES) {
-                    err_set(err, "[data] validation: more than %d sources (per-source perplexities are kept for at most %d): "
-                            "gather files under one name with name=pattern", VAL_MAX_SOURCES, VAL_MAX_SOURCES);
-                    goto out;
-                }
+            if (!a) {   /* at most VAL_MAX_SOURCES: describe() checked */
                 a = &valsrc[nval++];
                 *a = val[i];
                 a->hash = hash64(&val[i].hash, sizeof val[i].hash, HASH64_INIT);

@@ -127,6 +127,13 @@ static int write_all(ckpt_writer *w, const runstate *rs, photon_err *err)
         memcpy(bits, rs->sim_clock, sizeof bits);
         if (ckpt_put_u64(w, "/run/sim_clock", bits, 2, err) < 0) return -1;
     }
+    if (rs->n_sim_carry > 0) {
+        uint64_t *bits = xmalloc((size_t)rs->n_sim_carry * sizeof(uint64_t));
+        memcpy(bits, rs->sim_carry, (size_t)rs->n_sim_carry * sizeof(double));
+        int rc = ckpt_put_u64(w, "/run/sim_carry", bits, (size_t)rs->n_sim_carry, err);
+        free(bits);
+        if (rc < 0) return -1;
+    }
     if (rs->client_get)
         for (int id = 0; id < rs->n_clients; id++)
             if (put_client(w, rs, id, err) < 0) return -1;
@@ -412,6 +419,16 @@ int runstate_load(const char *path, runstate *rs, photon_err *err)
         uint64_t bits[2];
         if (ckpt_get_u64(r, "/run/sim_clock", bits, 2, err) < 0) goto out;
         memcpy(rs->sim_clock, bits, sizeof bits);
+    }
+    if (rs->n_sim_carry > 0) {
+        for (int c = 0; c < rs->n_sim_carry; c++) rs->sim_carry[c] = NAN;
+        if (ckpt_has(r, "/run/sim_carry")) {
+            uint64_t *bits = xmalloc((size_t)rs->n_sim_carry * sizeof(uint64_t));
+            int bad = ckpt_get_u64(r, "/run/sim_carry", bits, (size_t)rs->n_sim_carry, err) < 0;
+            if (!bad) memcpy(rs->sim_carry, bits, (size_t)rs->n_sim_carry * sizeof(double));
+            free(bits);
+            if (bad) goto out;
+        }
     }
     rs->outer_steps = info.outer_steps;
     rs->metrics_offset = info.metrics_offset;

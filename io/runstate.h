@@ -14,6 +14,9 @@
  *   /run/sim_clock       u64[2]  runs with [network]: bit patterns of the
  *                                simulated clock's totals (sim_wall_seconds,
  *                                sim_allreduce_wall_seconds); absent = 0
+ *   /run/sim_carry       u64[clients]  [network] with streaming: bit patterns
+ *                                of each client's timeline (netclock_carry);
+ *                                absent = NaN (every client afresh)
  *   /sampler/state       u64[3]  { seed, clients, per_round }: the sampler is
  *                                stateless (supervisor/sampler.h), the round
  *                                number is all it needs
@@ -89,6 +92,8 @@ typedef struct {
     double agg_reference;
     bool has_sim_clock;        /* [network]: the simulated clock's totals */
     double sim_clock[2];       /* sim_wall_seconds, sim_allreduce_wall_seconds */
+    int n_sim_carry;           /* [network] and streaming: per-client timelines (0 = none) */
+    double *sim_carry;         /* caller's buffer of n_sim_carry; an absent dataset loads as NaN */
     uint64_t sampler[3];
     bool streaming;            /* /run/phase_counter present (must match on load) */
     int64_t phase_counter;

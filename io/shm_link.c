@@ -96,13 +96,15 @@ void link_shm_run_id(char *out, size_t n)
     snprintf(out, n, "%d-%06llx", (int)getpid(), (unsigned long long)(splitmix64(&s) & 0xffffff));
 }
 
+/* Segments: the model's parts, then the update slots, then the states. */
 static int seg_index(const shm_link *s, link_kind k, int idx)
 {
     const link_plan *p = &s->base.plan;
+    int parts = link_model_parts(p);
     switch (k) {
-    case LINK_MODEL: return idx == 0 ? 0 : -1;
-    case LINK_UPDATE: return idx >= 0 && idx < p->update_slots ? 1 + idx : -1;
-    case LINK_STATE: return idx >= 0 && idx < p->state_slots ? 1 + p->update_slots + idx : -1;
+    case LINK_MODEL: return idx >= 0 && idx < parts ? idx : -1;
+    case LINK_UPDATE: return idx >= 0 && idx < p->update_slots ? parts + idx : -1;
+    case LINK_STATE: return idx >= 0 && idx < p->state_slots ? parts + p->update_slots + idx : -1;
     }
     return -1;
 }
@@ -221,14 +223,19 @@ static shm_link *plan_segments(const char *run_id, const link_plan *plan, int ow
     snprintf(s->run_id, sizeof s->run_id, "%s", run_id);
     s->owner = owner;
     s->owner_pid = getpid();
-    s->nseg = 1 + plan->update_slots + plan->state_slots;
+    int parts = link_model_parts(plan);
+    s->nseg = parts + plan->update_slots + plan->state_slots;
     s->seg = xcalloc((size_t)s->nseg, sizeof *s->seg);
     for (int i = 0; i < s->nseg; i++) {
         shm_seg *g = &s->seg[i];
         size_t payload;
-        if (i == 0) { snprintf(g->name, sizeof g->name, "/photon-%s-model", run_id); payload = plan->model_bytes; }
-        else if (i <= plan->update_slots) { snprintf(g->name, sizeof g->name, "/photon-%s-update-%d", run_id, i - 1); payload = plan->update_bytes; }
-        else { snprintf(g->name, sizeof g->name, "/photon-%s-state-%d", run_id, i - 1 - plan->update_slots); payload = plan->state_bytes; }
+        if (i < parts) {
+            if (parts == 1) snprintf(g->name, sizeof g->name, "/photon-%s-model", run_id);
+            else snprintf(g->name, sizeof g->name, "/photon-%s-model-%d", run_id, i);
+            payload = link_model_part_bytes(plan, i);
+        }
+        else if (i < parts + plan->update_slots) { snprintf(g->name, sizeof g->name, "/photon-%s-update-%d", run_id, i - parts); payload = plan->update_bytes; }
+        else { snprintf(g->name, sizeof g->name, "/photon-%s-state-%d", run_id, i - parts - plan->update_slots); payload = plan->state_bytes; }
         g->map_bytes = seg_bytes(payload);
         s->footprint += g->map_bytes;
     }
@@ -276,8 +283,9 @@ static int map_seg(shm_seg *g, int create, size_t payload, int kind, photon_err 
 
 static int seg_kind(const link_plan *p, int i, size_t *payload)
 {
-    if (i == 0) { *payload = p->model_bytes; return LINK_MODEL; }
-    if (i <= p->update_slots) { *payload = p->update_bytes; return LINK_UPDATE; }
+    int parts = link_model_parts(p);
+    if (i < parts) { *payload = link_model_part_bytes(p, i); return LINK_MODEL; }
+    if (i < parts + p->update_slots) { *payload = p->update_bytes; return LINK_UPDATE; }
     *payload = p->state_bytes;
     return LINK_STATE;
 }

@@ -22,19 +22,27 @@ typedef struct {
     link_tcp_sink sink;
     void *ctx;
     int nblob;
-    tcp_blob *blob;        /* model, updates..., states... */
+    tcp_blob *blob;        /* model parts..., updates..., states... */
     size_t footprint;
+    uint64_t sent[3], received[3];   /* payload bytes per link_kind (link_tcp_traffic) */
 } tcp_link;
 
 static int blob_index(const tcp_link *t, uint32_t k, int64_t idx)
 {
     const link_plan *p = &t->base.plan;
+    int parts = link_model_parts(p);
     switch (k) {
-    case LINK_MODEL: return idx == 0 ? 0 : -1;
-    case LINK_UPDATE: return idx >= 0 && idx < p->update_slots ? 1 + (int)idx : -1;
-    case LINK_STATE: return idx >= 0 && idx < p->state_slots ? 1 + p->update_slots + (int)idx : -1;
+    case LINK_MODEL: return idx >= 0 && idx < parts ? (int)idx : -1;
+    case LINK_UPDATE: return idx >= 0 && idx < p->update_slots ? parts + (int)idx : -1;
+    case LINK_STATE: return idx >= 0 && idx < p->state_slots ? parts + p->update_slots + (int)idx : -1;
     }
     return -1;
+}
+
+static int kind_of(const tcp_link *t, int i)
+{
+    int parts = link_model_parts(&t->base.plan);
+    return i < parts ? LINK_MODEL : i < parts + t->base.plan.update_slots ? LINK_UPDATE : LINK_STATE;
 }
 
 static tcp_blob *get_blob(tcp_link *t, uint32_t k, int64_t idx, photon_err *err)
@@ -117,11 +125,14 @@ photon_link *link_tcp_create(const link_plan *plan, link_tcp_sink sink, void *ct
     t->base.plan = *plan;
     t->sink = sink;
     t->ctx = ctx;
-    t->nblob = 1 + plan->update_slots + plan->state_slots;
+    int parts = link_model_parts(plan);
+    t->nblob = parts + plan->update_slots + plan->state_slots;
     t->blob = xcalloc((size_t)t->nblob, sizeof *t->blob);
     for (int i = 0; i < t->nblob; i++) {
         tcp_blob *b = &t->blob[i];
-        b->capacity = i == 0 ? plan->model_bytes : i <= plan->update_slots ? plan->update_bytes : plan->state_bytes;
+        int k = kind_of(t, i);
+        b->capacity = k == LINK_MODEL ? link_model_part_bytes(plan, i) : k == LINK_UPDATE ? plan->update_bytes
+                                                                                          : plan->state_bytes;
         b->generation = LINK_ANY;
         t->footprint += b->capacity;
     }
@@ -149,6 +160,7 @@ int link_tcp_send(photon_link *l, link_kind k, int idx, link_tcp_sink sink, void
         h.offset += n;
     } while (h.offset < b->length);
     free(frame);
+    if (rc == 0) ((tcp_link *)l)->sent[k] += b->length;
     return rc;
 }
 
@@ -212,18 +224,25 @@ int link_tcp_receive(photon_link *l, const void *payload, uint32_t len, photon_e
     b->encoding = b->rx_enc;
     b->checksum = b->rx_sum;
     b->generation = b->rx_gen;
+    t->received[h.kind] += b->length;
     return 1;
 }
 
-void link_tcp_drop(photon_link *l, link_kind k)
+void link_tcp_drop(photon_link *l, link_kind k, int keep)
 {
     tcp_link *t = (tcp_link *)l;
+    int kept = keep >= 0 ? blob_index(t, k, keep) : -1;
     for (int i = 0; i < t->nblob; i++) {
-        int kind = i == 0 ? LINK_MODEL : i <= t->base.plan.update_slots ? LINK_UPDATE : LINK_STATE;
-        if (kind != (int)k) continue;
+        if (kind_of(t, i) != (int)k || i == kept) continue;
         free(t->blob[i].buf);
         t->blob[i].buf = NULL;
         t->blob[i].generation = LINK_ANY;
         t->blob[i].rx_active = 0;
     }
+}
+
+void link_tcp_traffic(const photon_link *l, uint64_t sent[3], uint64_t received[3])
+{
+    const tcp_link *t = (const tcp_link *)l;
+    for (int k = 0; k < 3; k++) { sent[k] = t->sent[k]; received[k] = t->received[k]; }
 }

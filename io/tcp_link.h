@@ -49,9 +49,14 @@ int link_tcp_peek(const void *payload, uint32_t len, link_blob_hdr *h);
  * verified, generation published), 0 when more chunks are due, -1 with err
  * for anything out of bounds, out of order or corrupt. */
 int link_tcp_receive(photon_link *l, const void *payload, uint32_t len, photon_err *err);
-/* Frees the memory of every blob of kind k (an actor drops the kept states
- * it received once its task is done). */
-void link_tcp_drop(photon_link *l, link_kind k);
+/* Payload bytes this end has sent (link_tcp_send) and received (complete
+ * blobs) so far, per link_kind: what really crossed the link, frame
+ * headers and TLS records aside. */
+void link_tcp_traffic(const photon_link *l, uint64_t sent[3], uint64_t received[3]);
+/* Frees the memory of every blob of kind k but index keep (-1: none): an
+ * actor drops the kept states it received once its task is done, and
+ * keeps the one it wrote, which its client's next task may read again. */
+void link_tcp_drop(photon_link *l, link_kind k, int keep);
 
 /* ---- the run key (io/link_key.c; io/link_tls.h turns it into TLS) -------- */
 #define LINK_KEY_MIN 16

@@ -77,35 +77,39 @@ static void pb_varint(pbuf *b, uint64_t v)
         pb_byte(b, c | (v ? 0x80 : 0));
     } while (v);
 }
+/* A field's key: its number and wire type (0 varint, 1 fixed 64-bit,
+ * 2 length-delimited, 5 fixed 32-bit). */
+static void pb_tag(pbuf *b, int field, int wire) { pb_varint(b, (uint64_t)field << 3 | (uint64_t)wire); }
 static void pb_bytes(pbuf *b, int field, const void *data, size_t n)
 {
-    pb_varint(b, (uint64_t)field << 3 | 2);
+    pb_tag(b, field, 2);
     pb_varint(b, n);
     pb_need(b, n);
     memcpy(b->p + b->len, data, n);
     b->len += n;
 }
+/* A fixed-width field (double, float): the value's bits, little-endian. */
+static void pb_fixed(pbuf *b, int field, uint64_t bits, size_t width)
+{
+    pb_tag(b, field, width == 8 ? 1 : 5);
+    pb_need(b, width);
+    for (size_t i = 0; i < width; i++) b->p[b->len++] = (unsigned char)(bits >> (8 * i));
+}
 static void pb_double(pbuf *b, int field, double v)
 {
     uint64_t u;
-    memcpy(&u, &v, 8);
-    pb_varint(b, (uint64_t)field << 3 | 1);
-    pb_need(b, 8);
-    put_u64le(b->p + b->len, u);
-    b->len += 8;
+    memcpy(&u, &v, sizeof u);
+    pb_fixed(b, field, u, sizeof u);
 }
 static void pb_float(pbuf *b, int field, float v)
 {
     uint32_t u;
-    memcpy(&u, &v, 4);
-    pb_varint(b, (uint64_t)field << 3 | 5);
-    pb_need(b, 4);
-    put_u32le(b->p + b->len, u);
-    b->len += 4;
+    memcpy(&u, &v, sizeof u);
+    pb_fixed(b, field, u, sizeof u);
 }
 static void pb_int(pbuf *b, int field, int64_t v)
 {
-    pb_varint(b, (uint64_t)field << 3 | 0);
+    pb_tag(b, field, 0);
     pb_varint(b, (uint64_t)v);
 }
 

@@ -3,6 +3,7 @@
  * checked before it is believed, and a manifest that does not describe
  * this val.bin is an error that says what to do. */
 #include "io/val_index.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -141,4 +142,11 @@ out:
     jbuf_free(&key);
     free(text);
     return rc;
+}
+
+void val_too_many(char *out, size_t n, const char *name)
+{
+    snprintf(out, n, "[data] validation: more than %d sources (the %dth is '%s'; per-source perplexities are kept for at "
+             "most %d): gather files under one name with name=pattern", VAL_MAX_SOURCES, VAL_MAX_SOURCES + 1, name,
+             VAL_MAX_SOURCES);
 }

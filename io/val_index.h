@@ -24,6 +24,10 @@ typedef struct {
     val_source src[VAL_MAX_SOURCES];
 } val_index;
 
+/* The message for a validation source beyond VAL_MAX_SOURCES (name: the
+ * first one too many), said by config load and by prepare alike. */
+void val_too_many(char *out, size_t n, const char *name);
+
 /* Reads the "validation" array of a prepared-data manifest and checks it
  * against val.bin's token count (names unique and non-empty, ranges
  * contiguous from 0 and summing to shard_tokens).  0, or -1 with err

@@ -33,8 +33,11 @@ enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, 
  * version is refused during the handshake, with that reason.
  * 1: HMAC challenge-response, then clear frames.  2, 3: msg_result grew lr
  * and grad norms; TASK_EVAL + MSG_EVAL_RESULT.  4: TLS 1.3 (PSK).  5: blob
- * headers carry the encoding; msg_task grew state_flags, fragment, sync. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 6u)
+ * headers carry the encoding; msg_task grew state_flags, fragment, sync.
+ * 6: the model travels in parts (one per streaming fragment), msg_task
+ * names each part's generation, link_plan its part sizes.  7: actor_setup
+ * grew the certificate keys ([aggregator] tls_*). */
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 7u)
 
 /* TASK_EVAL: score the validation windows (io/eval_windows.h) with global
  * model generation model_generation; only task_id, model_generation, round
@@ -48,7 +51,7 @@ typedef struct {
 
 typedef struct {
     uint64_t task_id;          /* unique per dispatched task: the update's link generation */
-    uint64_t model_generation; /* generation of the global model blob to read */
+    uint64_t model_generation; /* generation of the global model (publish counter) */
     uint64_t state_generation; /* kept optimizer state to load (0 = none yet: fresh state) */
     uint64_t data_seed;
     int64_t global_step;       /* global step clock at the task's first local step */
@@ -64,6 +67,9 @@ typedef struct {
     int64_t sync;              /* streaming: the run's phase counter; the client continues from its local
                                 * model when it completed phase sync − 1 (docs/ROUNDS.md) */
     fault_task fault;          /* injected fault (supervisor/faults.h); kind FAULT_NONE mostly */
+    /* generation of each LINK_MODEL part to read (link_model_parts of the
+     * plan; a part keeps its generation until its fragment changes) */
+    uint64_t part_generation[LINK_MODEL_PARTS];
 } msg_task;
 
 typedef struct {

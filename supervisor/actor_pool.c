@@ -34,11 +34,13 @@ typedef struct {
     int config_error;      /* it reported a configuration error: do not restart */
     int timed_out, lost_channel;
     double timeout_s;      /* the task's timeout, for the log line */
-    /* Remote (TCP) actors: no pid; who connected, which model generation
-     * it already holds, and a closed connection waiting to be freed (never
-     * inside its own callback). */
+    /* Remote (TCP) actors: no pid; who connected, which generation of
+     * each model part it already holds, and a closed connection waiting to
+     * be freed (never inside its own callback). */
     char who[64];
-    uint64_t model_sent;
+    uint64_t part_sent[LINK_MODEL_PARTS];
+    int state_idx;         /* the kept state it wrote last (it keeps that one): slot, generation */
+    uint64_t state_gen;
     int blob_started, blob_done;   /* per task: bit kind (update, state) */
     proc_peer *zombie;
     proc_timer *reap;
@@ -241,7 +243,9 @@ int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
     a->held = a->has_task = 0;
     a->cause[0] = 0;
     a->timed_out = a->lost_channel = 0;
-    a->model_sent = LINK_ANY;
+    for (int f = 0; f < LINK_MODEL_PARTS; f++) a->part_sent[f] = LINK_ANY;
+    a->state_idx = -1;
+    a->state_gen = LINK_ANY;
     snprintf(a->who, sizeof a->who, "%s", who);
     proc_peer_set_callbacks(peer, on_msg, on_close, a);
     proc_peer_set_limit(peer, PROC_MAX_PAYLOAD);
@@ -317,14 +321,19 @@ int pool_dispatch_timeout(actor_pool *p, int slot, const msg_task *t, double tim
     actor_slot *a = &p->a[slot];
     if (!pool_ready(p, slot)) return -1;
     if (p->tcp) {
-        /* The blobs the task reads go first, on the same stream. */
+        /* The blobs the task reads go first, on the same stream: the model
+         * parts this actor does not hold yet (with streaming fragments,
+         * mostly the one fragment synchronised last phase), the kept state. */
         photon_err err;
         int rc = 0;
-        if (t->model_generation != a->model_sent) {
-            rc = link_tcp_send(p->tcp, LINK_MODEL, 0, send_blob, a->peer, &err);
-            if (rc == 0) a->model_sent = t->model_generation;
+        for (int f = 0; f < link_model_parts(&p->tcp->plan) && rc == 0; f++) {
+            if (t->part_generation[f] == a->part_sent[f]) continue;
+            rc = link_tcp_send(p->tcp, LINK_MODEL, f, send_blob, a->peer, &err);
+            if (rc == 0) a->part_sent[f] = t->part_generation[f];
         }
-        if (rc == 0 && t->keep_state && t->state_generation != 0)
+        /* (not the state this actor wrote itself last: it still holds it) */
+        if (rc == 0 && t->keep_state && t->state_generation != 0 &&
+            !(t->state_in == a->state_idx && t->state_generation == a->state_gen))
             rc = link_tcp_send(p->tcp, LINK_STATE, t->state_in, send_blob, a->peer, &err);
         if (rc < 0) { log_warn("actor %d (remote %s): %s", a->slot, a->who, err.msg); return -1; }
         a->blob_started = a->blob_done = 0;
@@ -390,6 +399,33 @@ static void on_blob(actor_slot *a, const void *payload, uint32_t len)
     remote_gone(a, a->cause, 0);
 }
 
+/* A result (training or evaluation) this actor was not asked for: of the
+ * wrong size or state, or for another task. */
+static void unexpected_result(actor_slot *a, const char *what, uint32_t len)
+{
+    char m[160];
+    snprintf(m, sizeof m, "unexpected %s (state %s, %u bytes)", what, actor_state_name(a->state), len);
+    violation(a, m);
+}
+static void result_of_other_task(actor_slot *a, const char *what, uint64_t task_id)
+{
+    char m[160];
+    snprintf(m, sizeof m, "%s for task %llu, expected %llu; ignored", what, (unsigned long long)task_id,
+             (unsigned long long)a->task.task_id);
+    violation(a, m);
+}
+
+/* The task in flight came back: the actor is idle, and healthy again for
+ * the restart policy. */
+static void task_done(actor_slot *a)
+{
+    proc_timer_cancel(a->timeout);
+    a->timeout = NULL;
+    a->has_task = 0;
+    a->state = ACTOR_IDLE;
+    rp_on_healthy(a->pool->rp, a->slot);
+}
+
 static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg)
 {
     (void)peer;
@@ -408,17 +444,10 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
         break;
     case MSG_RESULT: {
         msg_result r;
-        char what[160];
-        if (len != sizeof r || a->state != ACTOR_BUSY) {
-            snprintf(what, sizeof what, "unexpected result message (state %s, %u bytes)", actor_state_name(a->state), len);
-            violation(a, what);
-            break;
-        }
+        if (len != sizeof r || a->state != ACTOR_BUSY) { unexpected_result(a, "result message", len); break; }
         memcpy(&r, payload, sizeof r);
         if (!a->has_task || r.task_id != a->task.task_id || a->task.kind == TASK_EVAL) {
-            snprintf(what, sizeof what, "result for task %llu, expected %llu; ignored", (unsigned long long)r.task_id,
-                     (unsigned long long)a->task.task_id);
-            violation(a, what);
+            result_of_other_task(a, "result", r.task_id);
             break;
         }
         /* A remote actor's result must name its task's round and client and
@@ -430,36 +459,22 @@ static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t
             else if (a->task.keep_state && (r.state_generation != a->task.task_id || !(a->blob_done & (1 << LINK_STATE))))
                 bad = "a result without its optimizer state";
             if (bad) { violation(a, bad); break; }
+            if (a->task.keep_state) { a->state_idx = a->task.state_out; a->state_gen = r.state_generation; }
         }
-        proc_timer_cancel(a->timeout);
-        a->timeout = NULL;
-        a->has_task = 0;
         a->held = 1;
-        a->state = ACTOR_IDLE;
-        rp_on_healthy(p->rp, a->slot);
+        task_done(a);
         p->cb.on_result(p->cb.arg, a->slot, &r);
         break;
     }
     case MSG_EVAL_RESULT: {
         msg_eval_result r;
-        char what[160];
         if (len != sizeof r || a->state != ACTOR_BUSY || !a->has_task || a->task.kind != TASK_EVAL) {
-            snprintf(what, sizeof what, "unexpected evaluation result (state %s, %u bytes)", actor_state_name(a->state), len);
-            violation(a, what);
+            unexpected_result(a, "evaluation result", len);
             break;
         }
         memcpy(&r, payload, sizeof r);
-        if (r.task_id != a->task.task_id) {
-            snprintf(what, sizeof what, "evaluation result for task %llu, expected %llu; ignored",
-                     (unsigned long long)r.task_id, (unsigned long long)a->task.task_id);
-            violation(a, what);
-            break;
-        }
-        proc_timer_cancel(a->timeout);
-        a->timeout = NULL;
-        a->has_task = 0;
-        a->state = ACTOR_IDLE;
-        rp_on_healthy(p->rp, a->slot);
+        if (r.task_id != a->task.task_id) { result_of_other_task(a, "evaluation result", r.task_id); break; }
+        task_done(a);
         if (p->cb.on_eval_result) p->cb.on_eval_result(p->cb.arg, a->slot, &r);
         break;
     }

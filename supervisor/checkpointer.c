@@ -3,11 +3,15 @@
  * kept optimizer state, sampler identity, norm reference, metrics offset)
  * and, on --resume, putting it all back: kept states go back into the
  * link's state slots, so actors find them exactly where a live run keeps
- * them. */
+ * them; the communication totals come back from metrics.jsonl. */
 #include "supervisor/run.h"
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <math.h>
 #include <sys/stat.h>
+#include <cJSON.h>
 #include "io/runstate.h"
 #include "actors/train.h"
 #include "actors/client_state.h"
@@ -94,6 +98,8 @@ static void fill(run *r, runstate *rs, char **config_text)
     rs->agg_reference = agg_reference(r->ag);
     rs->has_sim_clock = r->nc != NULL;
     if (r->nc) netclock_totals(r->nc, &rs->sim_clock[0], &rs->sim_clock[1]);
+    rs->sim_carry = r->nc ? (double *)netclock_carry(r->nc, &rs->n_sim_carry) : NULL;   /* loads in place */
+    if (!r->nc) rs->n_sim_carry = 0;
     rs->sampler[0] = r->cfg->run.seed;
     rs->sampler[1] = (uint64_t)r->n_clients;
     rs->sampler[2] = (uint64_t)r->per_round;
@@ -117,6 +123,50 @@ int checkpoint_write(run *r, int inject_failure, char *path, size_t n, photon_er
     int rc = runstate_save(r->ckpt_dir, &rs, r->cfg->checkpoint.keep, inject_failure, path, n, err);
     free(text);
     return rc;
+}
+
+static double field(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : 0;
+}
+
+/* The communication totals at the checkpoint (bytes moved, update and
+ * all-reduce bytes, the largest exchange), which the TensorBoard log and
+ * summary.json report as the run's, not this process's.  The checkpoint
+ * does not hold them: its metrics.jsonl prefix does, one round event per
+ * attempt, each number written so it reads back exactly.  Summed in the
+ * order the live run added them, they equal its totals bit for bit.  A
+ * line that does not parse (an edited file) is skipped with a warning. */
+static void restore_totals(run *r, const char *mpath, int64_t off)
+{
+    FILE *f = fopen(mpath, "r");
+    if (!f) { log_warn("%s: %s: the run's byte totals restart from zero", mpath, strerror(errno)); return; }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    int64_t pos = 0, bad = 0, lineno = 0;
+    while (pos < off && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if ((int64_t)len > off - pos) len = (ssize_t)(off - pos);   /* never past the checkpoint */
+        pos += len;
+        cJSON *o = cJSON_ParseWithLength(line, (size_t)len);
+        const cJSON *ev = o ? cJSON_GetObjectItemCaseSensitive(o, "event") : NULL;
+        if (!cJSON_IsString(ev)) {
+            if (bad++ == 0) log_warn("%s:%lld: not a metrics event: skipped in the run's byte totals", mpath, (long long)lineno);
+        } else if (strcmp(ev->valuestring, "round") == 0) {
+            /* as round.c's count_bytes and run_round_done add them */
+            r->bytes_moved += field(o, "bytes_moved");
+            r->update_bytes += field(o, "update_bytes");
+            double peak = field(o, "peak_task_bytes");
+            if (peak > r->peak_bytes) r->peak_bytes = peak;
+            if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "committed")))
+                r->bytes_allreduce += field(o, "allreduce_bytes");
+        }
+        cJSON_Delete(o);
+    }
+    free(line);
+    fclose(f);
 }
 
 int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon_err *err)
@@ -146,8 +196,10 @@ int checkpoint_resume(run *r, int64_t *metrics_off, char *path, size_t n, photon
         r->global_step = rs.global_step;
         r->tokens_seen = rs.tokens_seen;
         *metrics_off = rs.metrics_offset;
+        if (rs.check_metrics) restore_totals(r, mpath, rs.metrics_offset);
         agg_set_reference(r->ag, rs.agg_reference);
         if (r->nc) netclock_set_totals(r->nc, rs.sim_clock[0], rs.sim_clock[1]);
+        if (r->nc && rs.n_sim_carry > 0 && netclock_set_carry(r->nc, rs.sim_carry, rs.n_sim_carry, err) < 0) rc = -1;
         outer_opt_set_steps(r->outer, rs.outer_steps);
         if (mom && outer_opt_set_state(r->outer, mom, nm, err) < 0) rc = -1;
     }

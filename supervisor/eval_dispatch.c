@@ -66,7 +66,7 @@ static int dispatch(run *r, int slot)
     msg_task t;
     memset(&t, 0, sizeof t);
     t.task_id = ++r->task_counter;
-    t.model_generation = r->model_gen;
+    run_task_model(r, &t);
     t.kind = TASK_EVAL;
     t.round = (int32_t)r->round;
     t.client = -1;

@@ -15,7 +15,13 @@
  * In both cases a late client's update is never aggregated and its data
  * position does not move, exactly like a failed task; the task event says
  * "late".  A run without [network] has no clock (netclock_new gives NULL)
- * and no hook below is reached. */
+ * and no hook below is reached.
+ *
+ * Streaming rounds (fragments > 1 or overlap) are timed phase by phase
+ * (netmodel.h, netsim_stream): each phase's exchange moves its fragment
+ * at its own offset in the round, and with overlap a client's compute runs
+ * on while a fragment is in flight, across rounds too (the clock keeps each
+ * client's timeline: netclock_carry). */
 #ifndef PHOTON_NETCLOCK_H
 #define PHOTON_NETCLOCK_H
 #include <stddef.h>
@@ -38,17 +44,21 @@ int netclock_round_begin(netclock *nc, int k, const int *ids, int *late);
 /* 1 when the round must hold every update until netclock_decide
  * (compute = measured with a round_timeout). */
 int netclock_holds(const netclock *nc);
-/* A task reported (seconds: its measured time), or failed (no upload). */
-void netclock_task_done(netclock *nc, int client, double seconds);
-void netclock_task_failed(netclock *nc, int client);
+/* A task of phase `phase` (0 without streaming) reported (seconds: its
+ * measured time), or failed (no upload), or its update was rejected (a
+ * streaming client then starts the next phase afresh). */
+void netclock_task_done(netclock *nc, int client, int phase, double seconds);
+void netclock_task_failed(netclock *nc, int client, int phase);
+void netclock_task_rejected(netclock *nc, int client, int phase);
 /* compute = measured: every task has reported or failed; late[i] as for
  * netclock_round_begin.  Returns how many are late. */
 int netclock_decide(netclock *nc, int *late);
 /* Why client is late, for its task event. */
 void netclock_late_cause(const netclock *nc, int client, char *out, size_t n);
-/* Measured aggregator time: adding client's update, and the outer step. */
-void netclock_add_time(netclock *nc, int client, double seconds);
-void netclock_outer_time(netclock *nc, double seconds);
+/* Measured aggregator time: adding client's update, and the outer step
+ * (of phase `phase`'s fragment with streaming; 0 without). */
+void netclock_add_time(netclock *nc, int client, int phase, double seconds);
+void netclock_outer_time(netclock *nc, int phase, double seconds);
 /* The attempt ended: simulates it and adds it to the totals. */
 void netclock_round_end(netclock *nc);
 /* The sim_* fields of the attempt's round event (between metrics_begin and
@@ -81,4 +91,11 @@ void netclock_last(const netclock *nc, netclock_report *out);
 /* Totals over every attempt so far (summary.json, checkpoints). */
 void netclock_totals(const netclock *nc, double *sim, double *allreduce);
 void netclock_set_totals(netclock *nc, double sim, double allreduce);
+/* Streaming with overlap: where each client's timeline stands (per
+ * client, when its last task ended before the last attempt's end; NaN: it
+ * does not continue), for checkpoints: n = clients.count, NULL and 0 when
+ * the run is not streaming.  set: from a checkpoint; -1 with err on
+ * another count. */
+const double *netclock_carry(const netclock *nc, int *n);
+int netclock_set_carry(netclock *nc, const double *carry, int n, photon_err *err);
 #endif

@@ -66,10 +66,15 @@ typedef struct netsim_client {
     double down_bytes, up_bytes;   /* payload */
     double compute;                /* seconds; < 0: the task failed (no upload) */
     double add;                    /* aggregator seconds to add its update */
+    /* Streaming phases (netsim_stream); 0 in a plain round: */
+    double ready;                  /* when it can start computing (its last task's end), from the round's start */
+    int overlap;                   /* 1: it computes while the download is in flight; its task ends no earlier
+                                    * than the download's arrival (the merge); 0: computing waits for it */
 } netsim_client;
 
 typedef struct netsim_result {
     double down_done, compute_done, up_done;   /* from the round's start, s */
+    double upload;                             /* seconds its upload took from its task's end (NaN: none) */
     int late;                                  /* up_done > timeout */
 } netsim_result;
 
@@ -91,9 +96,48 @@ void netsim_share(double cap, int n, const double *enter, const double *bytes, c
  * egress shared), compute, uploads (its ingress shared; links are full
  * duplex), a client whose upload ends after timeout (> 0) is late; the
  * aggregator adds on-time updates in arrival order, waits until timeout if
- * any is late, then runs the outer step (outer seconds).  out: k results. */
+ * any is late, then runs the outer step (outer seconds).  out: k results
+ * (compute_done: when the task ends and its upload starts). */
 void netsim_round(int k, const netsim_client *c, double server_bw, double timeout, double outer,
                   netsim_result *out, netsim_summary *sum);
+
+/* A streaming round (fragments > 1 or overlap; docs/NETWORK.md,
+ * "Streaming rounds"): F phases, phase j a netsim_round of its own
+ * transfers that starts when phase j − 1's outer step is done.  In phase j
+ * client i downloads the fragment synchronised last phase (f = j − 1 mod
+ * F; the previous round's last for j = 0) when it continues from its local
+ * model, else the whole model; computes phase j's steps; uploads fragment
+ * j's update.  Without overlap it computes once the download is there.
+ * With overlap a continuing client computes on from the end of its last
+ * task while the fragment is in flight, and its task ends when both its
+ * compute is done and the fragment has arrived (it merges it then); so
+ * across phases and rounds communication hides behind compute. */
+typedef struct {
+    int k, F, overlap;
+    double server_bw;              /* bytes/s; 0 = unlimited */
+    const net_client *link;        /* [k] */
+    const double *part_down;       /* [F] bytes of fragment f as sent to a client */
+    const double *part_up;         /* [F] bytes of fragment f's update as sent back */
+    double whole_down;             /* the whole model as sent (a client that does not continue) */
+    const double *compute;         /* [k*F] seconds of client i's phase j; < 0: failed (no upload) */
+    const double *add;             /* [k*F] aggregator seconds to add it */
+    const double *outer;           /* [F] the outer step on fragment j */
+    const double *carry;           /* [k] continuing from the last round: when its last task ended, from
+                                    * this round's start (≤ 0); NaN: it starts afresh */
+    const int *out;                /* [k] left out of every phase (late; NULL: none) */
+    const int *restart;            /* [k*F] its phase-j update was rejected: phase j + 1 starts afresh (NULL) */
+} netsim_stream_in;
+/* Returns the round's seconds (the last outer step's end).  res[i]:
+ * down_done = its downloads' arrivals after their phase's start, summed,
+ * compute_done = its compute summed, up_done = when its last update
+ * reached the aggregator (NaN if none), upload = its uploads' durations
+ * summed; late is left 0.  sum:
+ * last_arrival and agg_done of the last phase, on_time (clients not left
+ * out that sent an update), the per-client maxima of the sums (upload: its
+ * uploads' durations from their task's end).  carry_out[i] (may be NULL):
+ * for a client that continues into the next round, when its last task
+ * ended from the round's end (≤ 0), else NaN. */
+double netsim_stream(const netsim_stream_in *in, netsim_result *res, netsim_summary *sum, double *carry_out);
 
 /* `steps` steps of data parallelism among n workers with ring all-reduce
  * (the ring in the given order): worker i computes compute[i] seconds,

@@ -97,8 +97,11 @@ void netsim_round(int k, const netsim_client *c, double server_bw, double timeou
     netsim_share(server_bw, k, enter, bytes, rate, leave);
     for (int i = 0; i < k; i++) {
         out[i].down_done = leave[i] + c[i].link.lat;
-        out[i].compute_done = c[i].compute >= 0 ? out[i].down_done + c[i].compute : NAN;
-        out[i].up_done = NAN;
+        double ready = c[i].ready, down = out[i].down_done;
+        out[i].compute_done = c[i].compute < 0 ? NAN
+                              : c[i].overlap ? fmax(ready + c[i].compute, down)   /* merges the download at the end */
+                                             : fmax(ready, down) + c[i].compute;
+        out[i].up_done = out[i].upload = NAN;
         out[i].late = 0;
     }
     /* uploads start when compute ends and share the aggregator's ingress
@@ -119,6 +122,7 @@ void netsim_round(int k, const netsim_client *c, double server_bw, double timeou
     for (int j = 0; j < nu; j++) {
         int i = idx[j];
         out[i].up_done = leave[j];
+        out[i].upload = leave[j] - out[i].compute_done;
         out[i].late = timeout > 0 && leave[j] > timeout;
         if (out[i].late) sum->late++;
         else arr[na++] = (keyed){ leave[j], i };

@@ -53,7 +53,6 @@ struct round_fsm {
     int64_t tasks, tokens;                 /* streaming: accepted over the phases */
     double bytes, peak;                    /* bytes moved; one task's largest exchange */
     double bytes_up;                       /* of them, the updates */
-    double *secs;                          /* streaming, [network]: per sampled client, its phases' seconds */
     round_stats *stats;   /* informational figures of the attempt */
     int *late;          /* [network]: per sampled client, late on the simulated clock */
     int decided;        /* [network]: which clients are late is known */
@@ -67,7 +66,6 @@ round_fsm *round_new(run *r)
     rd->c = xcalloc((size_t)r->n_clients, sizeof(round_client));
     rd->stats = round_stats_new(r->n_actors);
     rd->late = xcalloc((size_t)r->n_clients, sizeof(int));
-    rd->secs = xcalloc((size_t)r->n_clients, sizeof(double));
     return rd;
 }
 
@@ -78,7 +76,6 @@ void round_free(round_fsm *rd)
     free(rd->c);
     round_stats_free(rd->stats);
     free(rd->late);
-    free(rd->secs);
     free(rd);
 }
 
@@ -128,7 +125,7 @@ static void dispatch(round_fsm *rd, int slot)
     msg_task t;
     memset(&t, 0, sizeof t);
     t.task_id = ++r->task_counter;
-    t.model_generation = r->model_gen;
+    run_task_model(r, &t);
     t.data_seed = cfg->run.seed;
     t.global_step = r->global_step;
     t.client_pos = r->client_pos[rc->client];
@@ -218,7 +215,8 @@ static void finish_phase(round_fsm *rd, const float *mean, const agg_summary *su
     if (committed) {
         double t_outer = time_mono();
         stream_outer_step(r->st, r->outer, r->theta, rd->phase, mean);
-        if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+        r->parts_dirty |= (uint64_t)1 << rd->phase;   /* only this fragment's part is written and sent */
+        if (r->nc) netclock_outer_time(r->nc, rd->phase, time_mono() - t_outer);
         if (diverged(rd)) return;
     }
     stream_phase_end(r->st, r->ag, rd->phase);
@@ -261,7 +259,8 @@ static void finish(round_fsm *rd)
     if (committed) {
         double t_outer = time_mono();
         outer_opt_step(r->outer, r->theta, mean);
-        if (r->nc) netclock_outer_time(r->nc, time_mono() - t_outer);
+        r->parts_dirty = 1;   /* one fragment: the whole model */
+        if (r->nc) netclock_outer_time(r->nc, 0, time_mono() - t_outer);
         if (diverged(rd)) return;
     }
     /* Only a committed attempt's work counts as training: its clients move
@@ -350,11 +349,16 @@ static void consume(round_fsm *rd)
         size_t bytes = 0;
         uint32_t enc = 0;
         const void *blob = link_read_enc(r->link, LINK_UPDATE, rc->slot, rc->task_id, &bytes, &enc, &err);
+        if (blob) {   /* it came over the link, whatever its verdict */
+            rd->bytes += (double)bytes;
+            rd->bytes_up += (double)bytes;
+        }
         /* encoding and size checked against the plan; compressed updates are
          * decoded here (and measured below on what was decoded) */
         const float *u = blob ? stream_decode_update(r->st, rd->phase, blob, bytes, enc, &err) : NULL;
         if (!u) {
             log_warn("round %lld: update of client %d unreadable: %s", (long long)r->round + 1, c, err.msg);
+            if (r->nc) netclock_task_rejected(r->nc, c, rd->phase);
             agg_fail(r->ag, c, &err);
             rc->st = CS_FAILED;
             r->tasks_failed++;
@@ -369,13 +373,11 @@ static void consume(round_fsm *rd)
                 run_fail(r, "aggregation: %s", err.msg);
                 return;
             }
-            if (r->nc) netclock_add_time(r->nc, c, time_mono() - t_add);
+            if (r->nc) netclock_add_time(r->nc, c, rd->phase, time_mono() - t_add);
             rc->res.update_norm = rec.norm;
             rc->res.samples = rd->task_samples;
             rc->res.tokens = rd->task_samples * r->cfg->model.seq_len;
             rc->st = CS_DONE;
-            rd->bytes += (double)bytes;
-            rd->bytes_up += (double)bytes;
             if (rc->down + (double)bytes > rd->peak) rd->peak = rc->down + (double)bytes;
             round_stats_add(rd->stats, rc->slot, &rc->res);
             if (rec.verdict == AGG_ACCEPTED) {
@@ -400,6 +402,7 @@ static void consume(round_fsm *rd)
                 rd->loss_w += (double)rc->res.samples;
             } else {
                 r->updates_rejected++;
+                if (r->nc) netclock_task_rejected(r->nc, c, rd->phase);
                 log_warn("round %lld: update of client %d rejected: %s (norm %g)", (long long)r->round + 1, c,
                          agg_verdict_name(rec.verdict), rec.norm);
             }
@@ -470,7 +473,6 @@ void round_start(round_fsm *rd)
         rd->k = sampler_pick(r->smp, r->round, r->attempt, rd->ids);
     }
     memset(rd->late, 0, (size_t)rd->k * sizeof(int));
-    memset(rd->secs, 0, (size_t)rd->k * sizeof(double));
     start_phase(rd);
 }
 
@@ -490,10 +492,7 @@ void round_on_result(round_fsm *rd, int slot, const msg_result *res)
     }
     rc->st = CS_ARRIVED;
     rc->res = *res;
-    if (r->nc) {   /* with phases, a client's compute is its phases' together */
-        rd->secs[rc - rd->c] += res->seconds;
-        netclock_task_done(r->nc, rc->client, rd->secs[rc - rd->c]);
-    }
+    if (r->nc) netclock_task_done(r->nc, rc->client, rd->phase, res->seconds);
     consume(rd);
 }
 
@@ -510,7 +509,7 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
         char why[200];
         snprintf(why, sizeof why, "still computing after %g real seconds, so past round_timeout on the simulated clock",
                  limit);
-        netclock_task_done(r->nc, rc->client, limit);
+        netclock_task_done(r->nc, rc->client, rd->phase, limit);
         drop_late(rd, rc, why);
         consume(rd);
         if (rd->active) pump(rd);
@@ -530,7 +529,7 @@ void round_on_task_lost(round_fsm *rd, int slot, const msg_task *t, const char *
     agg_fail(r->ag, rc->client, &err);
     rc->st = CS_FAILED;
     r->tasks_failed++;
-    if (r->nc) netclock_task_failed(r->nc, rc->client);
+    if (r->nc) netclock_task_failed(r->nc, rc->client, rd->phase);
     consume(rd);
     if (rd->active) pump(rd);
 }

@@ -48,7 +48,9 @@ typedef struct run {
     int n_clients, per_round, n_actors;
 
     float *theta;              /* the global model (supervisor's copy) */
-    uint64_t model_gen;        /* generation of the published model blob */
+    uint64_t model_gen;        /* generation of the published model (one more per publish) */
+    uint64_t part_gen[LINK_MODEL_PARTS]; /* the generation each model part was last written with */
+    uint64_t parts_dirty;      /* bit f: fragment f of theta changed since it was last published */
 
     proc_loop *loop;
     photon_link *link;
@@ -129,8 +131,11 @@ void run_round_done(run *r, int committed, const agg_summary *s, int64_t tasks_d
                     double overhead_seconds);
 /* Fails the run with a reason (stops the actors, exit status 1). */
 void run_fail(run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Publishes r->theta as the next model generation. */
+/* Publishes r->theta as the next model generation: writes the parts of
+ * the fragments that changed (parts_dirty), each once, and nothing else. */
 int run_publish(run *r, photon_err *err);
+/* The model a task reads: the generation and every part's. */
+void run_task_model(const run *r, msg_task *t);
 
 /* eval.c: the validation windows and the eval event (io/eval_windows.h).
  * evaluator_new: -1 with err (evaluation disabled) if there is no data. */

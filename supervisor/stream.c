@@ -73,22 +73,29 @@ int stream_phase_start(const stream *s, int j)
     return s->phased ? fragment_phase_start(s->local_steps, s->F, j) : 0;
 }
 
-uint32_t stream_encode_model(stream *s, const float *theta, void *dst)
+int stream_model_parts(const stream *s) { return s->F; }
+
+void stream_link_plan(const stream *s, link_plan *plan)
 {
-    if (s->benc == QUANT_NONE) {
-        memcpy(dst, theta, fragment_total(s->frags) * sizeof(float));
+    _Static_assert(LINK_MODEL_PARTS >= FRAGMENT_MAX, "a link part per fragment");
+    plan->model_bytes = s->model_blob;
+    plan->model_parts = s->F;
+    for (int f = 0; f < s->F; f++) plan->model_part_bytes[f] = quant_bytes(s->benc, fragment_elems(s->frags, f));
+}
+
+uint32_t stream_encode_part(stream *s, const float *theta, int f, void *dst)
+{
+    size_t m = fragment_elems(s->frags, f);
+    if (s->F == 1 && s->benc == QUANT_NONE) {   /* the whole model as it is: actors may read it in place */
+        memcpy(dst, theta, m * sizeof(float));
         return LINK_ENC_RAW;
     }
     /* fragment by fragment, so a fragment's encoded values depend on its
      * own parameters only (a client keeps a fragment between its syncs) */
-    float *tmp = xmalloc_aligned(fragment_max_elems(s->frags) * sizeof(float) + 64);
-    uint8_t *p = dst;
-    for (int f = 0; f < s->F; f++) {
-        size_t m = fragment_elems(s->frags, f);
-        fragment_gather(s->frags, f, theta, tmp);
-        quant_encode(s->benc, tmp, m, p, s->threads);
-        p += quant_bytes(s->benc, m);
-    }
+    float *tmp = s->benc == QUANT_NONE ? dst : xmalloc_aligned(fragment_max_elems(s->frags) * sizeof(float) + 64);
+    fragment_gather(s->frags, f, theta, tmp);
+    if (s->benc == QUANT_NONE) return LINK_ENC_RAW;
+    quant_encode(s->benc, tmp, m, dst, s->threads);
     free(tmp);
     return (uint32_t)s->benc;
 }

@@ -14,6 +14,7 @@
 #include "gpu/model.h"
 #include "supervisor/aggregate.h"
 #include "supervisor/outer_opt.h"
+#include "io/link.h"
 
 typedef struct stream stream;
 
@@ -33,12 +34,20 @@ int stream_state_flags(const stream *s);
 /* Link blob sizes: the encoded model, the largest encoded update. */
 size_t stream_model_blob_bytes(const stream *s);
 size_t stream_update_blob_bytes(const stream *s);
+/* The model travels in parts, one per fragment (F; 1 without fragments):
+ * part f is fragment f's parameters encoded on their own, so a phase
+ * rewrites and sends only the fragment its outer step changed.  Fills the
+ * plan's model sizes. */
+int stream_model_parts(const stream *s);
+void stream_link_plan(const stream *s, link_plan *plan);
 /* Elements of fragment f (its compact update). */
 size_t stream_fragment_elems(const stream *s, int f);
 
-/* The model as sent: theta encoded fragment by fragment into dst
- * (stream_model_blob_bytes); returns the link encoding of the blob. */
-uint32_t stream_encode_model(stream *s, const float *theta, void *dst);
+/* Part f of the model as sent: fragment f of theta (its compact form,
+ * fp32 or encoded) into dst (the plan's part size); returns the link
+ * encoding of the blob.  With one fragment and no compression the part is
+ * theta as it is. */
+uint32_t stream_encode_part(stream *s, const float *theta, int f, void *dst);
 /* An update for fragment f as it came off the link: the encoding must be
  * the run's and the size exactly the plan's (never the peer's word);
  * returns its fp32 values (fragment_elems; the blob itself when fp32, else

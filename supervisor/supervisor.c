@@ -148,11 +148,26 @@ static void on_child(pid_t pid, int status, void *arg)
 
 int run_publish(run *r, photon_err *err)
 {
-    size_t bytes = stream_model_blob_bytes(r->st);   /* the model as sent: fp32 or broadcast_compression */
-    void *dst = link_write_begin(r->link, LINK_MODEL, 0, bytes, err);
-    if (!dst) return -1;
-    uint32_t enc = stream_encode_model(r->st, r->theta, dst);
-    return link_write_end_enc(r->link, LINK_MODEL, 0, ++r->model_gen, bytes, enc, err);
+    if (!r->parts_dirty) return 0;   /* nothing changed (a phase that did not commit) */
+    uint64_t gen = ++r->model_gen;
+    const link_plan *plan = &r->link->plan;
+    for (int f = 0; f < link_model_parts(plan); f++) {
+        if (!(r->parts_dirty >> f & 1)) continue;
+        size_t bytes = link_model_part_bytes(plan, f);   /* as sent: fp32 or broadcast_compression */
+        void *dst = link_write_begin(r->link, LINK_MODEL, f, bytes, err);
+        if (!dst) return -1;
+        uint32_t enc = stream_encode_part(r->st, r->theta, f, dst);
+        if (link_write_end_enc(r->link, LINK_MODEL, f, gen, bytes, enc, err) < 0) return -1;
+        r->part_gen[f] = gen;
+    }
+    r->parts_dirty = 0;
+    return 0;
+}
+
+void run_task_model(const run *r, msg_task *t)
+{
+    t->model_generation = r->model_gen;
+    memcpy(t->part_generation, r->part_gen, sizeof t->part_generation);
 }
 
 /* A periodic checkpoint that fails is logged and the run goes on (the
@@ -373,8 +388,8 @@ static int setup_link(run *r, photon_err *err)
         if (stale > 0) log_info("removed %d shared-memory segment(s) left by dead runs", stale);
     }
     /* blob sizes as sent (compression, fragments: supervisor/stream.h) */
-    link_plan plan = { .model_bytes = stream_model_blob_bytes(r->st), .update_slots = r->n_actors,
-                       .update_bytes = stream_update_blob_bytes(r->st) };
+    link_plan plan = { .update_slots = r->n_actors, .update_bytes = stream_update_blob_bytes(r->st) };
+    stream_link_plan(r->st, &plan);
     if (r->keep_state) {
         plan.state_slots = r->n_clients + r->n_actors;
         plan.state_bytes = client_state_bytes(stream_state_flags(r->st), r->n);
@@ -425,6 +440,16 @@ static void write_summary(run *r, const char *status)
     summary_num(s, "update_bytes", r->update_bytes);
     summary_num(s, "peak_task_bytes", r->peak_bytes);
     summary_num(s, "allreduce_bytes", r->bytes_allreduce);
+    if (r->link && r->cfg->aggregator.link == LINK_TCP) {
+        /* what really crossed the TCP link (payload bytes): with one actor
+         * per sampled client, model + update equal bytes_moved
+         * (docs/ROUNDS.md, "Communication accounting") */
+        uint64_t sent[3], received[3];
+        link_tcp_traffic(r->link, sent, received);
+        summary_num(s, "link_model_bytes", (double)sent[LINK_MODEL]);
+        summary_num(s, "link_update_bytes", (double)received[LINK_UPDATE]);
+        summary_num(s, "link_state_bytes", (double)(sent[LINK_STATE] + received[LINK_STATE]));
+    }
     summary_num(s, "communication_reduction", r->bytes_moved > 0 ? r->bytes_allreduce / r->bytes_moved : 0);
     summary_num(s, "round_overhead_fraction", r->time_train + r->time_overhead > 0 ? r->time_overhead / (r->time_train + r->time_overhead) : 0);
     summary_int(s, "tasks_done", r->tasks_done);
@@ -575,6 +600,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
         err_set(err, "cannot install signal handlers");
         return -1;
     }
+    r->parts_dirty = ~(uint64_t)0 >> (64 - stream_model_parts(r->st));   /* every part, once */
     if (run_publish(r, err) < 0) return -1;
     /* A resumed run that had finished: nothing to start (runtime_main). */
     if (r->round >= cfg->run.rounds) return 0;

@@ -4,8 +4,10 @@
  * sizes, client counts or modes line up on one axis.  Tags:
  *   eval/perplexity, eval/loss, eval/perplexity/<source>   at each evaluation
  *   train/loss, train/lr, train/grad_norm, train/update_norm,
- *   train/tokens_per_s, round/round, round/seconds, comm/bytes_moved (cumulative)
+ *   train/tokens_per_s, round/round, round/seconds, comm/bytes_moved
  *                                                          at each committed round
+ * comm/bytes_moved is cumulative over the whole run: a resumed run's
+ * r->bytes_moved starts from the checkpoint's total (supervisor/checkpointer.c).
  * A resumed run writes a SessionLog START at (tokens at its checkpoint)+1
  * first: TensorBoard then drops what the interrupted run wrote after that
  * checkpoint, and the resumed run writes those points again, so the curves

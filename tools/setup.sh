@@ -2,17 +2,19 @@
 # First of the two README commands: installs the Debian packages photon-sim
 # needs that are missing (apt-get, through sudo when not root), configures and
 # builds into build/, and with --run starts experiments/quickstart.ini.
-#   tools/setup.sh [--run] [--no-install] [CMAKE_ARGS...]   e.g. -DPHOTON_CUDA=OFF
+# --test adds what only the tests use (tools/test.sh passes it).
+#   tools/setup.sh [--run] [--test] [--no-install] [CMAKE_ARGS...]   e.g. -DPHOTON_CUDA=OFF
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-run=0 install=1
+run=0 install=1 test=0
 cmake_args=()
 for a in "$@"; do
     case $a in
         --run) run=1 ;;
         --no-install) install=0 ;;
-        -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --test) test=1 ;;
+        -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) cmake_args+=("$a") ;;
     esac
 done
@@ -25,6 +27,13 @@ packages=(cmake make gcc pkg-config libevent-dev libinih-dev libhdf5-dev zlib1g-
           libopenblas-dev libcjson-dev python3 python3-venv python3-torch python3-numpy python3-matplotlib
           python3-h5py diffutils gzip time clang-14 libclang-rt-14-dev libomp-14-dev
           iproute2 util-linux openssl)   # iproute2 (ip, tc) and chrt: tools/wan.sh, tcp_netns.sh; openssl: the TCP link tests
+# Only for the tests: Slurm and MUNGE for it_slurm_local (a one-node cluster
+# it starts and stops itself; about 3 MB to download, 13 MB installed).  On a
+# systemd host these packages enable their services: munged starts with a
+# fresh key, slurmd and slurmctld fail for want of /etc/slurm/slurm.conf.
+if [ "$test" = 1 ]; then
+    packages+=(slurmctld slurmd slurm-client munge)
+fi
 
 if [ "$install" = 1 ]; then
     if command -v dpkg-query >/dev/null && command -v apt-get >/dev/null; then

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Second of the two README commands: the whole test suite.  Sets up and builds
-# (tools/setup.sh, without running), runs every test in build/, then builds
-# the tests with AddressSanitizer + UndefinedBehaviorSanitizer in build-asan/
-# (CPU only) and runs all but the slow ones, then builds the fuzz targets with
-# clang in build-fuzz/ and runs each a few seconds.  Exits non-zero on any
-# failure.
+# (tools/setup.sh --test: with the packages only tests use, without running),
+# runs every test in build/, then builds the tests with AddressSanitizer +
+# UndefinedBehaviorSanitizer in build-asan/ (CPU only) and runs all but the
+# slow ones, then builds the fuzz targets with clang in build-fuzz/ and runs
+# each a few seconds.  Exits non-zero on any failure.
 #   tools/test.sh [CMAKE_ARGS...]        PHOTON_TEST_JOBS=N runs N tests at once
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
@@ -19,7 +19,7 @@ stage() {   # stage NAME COMMAND...: runs it, records PASS/FAIL
     if "$@"; then status+=("$name: PASS"); else status+=("$name: FAIL"); fail=1; fi
 }
 
-stage "setup and build" bash tools/setup.sh "$@"
+stage "setup and build" bash tools/setup.sh --test "$@"
 # The tests that compare with PyPI packages find them in this environment.
 pyenv() { PHOTON_VENV_PYTHON=$(bash tools/pyenv.sh) && export PHOTON_VENV_PYTHON; }
 built=$fail

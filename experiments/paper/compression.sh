@@ -4,7 +4,7 @@
 # and every seed, each into its own run directory, then prints one Markdown
 # table row per point (mean and spread over the seeds).
 #
-#   experiments/paper/compression.sh [--out DIR] [--seeds N] [--points LIST] [--set k=v ...]
+#   experiments/paper/compression.sh [--out DIR] [--seeds N] [--points LIST] [--table] [--set k=v ...]
 #
 # Points (--points takes a comma list of these names; default all):
 #   fp32                      compression none, F = 1 (the baseline)
@@ -12,7 +12,8 @@
 #   bf16-ef int8-ef fp4-ef    ... with error feedback
 #   f2 f4                     F = 2, 4 streaming fragments (fp32), no overlap
 #   f1-ov f2-ov f4-ov         F = 1, 2, 4 with overlap (mix 0.5)
-# Seeds are run.seed = 1 .. N (default 3).  Extra --set options go to every
+# Seeds are run.seed = 1 .. N (default 3).  A run that completed is not run
+# again; --table only prints the table of the runs there are.  Extra --set options go to every
 # run (e.g. a quick look: --seeds 1 --set run.rounds=8 --set data.max_docs=300).
 # When this photon-sim has the network model ([network], DESIGN §8), every
 # run also gets --set network.bandwidth_mbps=100 --set network.compute=model
@@ -25,13 +26,15 @@ out=runs/compression
 seeds=3
 points=fp32,bf16,bf16-ef,int8,int8-ef,fp4,fp4-ef,f2,f4,f1-ov,f2-ov,f4-ov
 sets=()
+table=0
 while [ $# -gt 0 ]; do
     case $1 in
         --out) out=$2; shift 2 ;;
         --seeds) seeds=$2; shift 2 ;;
         --points) points=$2; shift 2 ;;
+        --table) table=1; shift ;;
         --set) sets+=(--set "$2"); shift 2 ;;
-        -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "compression.sh: unknown argument '$1' (expected --out DIR, --seeds N, --points LIST, --set k=v)" >&2; exit 2 ;;
     esac
 done
@@ -62,6 +65,8 @@ for p in "${plist[@]}"; do point "$p" > /dev/null || { echo "compression.sh: unk
 for p in "${plist[@]}"; do
     for s in $(seq 1 "$seeds"); do
         dir="$out/$p/seed-$s"
+        [ "$table" = 1 ] && continue
+        grep -qs '"status":"completed"' "$dir/summary.json" && continue
         rm -rf "$dir"
         mkdir -p "$out/$p"
         echo "compression.sh: $p seed $s -> $dir" >&2

@@ -9,7 +9,9 @@
 #ifndef PHOTON_BENCH_QUANT_H
 #define PHOTON_BENCH_QUANT_H
 /* Options: --sizes LIST, --params N, --threads N, --reps N (default 3),
- * --link-mbps M (default 1000), --json (one object per size and encoding).
+ * --link-mbps M (default 1000), --kernels default|portable|both (the AVX2
+ * kernels where built, the portable C ones, or each side by side), --json
+ * (one object per size, encoding and kernels).  Rates are GB/s of fp32.
  * Returns the exit status (2 on a usage error). */
 int bench_quant_main(int argc, char **argv);
 #endif

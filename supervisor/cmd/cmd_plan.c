@@ -161,8 +161,14 @@ int cmd_plan(int argc, char **argv)
         sampler_free(smp);
     }
     netclock *nc = netclock_new(cfg, &g, n, centralized, k);
-    netclock_round_begin(nc, centralized ? 1 : k, ids, NULL);
-    netclock_round_end(nc);
+    /* Streaming: round 1 downloads the whole model; from round 2 on the
+     * clients continue (and with overlap compute while a fragment is in
+     * flight): that steady state is what a run mostly is, so plan shows it. */
+    int streaming = !centralized && (cfg->aggregator.fragments > 1 || cfg->aggregator.overlap);
+    for (int rep_round = 0; rep_round <= streaming; rep_round++) {
+        netclock_round_begin(nc, centralized ? 1 : k, ids, NULL);
+        netclock_round_end(nc);
+    }
     netclock_report rep;
     netclock_last(nc, &rep);
 
@@ -180,7 +186,7 @@ int cmd_plan(int argc, char **argv)
     for (int i = 0; i < kk; i++) {
         vd[i] = rep.results[i].down_done;
         vc[i] = rep.clients[i].compute;
-        vu[i] = rep.results[i].up_done - rep.results[i].compute_done;
+        vu[i] = rep.results[i].upload;   /* (a streaming round: its phases' together) */
     }
     stat3 sd = stats(vd, kk), sc = stats(vc, kk), su = stats(vu, kk);
     double agg_tail = rep.summary->on_time ? rep.sim - rep.summary->last_arrival : NAN;
@@ -202,7 +208,7 @@ int cmd_plan(int argc, char **argv)
                "\"allreduce_step_compute_seconds\": %.6g, \"allreduce_step_comm_seconds\": %.6g, "
                "\"allreduce_round_seconds\": %.6g, \"photon_bytes_per_round\": %.0f, \"allreduce_bytes_per_round\": %.0f, "
                "\"communication_reduction\": %.6g, \"speedup\": %.6g, \"rounds\": %d, "
-               "\"run_seconds\": %.6g, \"allreduce_run_seconds\": %.6g}\n",
+               "\"run_seconds\": %.6g, \"allreduce_run_seconds\": %.6g, \"fragments\": %d, \"overlap\": %s}\n",
                had_network ? "true" : "false", centralized ? "centralized" : "federated", n, g.vocab_size,
                count, k, cfg->clients.local_steps, task_tokens, flops_per_token, tps, nb.download, nb.upload,
                cfg->network.server_bandwidth_mbps,
@@ -210,7 +216,8 @@ int cmd_plan(int argc, char **argv)
                isnan(agg_tail) ? 0 : agg_tail, rep.summary->late, rep.sim,
                rep.allreduce_step_compute, rep.allreduce_step_comm, rep.allreduce, photon_bytes, ar_bytes,
                photon_bytes > 0 ? ar_bytes / photon_bytes : 0, rep.sim > 0 ? rep.allreduce / rep.sim : 0, rounds,
-               rep.sim * rounds, rep.allreduce * rounds);
+               rep.sim * rounds, rep.allreduce * rounds, centralized ? 1 : cfg->aggregator.fragments,
+               !centralized && cfg->aggregator.overlap ? "true" : "false");
     } else {
         char a[32], b[32], c[32], d[32];
         printf("plan: %s (%s)\n", path, had_network ? "its [network]" : "no [network] section: the defaults below");
@@ -226,7 +233,11 @@ int cmd_plan(int argc, char **argv)
         printf("  compute   %.3g FLOP/token x %.4g M tokens at %.4g tokens/s (%s): %s per task at compute_scale 1\n",
                flops_per_token, task_tokens / 1e6, tps, rsrc, dur(task_tokens / tps, a));
         if (!centralized) {
-            printf("\nPhoton round (round 1's %d clients)   min        median     max\n", kk);
+            if (streaming)
+                printf("\nPhoton round, streaming %d fragment(s)%s (round 2: %d clients continuing)\n"
+                       "  per client, phases together       min        median     max\n",
+                       cfg->aggregator.fragments, cfg->aggregator.overlap ? " with overlap" : "", kk);
+            else printf("\nPhoton round (round 1's %d clients)   min        median     max\n", kk);
             printf("  download             %10s %10s %10s\n", dur(sd.min, a), dur(sd.median, b), dur(sd.max, c));
             printf("  compute              %10s %10s %10s\n", dur(sc.min, a), dur(sc.median, b), dur(sc.max, c));
             printf("  upload               %10s %10s %10s\n", dur(su.min, a), dur(su.median, b), dur(su.max, c));

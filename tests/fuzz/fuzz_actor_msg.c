@@ -3,8 +3,9 @@
  * MSG_SETUP through actor_setup_check and the link it plans
  * (link_tcp_create), MSG_BLOB through the actor's link (link_tcp_receive),
  * MSG_TASK through actor_task_check and then what the task reads before it
- * trains: the global model decoded from its broadcast encoding
- * (client_sync_model) and the client's kept state (client_state_open).
+ * trains: each part of the global model decoded from its broadcast
+ * encoding (client_sync_part) and the client's kept state
+ * (client_state_open).
  * Training itself is left out (seconds per input).  The input is a stream
  * of frames (io/proc.h: 12-byte header + payload; the frame decoding
  * itself is fuzz_tcp_frame's); it ends where the actor would stop (a bad
@@ -80,12 +81,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (t.kind == TASK_EVAL) break;
             size_t bytes;
             uint32_t enc;
-            const void *blob = link_read_enc(link, LINK_MODEL, 0, t.model_generation, &bytes, &enc, &err);
-            if (blob && cs) {
-                const float *g = client_sync_model(cs, blob, bytes, enc, t.model_generation, 1, &err);
-                if (g && nparams) { volatile float x = g[0] + g[nparams - 1]; (void)x; }
-                TRACE("task: model %s\n", g ? "decoded" : err.msg);
+            int model_ok = cs != NULL;
+            for (int f = 0; cs && f < client_sync_parts(cs); f++) {   /* as actors/actor.c task_model */
+                uint64_t gen = t.part_generation[f];
+                if (client_sync_has_part(cs, f, gen)) continue;
+                const void *blob = link_read_enc(link, LINK_MODEL, f, gen, &bytes, &enc, &err);
+                if (!blob || client_sync_part(cs, f, blob, bytes, enc, gen, 1, &err) < 0) { model_ok = 0; break; }
             }
+            if (model_ok) {
+                const float *g = client_sync_global(cs);
+                if (g && nparams) { volatile float x = g[0] + g[nparams - 1]; (void)x; }
+            }
+            if (cs) TRACE("task: model %s\n", model_ok ? "decoded" : err.msg);
             if (t.keep_state && t.state_generation != 0) {
                 const void *st = link_read(link, LINK_STATE, t.state_in, t.state_generation, &bytes, NULL, &err);
                 client_state_view v;

@@ -101,6 +101,7 @@ static void actor_seeds(void)
     memset(&t, 0, sizeof t);
     t.task_id = 11;
     t.model_generation = 1;
+    t.part_generation[0] = 1;
     t.kind = TASK_FEDERATED;
     t.round = 1;
     t.local_steps = 2;
@@ -146,6 +147,15 @@ static void actor_seeds(void)
     frame(buf, &n, MSG_SETUP, &s, sizeof s);
     frame(buf, &n, MSG_TASK, &te, sizeof te);
     put("actor_msg", "setup-eval", buf, n, NULL, 0);
+    /* what the fuzzer found first: a setup whose bool bytes are not 0 or 1
+     * (the actor must refuse it before reading the configuration) */
+    actor_setup sx = s;
+    memset(&sx.cfg.aggregator.requeue, 40, 1);
+    memset(&sx.cfg.aggregator.error_feedback, 60, 1);
+    n = 0;
+    frame(buf, &n, MSG_SETUP, &sx, sizeof sx);
+    frame(buf, &n, MSG_TASK, &t, sizeof t);
+    put("actor_msg", "regress-bool-in-config", buf, n, NULL, 0);
     free(model);
     free(enc);
     free(st);

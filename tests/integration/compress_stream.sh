@@ -12,7 +12,11 @@
 #      smaller peaks than the fp32 run;
 #   5. an update one byte short, or labelled with another encoding
 #      (PHOTON_FAULT_UPDATE), is refused against the plan: the task is
-#      "unreadable", the run goes on and completes.
+#      "unreadable", the run goes on and completes;
+#   6. bytes_moved is what really crosses the link: over TCP with one actor
+#      per client, the model parts the supervisor sent plus the updates it
+#      received (counted by the link layer) equal bytes_moved exactly, with
+#      fragments (a phase sends only the fragment that changed) and without.
 source "$(dirname "$0")/runtime_common.bash"
 trap 'rc=$?; if [ $rc != 0 ]; then for f in "$tmp"/*.txt; do echo "== $f"; tail -n 15 "$f"; done; fi; [ ${#pids[@]} = 0 ] || kill -9 "${pids[@]}" 2>/dev/null || true; cleanup' EXIT
 pids=()
@@ -49,17 +53,24 @@ strip() { metrics_untimed "$1" | grep -v actor_exit; }
 diff <(strip "$tmp/full/metrics.jsonl") <(strip "$tmp/run/metrics.jsonl") > "$tmp/mdiff.txt" || { head "$tmp/mdiff.txt"; fail "metrics.jsonl differs"; }
 
 # 3. TCP: two remote actors on this machine.
-rm -rf "$tmp/run"
-"$PHOTON_SIM" "$tmp/x.ini" "${sets[@]}" --set aggregator.link=tcp --set aggregator.min_actors=2 > "$tmp/tcp.txt" 2>&1 &
-sup=$!
-pids+=($sup)
-for _ in $(seq 300); do [ -s "$tmp/run/listen.addr" ] && break; kill -0 $sup 2>/dev/null || break; sleep 0.1; done
-addr=$(cat "$tmp/run/listen.addr") || fail "no listen.addr"
-for i in 0 1; do
-    "$PHOTON_SIM" actor --connect "$addr" --key-file "$tmp/run/run.key" > "$tmp/actor$i.txt" 2>&1 &
-    pids+=($!)
-done
-wait $sup || fail "tcp run"
+# tcp_run NAME [--set ...]: a run in $tmp/NAME with two remote actors.
+tcp_run() {
+    local name=$1; shift
+    rm -rf "$tmp/$name"
+    "$PHOTON_SIM" "$tmp/x.ini" "$@" --set aggregator.link=tcp --set aggregator.min_actors=2 \
+        --set run.out_dir="$tmp/$name" > "$tmp/$name.txt" 2>&1 &
+    sup=$!   # (global: no_leftovers below)
+    pids+=($sup)
+    for _ in $(seq 300); do [ -s "$tmp/$name/listen.addr" ] && break; kill -0 $sup 2>/dev/null || break; sleep 0.1; done
+    local addr
+    addr=$(cat "$tmp/$name/listen.addr") || fail "$name: no listen.addr"
+    for i in 0 1; do
+        "$PHOTON_SIM" actor --connect "$addr" --key-file "$tmp/$name/run.key" > "$tmp/${name}_actor$i.txt" 2>&1 &
+        pids+=($!)
+    done
+    wait $sup || fail "tcp run $name"
+}
+tcp_run run "${sets[@]}"
 [ "$(hash_of "$tmp/run")" = "$want" ] || fail "tcp: $(hash_of "$tmp/run"), shm: $want"
 
 # 4. Bytes: the same run in fp32 without fragments moves more, with larger peaks.
@@ -84,6 +95,35 @@ for mode in short encoding; do
         "$tmp/bad_$mode.txt" || fail "$mode: no clear reason logged"
     grep -q '"status":"completed"' "$tmp/bad/summary.json" || fail "$mode: run did not complete"
 done
+# 6. The link's own count of what it carried equals bytes_moved: 2 clients,
+# both every round, 2 remote actors (so each client's tasks land on the
+# same actor and a phase finds there everything but the fragment synced
+# last), streaming with every option on, then plain fp32.
+one=(--set run.rounds=3 --set clients.count=2 --set clients.per_round=2 --set clients.actors=2)
+tcp_run bytes_f2 "${one[@]}"
+tcp_run bytes_f1 "${one[@]}" --set aggregator.compression=none --set aggregator.broadcast_compression=none \
+    --set aggregator.fragments=1 --set aggregator.overlap=false --set aggregator.error_feedback=false
+for name in bytes_f2 bytes_f1; do
+    python3 - "$tmp/$name/summary.json" "$name" <<'PY' || fail "$name: link bytes vs bytes_moved"
+import json, sys
+s = json.load(open(sys.argv[1]))
+link = s["link_model_bytes"] + s["link_update_bytes"]
+print(f"{sys.argv[2]}: link model {s['link_model_bytes']:.0f} + updates {s['link_update_bytes']:.0f} = {link:.0f}, "
+      f"bytes_moved {s['bytes_moved']:.0f}, update_bytes {s['update_bytes']:.0f}, states {s['link_state_bytes']:.0f}")
+assert s["bytes_moved"] > 0 and link == s["bytes_moved"], "the link carried other bytes than bytes_moved counts"
+assert s["link_update_bytes"] == s["update_bytes"]
+PY
+done
+# and streaming sends less than a whole model per phase: 2 actors x 3 rounds x 2 phases of it before
+python3 - "$tmp/bytes_f2/summary.json" "$tmp/bytes_f1/summary.json" <<'PY' || fail "fragments: model bytes sent"
+import json, sys
+f2, f1 = (json.load(open(p)) for p in sys.argv[1:])
+per_model_bf16 = f1["link_model_bytes"] / 2 / 3 / 2     # fp32, whole model to 2 actors in 3 rounds; bf16 halves it
+whole_each_phase = 2 * 3 * 2 * per_model_bf16
+print(f"fragments: model sent {f2['link_model_bytes']:.0f} bytes, whole model every phase would be {whole_each_phase:.0f}")
+assert f2["link_model_bytes"] < 0.7 * whole_each_phase
+PY
+
 sleep 0.2
 for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && fail "process $p left running"; done
 pids=()

@@ -68,6 +68,22 @@ mkdir -p other && echo "more text" > other/text.txt
 printf '%s\n[data]\nvalidation = text.txt, other/text.txt\n' "$ok_base" >same_names.ini
 expect_error "two validation sources of one name" "same_names.ini:4: \[data\] validation: two items are named 'text' \(give one a name: name=path\)" same_names.ini
 
+# At most 16 validation sources (per-source perplexities, io/val_index.h):
+# a 17th is refused at load, before any data is read, whether it is a 17th
+# item or a pattern's 17th file; 16 items, or 17 files under one name, load.
+mkdir -p val && for i in $(seq -w 1 17); do echo "validation text $i" > val/v$i.txt; done
+items() { local n=$1 s=""; for i in $(seq -w 1 17 | head -n "$n"); do s="$s,"$'\n'"    val/v$i.txt"; done; echo "${s#,$'\n'    }"; }
+printf '%s\n[data]\nvalidation = %s\n' "$ok_base" "$(items 17)" >val17.ini
+expect_error "17 validation sources" "val17.ini:4: \[data\] validation: more than 16 sources \(the 17th is 'v17'; per-source perplexities are kept for at most 16\): gather files under one name with name=pattern" val17.ini
+printf '%s\n[data]\nvalidation = val/v*.txt\n' "$ok_base" >val17glob.ini
+expect_error "17 validation sources of one pattern" "val17glob.ini:4: \[data\] validation: more than 16 sources \(the 17th is 'v17'" val17glob.ini
+expect_error "17 validation sources, prepare" "val17.ini:4: \[data\] validation: more than 16 sources" prepare val17.ini
+printf '%s\n[data]\nvalidation = %s\n' "$ok_base" "$(items 16)" >val16.ini
+printf '%s\n[data]\nvalidation = val=val/v*.txt\n' "$ok_base" >val_named.ini
+for f in val16.ini val_named.ini; do
+    "$BIN" "$f" --dry-run >/dev/null 2>err.txt && echo "ok   $f loads" || fail "$f: $(cat err.txt)"
+done
+
 printf '%s\n[eval]\ntokens = 10\n' "$ok_base" >few_tokens.ini
 expect_error "eval budget below a window" "few_tokens.ini:4: \[eval\] tokens = 10 is less than one window of \[model\] seq_len = 64 tokens" few_tokens.ini
 

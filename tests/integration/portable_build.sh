@@ -2,7 +2,8 @@
 # The portable build (-DPHOTON_PORTABLE=ON, issue 11 §8): a CPU run gives the
 # same model bits whichever OpenBLAS kernels the environment asks for, where
 # the default build's bits follow the kernels (which is why the option
-# exists: the test could not tell the difference otherwise).  Builds
+# exists: the test could not tell the difference otherwise); and the link
+# encodings (bench --runtime --quant --digest) are bitwise the same in both.  Builds
 # photon-sim into a temporary directory (about a minute on 2 cores).
 source "$(dirname "$0")/runtime_common.bash"
 command -v cmake >/dev/null || { echo "SKIP: no cmake"; exit 77; }
@@ -32,4 +33,9 @@ grep -q '"blas_kernels": *"Haswell"' "$tmp/run/summary.json" || fail "summary.js
 n1=$(hash_of "$PHOTON_SIM" Haswell)
 n2=$(hash_of "$PHOTON_SIM" "$other")
 [ "$n1" != "$n2" ] || fail "the default build gave the same bits under Haswell and $other kernels: this test cannot tell"
-echo "PASS: portable build $p1 under Haswell and $other; default build $n1 vs $n2"
+# The link encodings (gpu/quant.c, and its AVX2 kernels in both builds) give the same bits.
+"$portable" bench --runtime --quant --digest > "$tmp/digest-portable.txt" || fail "portable: quant digest"
+"$PHOTON_SIM" bench --runtime --quant --digest > "$tmp/digest-default.txt" || fail "default: quant digest"
+[ "$(grep -c '^digest ' "$tmp/digest-default.txt")" = 3 ] || fail "quant digest: $(cat "$tmp/digest-default.txt")"
+diff "$tmp/digest-portable.txt" "$tmp/digest-default.txt" || fail "the portable and default builds encode differently"
+echo "PASS: portable build $p1 under Haswell and $other; default build $n1 vs $n2; the same link encodings"

@@ -5,7 +5,9 @@
 # check with TensorBoard's masked_crc32c; and a run killed after its last
 # checkpoint and resumed shows the same curves as one that never stopped
 # (the resumed run's SessionLog START drops the killed run's points after
-# the checkpoint), with the killed run's file kept.
+# the checkpoint), with the killed run's file kept; the cumulative
+# comm/bytes_moved continues from the checkpoint's total after the resume
+# (metrics.jsonl's running sum), and so do summary.json's byte totals.
 source "$(dirname "$0")/runtime_common.bash"
 py=${PHOTON_VENV_PYTHON:-$(bash "$PHOTON_SOURCE_DIR/tools/pyenv.sh" --no-install)} || { echo "skip: no test venv"; exit 77; }
 "$py" -c "import tensorboard" 2>/dev/null || { echo "skip: tensorboard not installed in $py"; exit 77; }
@@ -100,6 +102,24 @@ er = load(resumed)
 for t in ("eval/perplexity", "eval/loss", "train/loss", "train/lr", "train/grad_norm", "train/update_norm", "round/round"):
     a, b = series(ea, t), series(er, t)
     assert a == b, (t, a, b)
+# Cumulative scalars continue across the resume: at every committed round,
+# comm/bytes_moved is the running sum of the round events' bytes_moved
+# (failed attempts included) in the resumed run's metrics.jsonl.
+revents = [json.loads(l) for l in open(os.path.join(resumed, "metrics.jsonl"))]
+want, total = [], 0.0
+for e in revents:
+    if e["event"] == "round":
+        total += e["bytes_moved"]
+        if e["committed"]:
+            want.append((e["tokens"], f32(total)))
+got = series(er, "comm/bytes_moved")
+assert len(got) == 6 and all(b[1] >= a[1] for a, b in zip(got, got[1:])), ("bytes_moved not cumulative", got)
+assert got == want, ("comm/bytes_moved differs from metrics.jsonl's running sum", got, want)
+assert got == series(ea, "comm/bytes_moved"), (got, series(ea, "comm/bytes_moved"))
+sf, sr = (json.load(open(os.path.join(d, "summary.json"))) for d in (full, resumed))
+for k in ("bytes_moved", "update_bytes", "peak_task_bytes", "allreduce_bytes", "communication_reduction"):
+    assert sf[k] == sr[k], ("summary.json after the resume", k, sf[k], sr[k])
+assert sr["bytes_moved"] == total, (sr["bytes_moved"], total)
 # ... because of the purge: without it the killed run's round 3 shows twice.
 raw = series(load(resumed, purge=False), "round/round")
 assert len(raw) == 7 and [v for _, v in raw].count(3.0) == 2, raw

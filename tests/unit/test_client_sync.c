@@ -10,8 +10,9 @@
  *   continuing with overlap: start = local; after training fragment f−1 is
  *     mixed: α·local + (1−α)·global;
  *   error feedback: update = encode(Δ_f + r_f), r_f = what it dropped, the
- *     other fragments' residual carried over; the broadcast is decoded
- *     fragment by fragment, and a model blob of the wrong size is refused. */
+ *     other fragments' residual carried over; the broadcast is one part
+ *     per fragment, decoded on its own (a new part replaces its fragment
+ *     only), and a part of the wrong size or encoding is refused. */
 #include "harness.h"
 #include "actors/client_sync.h"
 #include "actors/client_state.h"
@@ -211,23 +212,37 @@ static void test_error_feedback_and_broadcast(void)
     for (size_t i = 0; i < x.n; i++) if (in_fragment(x.fp, 0, i)) kept &= out.resid[i] == x.resid0[i];
     CHECK_MSG(kept, "the other fragment's residual is carried over");
 
-    /* the broadcast: bf16 fragment by fragment; the wrong size is refused */
-    size_t mb = quant_bytes(QUANT_BF16, fragment_elems(x.fp, 0)) + quant_bytes(QUANT_BF16, m1);
-    uint8_t *blob = malloc(mb);
+    /* the broadcast: one bf16 part per fragment; the wrong size or encoding is refused */
+    size_t mb[2] = { quant_bytes(QUANT_BF16, fragment_elems(x.fp, 0)), quant_bytes(QUANT_BF16, m1) };
+    uint8_t *blob[2] = { malloc(mb[0]), malloc(mb[1]) };
     float *tmp = malloc(x.n * sizeof(float)), *dec = malloc(x.n * sizeof(float));
-    for (int f = 0, off = 0; f < 2; f++) {
+    CHECK(client_sync_parts(x.cs) == 2);
+    for (int f = 0; f < 2; f++) {
         fragment_gather(x.fp, f, x.global, tmp);
-        quant_encode(QUANT_BF16, tmp, fragment_elems(x.fp, f), blob + off, 1);
-        quant_decode(QUANT_BF16, blob + off, fragment_elems(x.fp, f), tmp, 1);
+        quant_encode(QUANT_BF16, tmp, fragment_elems(x.fp, f), blob[f], 1);
+        quant_decode(QUANT_BF16, blob[f], fragment_elems(x.fp, f), tmp, 1);
         fragment_scatter(x.fp, f, tmp, dec);
-        off += (int)quant_bytes(QUANT_BF16, fragment_elems(x.fp, f));
+        CHECK(!client_sync_has_part(x.cs, f, 9));
+        CHECK(client_sync_part(x.cs, f, blob[f], mb[f], QUANT_BF16, 9, 1, &err) == 0);
+        CHECK(client_sync_has_part(x.cs, f, 9) && !client_sync_has_part(x.cs, f, 10));
     }
-    const float *g = client_sync_model(x.cs, blob, mb, QUANT_BF16, 9, 1, &err);
+    const float *g = client_sync_global(x.cs);
     CHECK(g && memcmp(g, dec, x.n * sizeof(float)) == 0);
-    CHECK(client_sync_model(x.cs, blob, mb - 1, QUANT_BF16, 10, 1, &err) == NULL);
+    /* a new part 1 changes fragment 1 only; part 0 is held as it was */
+    for (size_t i = 0; i < x.n; i++) tmp[i] = 2.0f * x.global[i];
+    float *g2 = malloc(x.n * sizeof(float));
+    fragment_gather(x.fp, 1, tmp, g2);
+    quant_encode(QUANT_BF16, g2, m1, blob[1], 1);
+    quant_decode(QUANT_BF16, blob[1], m1, g2, 1);
+    fragment_scatter(x.fp, 1, g2, dec);
+    CHECK(client_sync_part(x.cs, 1, blob[1], mb[1], QUANT_BF16, 10, 1, &err) == 0);
+    CHECK(client_sync_has_part(x.cs, 0, 9) && client_sync_has_part(x.cs, 1, 10));
+    CHECK_MSG(memcmp(client_sync_global(x.cs), dec, x.n * sizeof(float)) == 0, "part 1 replaced, part 0 kept");
+    CHECK(client_sync_part(x.cs, 1, blob[1], mb[1] - 1, QUANT_BF16, 11, 1, &err) < 0);
     CHECK_CONTAINS(err.msg, "plan says");
-    CHECK(client_sync_model(x.cs, blob, mb, QUANT_NONE, 10, 1, &err) == NULL);
-    free(e); free(r); free(rout); free(want); free(blob); free(tmp); free(dec);
+    CHECK(client_sync_part(x.cs, 1, blob[1], mb[1], QUANT_NONE, 11, 1, &err) < 0);
+    CHECK(client_sync_part(x.cs, 0, blob[1], mb[1], QUANT_BF16, 11, 1, &err) < 0 || mb[0] == mb[1]);
+    free(e); free(r); free(rout); free(want); free(blob[0]); free(blob[1]); free(tmp); free(dec); free(g2);
     teardown(&x);
 }
 

@@ -316,13 +316,13 @@ static void test_netclock_measured(void)
     CHECK_EQ_INT(netclock_round_begin(nc, 3, ids, late), 0);
     CHECK(netclock_holds(nc));
     CHECK_CLOSE(netclock_task_timeout(nc, 2), 10, 0);   /* a fast client may take longer in real time */
-    netclock_task_done(nc, 0, 2.0);    /* 1 + 2 + 1 = 4 s: in time */
-    netclock_task_done(nc, 1, 1.5);    /* 1.5 / 0.5 = 3 s: 5 s, not after the deadline */
-    netclock_task_failed(nc, 2);
+    netclock_task_done(nc, 0, 0, 2.0);    /* 1 + 2 + 1 = 4 s: in time */
+    netclock_task_done(nc, 1, 0, 1.5);    /* 1.5 / 0.5 = 3 s: 5 s, not after the deadline */
+    netclock_task_failed(nc, 2, 0);
     CHECK_EQ_INT(netclock_decide(nc, late), 0);
-    netclock_add_time(nc, 0, 0.25);
-    netclock_add_time(nc, 1, 0.25);
-    netclock_outer_time(nc, 0.5);
+    netclock_add_time(nc, 0, 0, 0.25);
+    netclock_add_time(nc, 1, 0, 0.25);
+    netclock_outer_time(nc, 0, 0.5);
     netclock_round_end(nc);
     netclock_report rep;
     netclock_last(nc, &rep);
@@ -330,9 +330,9 @@ static void test_netclock_measured(void)
     CHECK_CLOSE(rep.sim, 5.0 + 0.25 + 0.5, 1e-5);
     CHECK_EQ_INT(rep.summary->on_time, 2);
     netclock_round_begin(nc, 3, ids, late);
-    netclock_task_done(nc, 0, 2.0);
-    netclock_task_done(nc, 1, 1.6);    /* 3.2 s of compute: 5.2 s > 5 */
-    netclock_task_done(nc, 2, 1.0);
+    netclock_task_done(nc, 0, 0, 2.0);
+    netclock_task_done(nc, 1, 0, 1.6);    /* 3.2 s of compute: 5.2 s > 5 */
+    netclock_task_done(nc, 2, 0, 1.0);
     CHECK_EQ_INT(netclock_decide(nc, late), 1);
     CHECK_EQ_INT(late[1], 1);
     char why[300];

@@ -1,12 +1,14 @@
 /* prepare end to end on small slices (max_docs): shards hold every
  * document once with an EOT after each, counts agree with the manifest,
  * output is byte-identical across runs, prepare_is_current follows the
- * inputs, a trained tokenizer works, and a bad source fails cleanly with
- * no manifest and no temp files left behind. */
+ * inputs, a trained tokenizer works, a bad source fails cleanly with
+ * no manifest and no temp files left behind, and a 17th validation source
+ * is refused. */
 #include <stdarg.h>
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "harness.h"
 #include "io/common.h"
 #include "io/config.h"
@@ -209,11 +211,46 @@ static void test_bad_source(void)
     free(c);
 }
 
+/* Validation sources beyond VAL_MAX_SOURCES (16): one unnamed pattern over
+ * 17 files names 17 sources; prepare refuses it before reading anything,
+ * naming the key, the limit and the source too many, and leaves no
+ * manifest.  16 are prepared. */
+static void test_val_limit(void)
+{
+    photon_config *c = xmalloc(sizeof *c);
+    const char *out = th_tmpdir(), *vdir = th_tmpdir();
+    setup(c, out);
+    char name[32], text[64], last[600];
+    for (int i = 0; i < 17; i++) {
+        snprintf(name, sizeof name, "v%02d.txt", i);
+        snprintf(text, sizeof text, "validation text number %d, a few words long.\n", i);
+        snprintf(last, sizeof last, "%s", th_write_file(vdir, name, text));
+    }
+    setl(&c->data.validation, 0, "%s/v*.txt", vdir);
+    photon_err err;
+    CHECK(prepare_run(c, 0, &err) < 0);
+    CHECK_CONTAINS(err.msg, "[data] validation: more than 16 sources (the 17th is 'v16'");
+    CHECK_CONTAINS(err.msg, "name=pattern");
+    CHECK(strchr(err.msg, '\n') == NULL);
+    char d[4096], mp[4096];
+    prepare_dir(c, d, sizeof d);
+    path_join(mp, sizeof mp, d, "manifest.json");
+    CHECK(!file_exists(mp));
+    CHECK(unlink(last) == 0);
+    CHECK(prepare_run(c, 0, &err) == 0);
+    size_t n;
+    char *m = slurp(mp, &n);
+    CHECK(m && strstr(m, "\"v15\"") && !strstr(m, "\"v16\""));
+    free(m);
+    free(c);
+}
+
 int main(void)
 {
     log_set_quiet(true);
     RUN(test_iid);
     RUN(test_train_and_sources);
     RUN(test_bad_source);
+    RUN(test_val_limit);
     return th_finish();
 }

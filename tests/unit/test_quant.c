@@ -1,10 +1,14 @@
 /* The link encodings (gpu/quant.h) against blocks worked out by hand (exact
  * bytes and values: ties to even, zeros, ±Inf, NaN, the last partial block,
- * subnormals, FLT_MAX), against an independent scalar reference on random
- * data (a nearest-value search rather than gpu/quant.c's thresholds and
- * rounding trick), thread-count independence, and error feedback: the sum
- * of what is sent tracks the sum of the true updates within half a step,
- * however many rounds, where without it the drift grows. */
+ * subnormals, FLT_MAX), against an independent scalar reference (a
+ * nearest-value search rather than gpu/quant.c's thresholds and rounding
+ * trick; decoding and error feedback written out): the kernels that run
+ * (AVX2 where the build targets it) and the portable ones, bit for bit, on
+ * random data with zeros, ±Inf, NaNs, subnormals and partial last blocks,
+ * exact ties and edge blocks; thread-count independence; and error
+ * feedback: the sum of what is sent tracks the sum of the true updates
+ * within half a step, however many rounds, where without it the drift
+ * grows. */
 #include "harness.h"
 #include "gpu/quant.h"
 #include "io/common.h"
@@ -202,6 +206,7 @@ static void ref_encode(int kind, const float *x, size_t n, uint8_t *out)
             uint32_t u = bits(x[i]), lo = u & 0xffff0000u;
             uint16_t h;
             if (isnan(x[i])) h = (uint16_t)((u >> 16) | 0x40);
+            else if (isinf(x[i])) h = (uint16_t)(u >> 16);
             else {
                 /* above bf16's largest finite, the next step is 2^128 (Inf) */
                 double vhi = (lo & 0x7fffffffu) == 0x7f7f0000u ? copysign(ldexp(1, 128), x[i]) : from_bits(lo + 0x10000u);
@@ -217,7 +222,14 @@ static void ref_encode(int kind, const float *x, size_t n, uint8_t *out)
         size_t m = n - lo < bs ? n - lo : bs;
         uint8_t *o = out + lo / bs * bb;
         float amax = 0;
-        for (size_t i = 0; i < m; i++) amax = fmaxf(amax, fabsf(x[lo + i]));
+        int finite = 1;
+        for (size_t i = 0; i < m; i++) { amax = fmaxf(amax, fabsf(x[lo + i])); finite &= isfinite(x[lo + i]); }
+        if (!finite) {   /* scale NaN, codes 0 */
+            float nan = NAN;
+            memcpy(o, &nan, 4);
+            memset(o + 4, 0, kind == QUANT_INT8 ? m : (m + 1) / 2);
+            continue;
+        }
         float s = ref_scale(amax, kind == QUANT_INT8 ? 127 : 6), inv = 1 / s;
         memcpy(o, &s, 4);
         if (kind == QUANT_INT8) {
@@ -241,6 +253,48 @@ static void ref_encode(int kind, const float *x, size_t n, uint8_t *out)
             }
         }
     }
+}
+
+/* Decoding, written out: int8 q·scale, fp4 grid value (signed)·scale, bf16 the upper half. */
+static void ref_decode(int kind, const uint8_t *in, size_t n, float *out)
+{
+    if (kind == QUANT_BF16) {
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, in + 2 * i, 2);
+            out[i] = from_bits((uint32_t)h << 16);
+        }
+        return;
+    }
+    size_t bs = kind == QUANT_INT8 ? 256 : 32, bb = quant_bytes(kind, bs);
+    for (size_t lo = 0; lo < n; lo += bs) {
+        size_t m = n - lo < bs ? n - lo : bs, h = (m + 1) / 2;
+        const uint8_t *p = in + lo / bs * bb;
+        float sc = scale_at(p);
+        for (size_t i = 0; i < m; i++) {
+            if (kind == QUANT_INT8) { out[lo + i] = (float)(int8_t)p[4 + i] * sc; continue; }
+            int c = i < h ? p[4 + i] & 15 : p[4 + i - h] >> 4;
+            float v = grid[c & 7];
+            out[lo + i] = (c & 8 ? -v : v) * sc;
+        }
+    }
+}
+
+/* Error feedback, written out: e = x + r; send encode(e); r = e − decode
+ * (NaN over a non-finite block, whose decode is NaN). */
+static void ref_encode_ef(int kind, const float *x, float *r, size_t n, uint8_t *out)
+{
+    float *e = calloc(n + 1, sizeof(float)), *d = calloc(n + 1, sizeof(float));
+    for (size_t i = 0; i < n; i++) e[i] = x[i] + r[i];
+    ref_encode(kind, e, n, out);
+    ref_decode(kind, out, n, d);
+    size_t bs = kind == QUANT_INT8 ? 256 : 32;
+    for (size_t i = 0; i < n; i++) {
+        int bad = kind != QUANT_BF16 && isnan(scale_at(out + i / bs * quant_bytes(kind, bs)));
+        r[i] = bad ? NAN : e[i] - d[i];
+    }
+    free(e);
+    free(d);
 }
 
 static float rnd_value(uint64_t *s)
@@ -269,6 +323,96 @@ static void test_against_reference(void)
         CHECK_MSG(diff == 0, "%s: %zu of %zu bytes differ from the reference", quant_name(k), diff, nb);
     }
     free(x); free(a); free(b);
+}
+
+/* The kernels that run (AVX2 where built) and the portable ones, against
+ * the scalar reference, bit for bit: encode, decode and error feedback,
+ * on random data with runs of zeros, ±Inf, NaNs (quiet, signalling,
+ * negative), subnormals, FLT_MAX, grid ties and huge block maxima, for
+ * sizes with and without a partial last block, across several spans. */
+static float special(uint64_t *s)
+{
+    static const uint32_t sp[] = { 0x00000000u, 0x80000000u, 0x7f800000u, 0xff800000u, 0x7fc00000u, 0xffc00001u,
+                                   0x7f800001u, 0x7f7fffffu, 0xff7fffffu, 0x00800000u, 0x00000001u, 0x807fffffu };
+    uint64_t r = splitmix64(s);
+    return r % 3 ? rnd_value(s) * (r % 7 == 0 ? 1e30f : 1.0f) : from_bits(sp[r / 3 % (sizeof sp / sizeof sp[0])]);
+}
+
+/* Both kernel sets against the reference for kind on x[0..n) (residual r0). */
+static void check_kernels(int k, const float *x, const float *r0, size_t n, const char *what)
+{
+    size_t nb = quant_bytes(k, n);
+    /* 64-byte aligned: streaming stores (large vectors) need 32 */
+    uint8_t *a = aligned_alloc(64, (nb + 64) / 64 * 64), *b = malloc(nb + 1), *efb = malloc(nb + 1);
+    float *da = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64), *db = malloc(n * sizeof(float));
+    float *ra = malloc(n * sizeof(float)), *rb = malloc(n * sizeof(float));
+    ref_encode(k, x, n, b);
+    ref_decode(k, b, n, db);
+    memcpy(rb, r0, n * sizeof(float));
+    ref_encode_ef(k, x, rb, n, efb);
+    for (int portable = 0; portable < 2; portable++) {
+        quant_portable_kernels(portable);
+        const char *which = portable ? "portable" : "default";
+        quant_encode(k, x, n, a, 2);
+        CHECK_MSG(memcmp(a, b, nb) == 0, "%s %s, %s, n = %zu: encode differs from the reference", which, quant_name(k), what, n);
+        quant_decode(k, b, n, da, 2);
+        CHECK_MSG(memcmp(da, db, n * sizeof(float)) == 0, "%s %s, %s, n = %zu: decode differs", which, quant_name(k), what, n);
+        memcpy(ra, r0, n * sizeof(float));
+        quant_encode_ef(k, x, ra, n, a, 2);
+        CHECK_MSG(memcmp(a, efb, nb) == 0, "%s %s, %s, n = %zu: feedback encode differs", which, quant_name(k), what, n);
+        CHECK_MSG(memcmp(ra, rb, n * sizeof(float)) == 0, "%s %s, %s, n = %zu: residual differs", which, quant_name(k), what, n);
+    }
+    quant_portable_kernels(0);
+    free(a); free(b); free(efb); free(da); free(db); free(ra); free(rb);
+}
+
+static void test_kernels_vs_reference(void)
+{
+    /* the last is past QUANT_STREAM_MIN: decoded with streaming stores */
+    const size_t sizes[] = { 1, 7, 8, 31, 32, 33, 255, 256, 257, 1000, 4096, 4099, (size_t)1 << 16, ((size_t)9 << 16) + 45,
+                             ((size_t)4 << 20) + 77 };
+    size_t nmax = sizes[sizeof sizes / sizeof sizes[0] - 1];
+    float *x = malloc(nmax * sizeof(float)), *r0 = malloc(nmax * sizeof(float));
+    uint64_t s = 2024;
+    for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++) {
+        size_t n = sizes[z];
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = splitmix64(&s);
+            /* mostly finite blocks (so the rounding is exercised), some poisoned, some all zero */
+            x[i] = r % 50 == 0 ? special(&s) : rnd_value(&s);
+            r0[i] = (float)((double)(r >> 40) / 16777216.0 - 0.5) * 1e-3f;
+        }
+        for (size_t i = n / 2; i < n / 2 + 300 && i < n; i++) x[i] = 0.0f;   /* a block of zeros */
+        for (int k = QUANT_BF16; k < QUANT_COUNT; k++) check_kernels(k, x, r0, n, "random");
+    }
+    /* Exact ties in whole blocks: block maxima 127 and 6 times a power of
+     * two (exact scales), then every half-integer (int8) and every E2M1
+     * midpoint and grid value (fp4), both signs, residual 0. */
+    enum { NT = 16 * 256 };
+    static const float fp4_pts[] = { 0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5, 0, 0.5f, 1, 1.5f, 2, 3, 4, 6, 0.3f };
+    memset(r0, 0, NT * sizeof(float));
+    for (size_t i = 0; i < NT; i++) {
+        float p2 = ldexpf(1, (int)(i / 256 % 5) - 2);
+        x[i] = (i % 256 == 0 ? 127 : (float)((int)(i % 255) - 127) + 0.5f) * p2;
+    }
+    check_kernels(QUANT_INT8, x, r0, NT, "ties");
+    for (size_t i = 0; i < NT; i++) {
+        float p2 = ldexpf(1, (int)(i / 32 % 5) - 2), v = i % 32 == 0 ? 6 : fp4_pts[i % 16];
+        x[i] = (i / 16 % 2 ? -v : v) * p2;
+    }
+    check_kernels(QUANT_FP4, x, r0, NT, "ties");
+    for (size_t i = 0; i < NT; i++) x[i] = from_bits(0x3f800000u + (uint32_t)(i % 4) * 0x8000u + (uint32_t)(i / 4) * 0x10000u);
+    check_kernels(QUANT_BF16, x, r0, NT, "ties");
+    /* Whole blocks at the edges: maxima FLT_MAX (the scale steps down an
+     * ulp), FLT_MIN and subnormals (the scale floors), all zeros, one Inf. */
+    for (size_t i = 0; i < NT; i++) {
+        size_t blk = i / 256 % 4;
+        float v = (float)((int)(i % 97) - 48) / 48.0f;
+        x[i] = blk == 0 ? (i % 256 == 5 ? -FLT_MAX : v * FLT_MAX) : blk == 1 ? v * FLT_MIN * 3 : blk == 2 ? 0.0f : v;
+        if (blk == 3 && i % 256 == 200) x[i] = INFINITY;
+    }
+    for (int k = QUANT_BF16; k < QUANT_COUNT; k++) check_kernels(k, x, r0, NT, "edges");
+    free(x); free(r0);
 }
 
 static void test_threads(void)
@@ -358,6 +502,7 @@ int main(void)
     RUN(test_fp4_hand);
     RUN(test_fp4_partial_and_nonfinite);
     RUN(test_against_reference);
+    RUN(test_kernels_vs_reference);
     RUN(test_threads);
     RUN(test_error_feedback);
     return th_finish();

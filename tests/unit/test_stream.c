@@ -46,7 +46,29 @@ static void test_plain(void)
     double down, up;
     stream_task_bytes(s, 0, 0, &down, &up);
     CHECK(down == 4.0 * (double)n && up == 4.0 * (double)n);
-    free(u);
+    /* one part: the model as it is */
+    link_plan lp = { 0 };
+    stream_link_plan(s, &lp);
+    CHECK(link_model_parts(&lp) == 1 && link_model_part_bytes(&lp, 0) == 4 * n);
+    float *theta = malloc(n * sizeof(float)), *part = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; i++) theta[i] = (float)i - 7.5f;
+    CHECK(stream_encode_part(s, theta, 0, part) == LINK_ENC_RAW && memcmp(part, theta, 4 * n) == 0);
+    stream_free(s);
+    /* fp32 in 3 fragments: each part is its fragment's compact form */
+    c = config(QUANT_NONE, QUANT_NONE, 3, 0, 1);
+    s = stream_new(&c, &gc, 0, 1, &err);
+    fragment_plan *p = fragment_plan_new(&gc, 3, &err);
+    stream_link_plan(s, &lp);
+    CHECK(link_model_parts(&lp) == 3);
+    for (int f = 0; f < 3; f++) {
+        size_t m = fragment_elems(p, f);
+        CHECK(link_model_part_bytes(&lp, f) == 4 * m);
+        CHECK(stream_encode_part(s, theta, f, part) == LINK_ENC_RAW);
+        fragment_gather(p, f, theta, u);
+        CHECK_MSG(memcmp(part, u, 4 * m) == 0, "fp32 part %d is fragment_gather of theta", f);
+    }
+    fragment_plan_free(p);
+    free(u); free(theta); free(part);
     stream_free(s);
 }
 
@@ -94,11 +116,17 @@ static void test_compressed_fragments(void)
     stream_task_bytes(s, 0, 1, &down, &up);
     CHECK(down == (double)quant_bytes(QUANT_BF16, m1) && up == (double)quant_bytes(QUANT_INT8, m0));
 
-    /* The broadcast: fragment by fragment, each decodable on its own. */
+    /* The broadcast: one part per fragment, each decodable on its own. */
+    link_plan lp = { 0 };
+    stream_link_plan(s, &lp);
+    CHECK(stream_model_parts(s) == 2 && link_model_parts(&lp) == 2 && lp.model_bytes == stream_model_blob_bytes(s));
+    CHECK(link_model_part_bytes(&lp, 0) == quant_bytes(QUANT_BF16, m0) &&
+          link_model_part_bytes(&lp, 1) == quant_bytes(QUANT_BF16, m1));
     float *theta = malloc(n * sizeof(float)), *back = malloc(n * sizeof(float)), *tmp = malloc(n * sizeof(float));
     for (size_t i = 0; i < n; i++) theta[i] = (float)i * 1e-3f + 1.0f;
     uint8_t *mb = malloc(stream_model_blob_bytes(s));
-    CHECK(stream_encode_model(s, theta, mb) == QUANT_BF16);
+    CHECK(stream_encode_part(s, theta, 0, mb) == QUANT_BF16);
+    CHECK(stream_encode_part(s, theta, 1, mb + quant_bytes(QUANT_BF16, m0)) == QUANT_BF16);
     quant_decode(QUANT_BF16, mb, m0, tmp, 1);
     fragment_scatter(p, 0, tmp, back);
     quant_decode(QUANT_BF16, mb + quant_bytes(QUANT_BF16, m0), m1, tmp, 1);
@@ -180,8 +208,12 @@ static void test_client_state(void)
     int flags = client_state_flags(&c, 0);
     CHECK_EQ_INT(flags, CLIENT_STATE_ADAM | CLIENT_STATE_LOCAL | CLIENT_STATE_RESID);
     CHECK_EQ_INT(client_state_flags(&c, 1), CLIENT_STATE_ADAM);   /* centralized */
-    c.clients.optimizer_state = OPTSTATE_RESET;
+    c.clients.optimizer_state = OPTSTATE_RESET;   /* the moments still go from phase to phase of a round */
+    CHECK_EQ_INT(client_state_flags(&c, 0), CLIENT_STATE_ADAM | CLIENT_STATE_LOCAL | CLIENT_STATE_RESID);
+    c.aggregator.fragments = 1;
+    c.aggregator.overlap = 1;                     /* one phase a round: nothing to carry */
     CHECK_EQ_INT(client_state_flags(&c, 0), CLIENT_STATE_LOCAL | CLIENT_STATE_RESID);
+    c.aggregator.fragments = 2;
     size_t n = 10, bytes = client_state_bytes(flags, n);
     CHECK(bytes == 64 + 4 * 10 * 4);
     void *blob = calloc(1, bytes);

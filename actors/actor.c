@@ -17,6 +17,7 @@
 #include "actors/fault_exec.h"
 #include "actors/client_sync.h"
 #include "actors/eval_task.h"
+#include "actors/actor_check.h"
 
 typedef struct {
     actor_setup *setup;   /* NULL until MSG_SETUP */
@@ -123,48 +124,12 @@ static void run_task(actor *a, const msg_task *t)
         send_fail(a, t->task_id, 0, err.msg); return;
     }
     proc_peer_send(a->peer, MSG_RESULT, &r, sizeof r);
+    if (!a->remote) faults_result_exit_seam(t->client, t->round, a->peer);
     if (a->sess) a->sess->tasks++;
     /* Kept states came for this task only; the supervisor holds them.  The
      * one written stays: when this actor runs the client's next task, the
      * supervisor does not send it back (supervisor/actor_pool.c). */
     if (a->remote) link_tcp_drop(a->link, LINK_STATE, t->keep_state ? t->state_out : -1);
-}
-
-/* A remote supervisor's setup is bounded before anything is allocated by
- * it: the model's shape, the plan's sizes against that shape, the slot. */
-static int setup_check(const actor_setup *s, char *why, size_t n)
-{
-    const gpt2_config *m = &s->model;
-    const link_plan *p = &s->plan;
-    if (m->n_layer < 1 || m->n_layer > 1024 || m->n_head < 1 || m->d_model < 1 || m->d_model > 65536 ||
-        m->seq_len < 1 || m->seq_len > (1 << 20) || m->vocab_size < 1 || m->padded_vocab < m->vocab_size ||
-        m->padded_vocab > (1 << 24)) {
-        snprintf(why, n, "model shape out of range");
-        return -1;
-    }
-    size_t params = gpt2_num_params(m);
-    /* the model as sent: fp32, or encoded (at least fp4's 5 bits a value;
-     * client_sync_part checks the exact size of every part) */
-    if (params > ((size_t)1 << 38) || p->model_bytes > params * sizeof(float) || p->model_bytes < params / 2) {
-        snprintf(why, n, "model of %zu bytes for %zu parameters", p->model_bytes, params);
-        return -1;
-    }
-    size_t parts = 0;   /* each part ≤ the model, so the sum cannot wrap */
-    for (int f = 0; f < p->model_parts && p->model_parts <= LINK_MODEL_PARTS; f++)
-        parts += p->model_part_bytes[f] <= p->model_bytes ? p->model_part_bytes[f] : p->model_bytes + 1;
-    if (p->model_parts < 0 || p->model_parts > LINK_MODEL_PARTS || (p->model_parts > 1 && parts != p->model_bytes)) {
-        snprintf(why, n, "model in %d parts for %zu bytes", p->model_parts, p->model_bytes);
-        return -1;
-    }
-    size_t cap = 16 * params * sizeof(float) + ((size_t)1 << 20);
-    if (p->update_slots < 1 || p->update_slots > 4096 || p->state_slots < 0 || p->state_slots > 1000000 ||
-        p->update_bytes > cap || p->state_bytes > cap || s->slot < 0 || s->slot >= p->update_slots) {
-        snprintf(why, n, "link plan out of range (%d update slots of %zu bytes, %d state slots of %zu, slot %d)",
-                 p->update_slots, p->update_bytes, p->state_slots, p->state_bytes, s->slot);
-        return -1;
-    }
-    if (!memchr(s->run_id, 0, sizeof s->run_id)) { snprintf(why, n, "run id not terminated"); return -1; }
-    return 0;
 }
 
 /* TASK_EVAL: the figures go back in one bounded message, nothing in the link. */
@@ -188,9 +153,10 @@ static int setup(actor *a, const void *payload, uint32_t len)
     }
     a->setup = xmalloc(sizeof *a->setup);
     memcpy(a->setup, payload, sizeof *a->setup);
+    cfg_wire_sanitize(&a->setup->cfg);   /* lists are pointers of the supervisor's */
     const actor_setup *s = a->setup;
     char bad[200];
-    if (a->remote && setup_check(s, bad, sizeof bad) < 0) {
+    if (a->remote && actor_setup_check(s, bad, sizeof bad) < 0) {
         log_error("setup message from the supervisor refused: %s (another photon-sim build?)", bad);
         return ACTOR_EXIT_CONFIG;
     }
@@ -242,6 +208,13 @@ static void on_msg(proc_peer *p, uint16_t type, const void *payload, uint32_t le
         if (len != sizeof(msg_task)) { log_error("task message of %u bytes, expected %zu", len, sizeof(msg_task)); a->status = ACTOR_EXIT_TRANSIENT; proc_loop_exit(a->loop); return; }
         msg_task t;
         memcpy(&t, payload, sizeof t);
+        char bad[200];
+        if (a->remote && actor_task_check(a->setup, &t, bad, sizeof bad) < 0) {
+            log_error("task message from the supervisor refused: %s (another photon-sim build?)", bad);
+            a->status = ACTOR_EXIT_TRANSIENT;
+            proc_loop_exit(a->loop);
+            return;
+        }
         if (t.kind == TASK_EVAL) run_eval(a, &t);
         else run_task(a, &t);
         break;
@@ -272,7 +245,19 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
 {
     actor *a = arg;
     if (a->remote && !proc_peer_open(p)) {
-        if (proc_peer_tls_error(p)) {
+        char cw[300], both[600];
+        if (proc_peer_tls_error(p) && link_tls_cert_failure(a->remote->tls, proc_peer_ssl(p), cw, sizeof cw)) {
+            a->sess->refused = 1;
+            snprintf(both, sizeof both, "(%s): %s", reason, cw);
+            session_end(a, ACTOR_EXIT_TRANSIENT, "authentication with the supervisor failed %.560s", both);
+        } else if (proc_peer_tls_error(p) && link_tls_certs(a->remote->tls)) {
+            /* It refused our certificate (its CA did not sign it), or it
+             * wants the run key instead. */
+            a->sess->refused = 1;
+            session_end(a, ACTOR_EXIT_TRANSIENT, "authentication with the supervisor failed (%s): "
+                        "our certificate is not signed by its [aggregator] tls_ca, or it uses the run key (--key-file)",
+                        reason);
+        } else if (proc_peer_tls_error(p)) {
             /* The supervisor refused our key, or it is not one that holds
              * the run key: either way nothing was sent to it. */
             a->sess->refused = 1;
@@ -281,6 +266,12 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
         } else {
             session_end(a, ACTOR_EXIT_TRANSIENT, "%s", reason);
         }
+        return;
+    }
+    if (a->remote && !a->setup && proc_peer_tls_error(p) && link_tls_cert_refused(proc_peer_tls_code(p))) {
+        a->sess->refused = 1;
+        session_end(a, ACTOR_EXIT_TRANSIENT, "the supervisor refused our certificate (%s): it is not signed by "
+                    "the supervisor's [aggregator] tls_ca, or has expired", reason);
         return;
     }
     if (a->remote && !a->setup) {
@@ -296,7 +287,8 @@ static void on_close(proc_peer *p, const char *reason, void *arg)
 
 /* Remote: the handshake completed; the supervisor must have used our
  * pre-shared key (a server that did not would have had to show a
- * certificate, which we do not accept anyway). */
+ * certificate, which the key mode does not accept anyway) or, in the
+ * certificate mode, shown a certificate from our CA naming its host. */
 static void on_open(proc_peer *p, void *arg)
 {
     actor *a = arg;

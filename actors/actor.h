@@ -41,7 +41,7 @@ typedef struct {
     int served;           /* the session got its setup */
     int refused;          /* authentication failed: retrying cannot help */
     int tasks;            /* results sent */
-    char why[320];        /* how it ended */
+    char why[640];        /* how it ended */
 } actor_session;
 /* Returns the exit status the process should end with if it does not
  * reconnect; *out says how the session ended. */

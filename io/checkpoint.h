@@ -32,7 +32,10 @@ typedef struct ckpt_reader ckpt_reader;
 /* Reads all of an untrusted checkpoint once in a child process (see
  * io/checkpoint_probe.c): 0 when the child read it cleanly, else -1 with
  * the child's one-line error, or -2 with "reading it crashed the HDF5
- * library" / "did not finish in N s" when the library died or hung on it.
+ * library" / "did not finish in N s" / "needs more memory than a
+ * checkpoint of N bytes can" when the library died, hung or would have
+ * taken memory out of proportion to the file (the caller must not read it
+ * in-process then).
  * Call before reading a file that came from elsewhere. */
 int ckpt_probe(const char *path, double seconds, photon_err *err);
 /* A generous time limit for probing path (grows with its size). */

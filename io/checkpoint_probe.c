@@ -11,7 +11,16 @@
  * time becomes one error line in the parent ("reading it crashed the HDF5
  * library"), and --resume falls back to the previous checkpoint, as for any
  * other damage.  The parent then reads the file itself, down the paths the
- * child has already been down.  Costs one more pass over the file. */
+ * child has already been down.  Costs one more pass over the file.
+ *
+ * The child's address space is bounded too (RLIMIT_AS): what it inherited
+ * plus PROBE_HEADROOM plus PROBE_PER_BYTE times the file's size.  Reading
+ * a checkpoint needs about its own size (the tensors are stored
+ * uncompressed; h5py's compressed ones barely shrink float weights), so
+ * a file that asks for much more — datasets declared huge but never
+ * written, an HDF5 structure that makes the library allocate without
+ * bound — is refused with one line instead of taking the machine's memory,
+ * in the child and then in the parent. */
 #include "io/checkpoint.h"
 #include "io/runstate.h"
 #include <errno.h>
@@ -20,11 +29,31 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #define CLEAN_ERROR 86   /* the child's status for "read it, found it wrong" */
+#define OUT_OF_MEMORY 87 /* the child's status for "an allocation failed under the limit" */
+#define PROBE_HEADROOM ((uint64_t)256 << 20)
+#define PROBE_PER_BYTE 4
+
+/* The child's limit: its current address space + headroom + 4 x the file.
+ * Not in sanitizer builds (ASan reserves terabytes of address space). */
+static uint64_t probe_limit(const char *path)
+{
+    struct stat st;
+    uint64_t file = stat(path, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%lu", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    return (uint64_t)pages * (uint64_t)sysconf(_SC_PAGESIZE) + PROBE_HEADROOM + PROBE_PER_BYTE * file;
+}
 
 static int count_cb(const char *path, int rank, const uint64_t *dims, const char *dtype, void *ud)
 {
@@ -70,6 +99,7 @@ int ckpt_probe(const char *path, double seconds, photon_err *err)
 {
     int fds[2];
     if (pipe(fds) != 0) { err_set(err, "%s: cannot create a pipe: %s", path, strerror(errno)); return -1; }
+    uint64_t limit = probe_limit(path);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -87,6 +117,14 @@ int ckpt_probe(const char *path, double seconds, photon_err *err)
         int devnull = open("/dev/null", O_WRONLY);
         if (devnull >= 0) { dup2(devnull, STDERR_FILENO); close(devnull); }
 #endif
+#ifndef PHOTON_SANITIZE
+        struct rlimit rl;
+        if (getrlimit(RLIMIT_AS, &rl) == 0 && (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > limit)) {
+            rl.rlim_cur = limit;
+            setrlimit(RLIMIT_AS, &rl);
+        }
+#endif
+        xalloc_set_fail_status(OUT_OF_MEMORY);
         photon_err e = { "" };
         int rc = read_everything(path, &e);
         ssize_t w = write(fds[1], e.msg, strlen(e.msg) + 1);
@@ -125,6 +163,13 @@ int ckpt_probe(const char *path, double seconds, photon_err *err)
     if (WIFEXITED(st) && WEXITSTATUS(st) == CLEAN_ERROR && msg[0]) {
         err_set(err, "%s", msg);
         return -1;
+    }
+    if (WIFEXITED(st) && WEXITSTATUS(st) == OUT_OF_MEMORY) {
+        struct stat fs;
+        long long size = stat(path, &fs) == 0 ? (long long)fs.st_size : -1;
+        err_set(err, "%s: reading it needs more memory than a checkpoint of %lld bytes can (over %llu MB): "
+                "the file is damaged or crafted", path, size, (unsigned long long)(limit >> 20));
+        return -2;   /* reading it here would take that memory too */
     }
     if (WIFSIGNALED(st))
         err_set(err, "%s: reading it crashed the HDF5 library (signal %d, %s): the file is damaged or crafted",

@@ -126,9 +126,13 @@ bool seam_hit(photon_seam s)
 
 /* ---- allocation --------------------------------------------------------- */
 
+static int oom_status = PHOTON_EXIT_FAIL;
+
+void xalloc_set_fail_status(int status) { oom_status = status; }
+
 static void *oom(size_t n)
 {
-    die(PHOTON_EXIT_FAIL, "out of memory allocating %zu bytes", n);
+    die(oom_status, "out of memory allocating %zu bytes", n);
 }
 
 void *xmalloc(size_t n)

@@ -33,6 +33,10 @@ void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), no
 /* Allocation that dies with a clear message on failure.  xmalloc goes through
  * the fault seam below so tests can fail the Nth allocation. */
 void *xmalloc(size_t n);
+/* The exit status of a failed allocation (default PHOTON_EXIT_FAIL); a
+ * child process that reads untrusted input under a memory limit sets its
+ * own, so its parent can tell "out of memory" from a crash. */
+void xalloc_set_fail_status(int status);
 void *xcalloc(size_t n, size_t sz);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);

@@ -44,6 +44,17 @@ void cfg_list_set(cfg_list *l, int n, const char *const *items);
  * supervisor/netmodel.h. */
 typedef struct { int kind; int n; double a, b; double v[CFG_PERCLIENT_MAX]; } cfg_perclient;
 
+struct photon_config;
+/* A configuration that arrived as bytes from another process (an actor's
+ * setup message): cfg_wire_sanitize empties its lists (their pointers mean
+ * nothing in this process; actors never read lists), then cfg_wire_check
+ * says whether every value is one the schema allows (bools 0 or 1, enums
+ * and choices known, numbers in range and not NaN, strings terminated,
+ * per-client values well formed) and the cross-key rules hold: 0, or -1
+ * with why naming the first bad key. */
+void cfg_wire_sanitize(struct photon_config *c);
+int cfg_wire_check(const struct photon_config *c, char *why, size_t n);
+
 typedef struct photon_config {
     char source_path[CFG_STR];   /* the experiment file, as given */
     struct {
@@ -106,6 +117,7 @@ typedef struct photon_config {
         int link;                /* enum cfg_link */
         char listen[CFG_STR];    /* host:port for tcp */
         char key_file[CFG_STR];
+        char tls_ca[CFG_STR], tls_cert[CFG_STR], tls_key[CFG_STR];  /* link = tcp with certificates */
         double connect_timeout; /* link = tcp: seconds with no actor connected; 0 = forever */
         int min_actors;          /* link = tcp: rounds start once this many actors are connected */
         int max_retries;         /* times a failed round is retried */

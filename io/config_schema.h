@@ -71,6 +71,8 @@ void cfg_format_value(const photon_config *c, int k, char *out, size_t n);
 void cfg_format_number(double v, char *out, size_t n);
 /* What a value of row k must look like ("an integer in [1, 64]"). */
 void cfg_describe(int k, char *out, size_t n);
+/* Whether v is inside row r's range (its bounds and their openness). */
+bool cfg_in_range(const cfg_key *r, double v);
 /* Short type name for the reference ("int", "enum", ...). */
 const char *cfg_type_name(cfg_type t);
 

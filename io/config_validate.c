@@ -227,6 +227,19 @@ int cfg_check_ex(const photon_config *c, const char *const *origin, const char *
                 return violation(&x, "data.validation", NULL,
                                  "[data] validation: two items are named '%s' (give one a name: name=path)", a);
         }
+    {
+        const char *k[3] = { "aggregator.tls_ca", "aggregator.tls_cert", "aggregator.tls_key" };
+        int set[3] = { c->aggregator.tls_ca[0] != 0, c->aggregator.tls_cert[0] != 0, c->aggregator.tls_key[0] != 0 };
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++)
+                if (set[i] && !set[j])   /* named where the set one is */
+                    return violation(&x, k[i], NULL,
+                                     "[aggregator] tls_ca, tls_cert and tls_key go together (%s is set, %s is not)",
+                                     k[i] + 11, k[j] + 11);
+        if (set[0] && c->aggregator.key_file[0])
+            return violation(&x, "aggregator.key_file", "aggregator.tls_cert",
+                             "[aggregator] key_file and tls_cert are two ways to authenticate remote actors: set one");
+    }
     if (c->aggregator.link == LINK_TCP && !c->aggregator.listen[0])
         return violation(&x, "aggregator.listen", "aggregator.link", "[aggregator] listen: expected host:port when link = tcp (got '')");
     const struct { int v; const char *key; } fc[] = {

@@ -74,7 +74,7 @@ static int bad(int k, const char *text, photon_err *err)
     return -1;
 }
 
-static bool in_range(const cfg_key *r, double v)
+bool cfg_in_range(const cfg_key *r, double v)
 {
     if (r->range & CFG_MIN) {
         if (r->range & CFG_MIN_OPEN ? v <= r->min : v < r->min) return false;
@@ -216,7 +216,7 @@ static int perclient_number(const cfg_key *r, const char *s, double *v)
     errno = 0;
     *v = strtod(s, &end);
     while (isspace((unsigned char)*end)) end++;
-    return *s && !*end && !errno && isfinite(*v) && in_range(r, *v) ? 0 : -1;
+    return *s && !*end && !errno && isfinite(*v) && cfg_in_range(r, *v) ? 0 : -1;
 }
 
 static int perclient_error(int k, const char *text, photon_err *err, const char *what)
@@ -259,7 +259,7 @@ static int parse_perclient(int k, const char *text, cfg_perclient *out, photon_e
             tmp->b = strtod(p2, &end);
             int b_ok = *p2 && !*end && !errno && isfinite(tmp->b);
             char what[200];
-            if (perclient_number(r, p1, &tmp->a) < 0 || (tmp->kind != DIST_LOGNORMAL && !in_range(r, tmp->b))) {
+            if (perclient_number(r, p1, &tmp->a) < 0 || (tmp->kind != DIST_LOGNORMAL && !cfg_in_range(r, tmp->b))) {
                 snprintf(what, sizeof what, "the distribution's %s must be in [%g, %g]",
                          tmp->kind == DIST_LOGNORMAL ? "median" : "bounds", r->min, r->max);
                 rc = perclient_error(k, text, err, what);
@@ -304,7 +304,7 @@ int cfg_parse_value(photon_config *c, int k, const char *text, const char *base_
     switch (r->type) {
     case CFG_T_INT: case CFG_T_I64: {
         long long v = strtoll(text, &end, 10);
-        if (!*text || *end || errno || !in_range(r, (double)v)) return bad(k, text, err);
+        if (!*text || *end || errno || !cfg_in_range(r, (double)v)) return bad(k, text, err);
         if (r->type == CFG_T_INT) {
             if (v < INT32_MIN || v > INT32_MAX) return bad(k, text, err);
             *(int *)f = (int)v;
@@ -321,7 +321,7 @@ int cfg_parse_value(photon_config *c, int k, const char *text, const char *base_
     }
     case CFG_T_DOUBLE: {
         double v = strtod(text, &end);
-        if (!*text || *end || errno || !isfinite(v) || !in_range(r, v)) return bad(k, text, err);
+        if (!*text || *end || errno || !isfinite(v) || !cfg_in_range(r, v)) return bad(k, text, err);
         *(double *)f = v;
         return 0;
     }

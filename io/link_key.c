@@ -35,7 +35,12 @@ int link_key_load(const char *path, unsigned char *key, photon_err *err)
     while (n < sizeof buf) {
         ssize_t k = read(fd, buf + n, sizeof buf - n);
         if (k < 0 && errno == EINTR) continue;
-        if (k < 0) { err_set(err, "key file %s: %s", path, strerror(errno)); close(fd); return -1; }
+        if (k < 0) {
+            err_set(err, "key file %s: %s", path, strerror(errno));
+            close(fd);
+            OPENSSL_cleanse(buf, sizeof buf);
+            return -1;
+        }
         if (k == 0) break;
         n += (size_t)k;
     }
@@ -58,26 +63,41 @@ int link_random(void *buf, size_t n)
     return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
 }
 
+/* The key's hex digits, without snprintf (whose internals would keep
+ * copies of the digits in frames we cannot wipe). */
+static void to_hex(const unsigned char *raw, size_t n, char *hex)
+{
+    static const char digit[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digit[raw[i] >> 4];
+        hex[2 * i + 1] = digit[raw[i] & 15];
+    }
+}
+
 int link_key_generate(const char *path, unsigned char *key, photon_err *err)
 {
     unsigned char raw[32];
-    if (link_random(raw, sizeof raw) < 0) { err_set(err, "cannot get random bytes for the run key"); return -1; }
-    char hex[2 * sizeof raw + 2];
-    for (size_t i = 0; i < sizeof raw; i++) snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    char hex[2 * sizeof raw + 1];
+    int rc = -1;
+    if (link_random(raw, sizeof raw) < 0) { err_set(err, "cannot get random bytes for the run key"); goto out; }
+    to_hex(raw, sizeof raw, hex);
     hex[2 * sizeof raw] = '\n';
-    hex[2 * sizeof raw + 1] = 0;
     /* Created 0600 from the start: the key is never readable by others. */
     unlink(path);
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) { err_set(err, "cannot create key file %s: %s", path, strerror(errno)); return -1; }
-    size_t len = strlen(hex);
-    if (write(fd, hex, len) != (ssize_t)len || fsync(fd) < 0) {
+    if (fd < 0) { err_set(err, "cannot create key file %s: %s", path, strerror(errno)); goto out; }
+    if (write(fd, hex, sizeof hex) != (ssize_t)sizeof hex || fsync(fd) < 0) {
         err_set(err, "cannot write key file %s: %s", path, strerror(errno));
         close(fd);
         unlink(path);
-        return -1;
+        goto out;
     }
     close(fd);
     memcpy(key, hex, 2 * sizeof raw);
-    return 2 * (int)sizeof raw;
+    rc = 2 * (int)sizeof raw;
+out:
+    /* The caller's copy is the only one left (it wipes it once used). */
+    OPENSSL_cleanse(raw, sizeof raw);
+    OPENSSL_cleanse(hex, sizeof hex);
+    return rc;
 }

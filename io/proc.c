@@ -47,6 +47,7 @@ struct proc_peer {
     SSL *ssl;
     proc_open_cb on_open;
     int open, failed, tls_error;
+    unsigned long tls_code;
     /* A frame that has started must be complete within frame_deadline
      * seconds (0: no deadline). */
     double frame_deadline;
@@ -288,6 +289,7 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
             char buf[120];
             if (!r) { ERR_error_string_n(last, buf, sizeof buf); r = buf; }
             p->failed = p->tls_error = 1;
+            p->tls_code = last;
             snprintf(why, sizeof why, "%s to %s failed: TLS: %s", p->open ? "connection" : "TLS handshake", p->name, r);
             peer_close(p, why);
             return;
@@ -424,10 +426,39 @@ void proc_peer_flush(proc_peer *p)
 }
 
 int proc_peer_closed(const proc_peer *p) { return p->closed; }
+
+void proc_peer_drain(proc_peer *p)
+{
+    if (p->closed || p->ssl) return;
+    int fd = bufferevent_getfd(p->bev);
+    struct evbuffer *in = bufferevent_get_input(p->bev);
+    size_t total = 0;
+    int eof = 0, err = 0;
+    /* A socket bufferevent freezes its input's end so that only it fills
+     * it; this read stands in for the one it would do next. */
+    while (!p->closed && total < 4 * (size_t)PROC_MAX_PAYLOAD) {
+        evbuffer_unfreeze(in, 0);
+        errno = 0;
+        int n = evbuffer_read(in, fd, 1 << 16);
+        int e = errno;
+        evbuffer_freeze(in, 0);
+        if (n > 0) { total += (size_t)n; on_read(p->bev, p); continue; }
+        if (n == 0) eof = 1;
+        else if (e == EINTR) continue;
+        else if (e != EAGAIN && e != EWOULDBLOCK) err = e;
+        break;
+    }
+    if (p->closed || (!eof && !err)) return;
+    char why[240];
+    if (eof) snprintf(why, sizeof why, "%s closed the connection", p->name);
+    else snprintf(why, sizeof why, "connection to %s failed: %s", p->name, strerror(err));
+    peer_close(p, why);
+}
 const char *proc_peer_name(const proc_peer *p) { return p->name; }
 
 int proc_peer_open(const proc_peer *p) { return p->open; }
 int proc_peer_tls_error(const proc_peer *p) { return p->tls_error; }
+unsigned long proc_peer_tls_code(const proc_peer *p) { return p->tls_code; }
 struct ssl_st *proc_peer_ssl(const proc_peer *p) { return p->ssl; }
 
 void proc_peer_free(proc_peer *p)
@@ -457,7 +488,16 @@ pid_t proc_fork(int *fd, photon_err *err)
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
+    /* Signals stay blocked until the child has reset their dispositions: a
+     * SIGTERM that reached it before (pool_stop right after the spawn) would
+     * run libevent's handler, which writes to the signal socket the child
+     * shares with the parent, and the parent would take it for its own
+     * ("second TERM: killing the actors now"). */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_SETMASK, &all, &old);
     pid_t pid = fork();
+    if (pid != 0) sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         err_set(err, "fork: %s", strerror(errno));
         close(sv[0]); close(sv[1]);

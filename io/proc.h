@@ -72,6 +72,8 @@ int proc_peer_open(const proc_peer *p);
  * record that failed authentication, a refused handshake) rather than a
  * plain close or a socket error. */
 int proc_peer_tls_error(const proc_peer *p);
+/* That TLS error's OpenSSL code (ERR_get_error's), 0 if none. */
+unsigned long proc_peer_tls_code(const proc_peer *p);
 struct ssl_st *proc_peer_ssl(const proc_peer *p);
 /* A frame that has started to arrive must be complete within this many
  * seconds, or the peer is closed (a peer trickling bytes holds no frame
@@ -93,6 +95,13 @@ int proc_peer_send(proc_peer *p, uint16_t type, const void *payload, uint32_t le
  * a TLS peer only while the loop is not running). */
 void proc_peer_flush(proc_peer *p);
 int proc_peer_closed(const proc_peer *p);
+/* Reads what a plain socket peer has left to say now, without waiting,
+ * and delivers its complete frames; at EOF the peer is closed (on_close).
+ * For a child that has just been reaped: the kernel closed its end before
+ * SIGCHLD, so whatever it sent before dying is in the socket and would
+ * otherwise be read only after the death was handled.  Reads at most a few
+ * megabytes (the end of a peer that is still writing is not waited for). */
+void proc_peer_drain(proc_peer *p);
 const char *proc_peer_name(const proc_peer *p);
 void proc_peer_free(proc_peer *p);
 

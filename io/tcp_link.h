@@ -62,7 +62,9 @@ void link_tcp_drop(photon_link *l, link_kind k, int keep);
 #define LINK_KEY_MIN 16
 #define LINK_KEY_MAX 4096
 /* Reads a key file: its bytes, trailing whitespace removed; between
- * LINK_KEY_MIN and LINK_KEY_MAX bytes.  Returns the length, -1 with err. */
+ * LINK_KEY_MIN and LINK_KEY_MAX bytes.  Returns the length, -1 with err.
+ * No other copy of the key is left in memory (buffers are wiped with
+ * OPENSSL_cleanse); the caller wipes key once it has derived from it. */
 int link_key_load(const char *path, unsigned char *key, photon_err *err);
 /* Writes a new random key (32 random bytes as 64 hex digits) to path with
  * mode 0600; fills key like link_key_load.  Returns the length, -1 with err. */

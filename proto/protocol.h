@@ -35,8 +35,9 @@ enum { MSG_HELLO = 1, MSG_TASK = 2, MSG_RESULT = 3, MSG_FAIL = 4, MSG_STOP = 5, 
  * and grad norms; TASK_EVAL + MSG_EVAL_RESULT.  4: TLS 1.3 (PSK).  5: blob
  * headers carry the encoding; msg_task grew state_flags, fragment, sync.
  * 6: the model travels in parts (one per streaming fragment), msg_task
- * names each part's generation, link_plan its part sizes. */
-#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 6u)
+ * names each part's generation, link_plan its part sizes.  7: actor_setup
+ * grew the certificate keys ([aggregator] tls_*). */
+#define TCP_PROTOCOL_VERSION ((uint32_t)PROC_VERSION << 16 | 7u)
 
 /* TASK_EVAL: score the validation windows (io/eval_windows.h) with global
  * model generation model_generation; only task_id, model_generation, round

@@ -44,6 +44,12 @@ typedef struct {
     int blob_started, blob_done;   /* per task: bit kind (update, state) */
     proc_peer *zombie;
     proc_timer *reap;
+    /* Reaped, but its channel has not reached its end yet: what it sent
+     * before dying (a result) is read before its task is given up. */
+    int dying;
+    pid_t dead_pid;
+    int dead_status;
+    proc_timer *drain;
 } actor_slot;
 
 struct actor_pool {
@@ -70,6 +76,7 @@ const char *actor_state_name(actor_state s)
 
 static void on_msg(proc_peer *peer, uint16_t type, const void *payload, uint32_t len, void *arg);
 static void on_close(proc_peer *peer, const char *reason, void *arg);
+static void died(actor_slot *a);
 static void lose_task(actor_slot *a, const char *cause);
 static void all_stopped_check(actor_pool *p);
 
@@ -109,6 +116,7 @@ void pool_free(actor_pool *p)
         proc_timer_cancel(a->backoff);
         proc_timer_cancel(a->lost);
         proc_timer_cancel(a->reap);
+        proc_timer_cancel(a->drain);
         proc_peer_free(a->peer);
         proc_peer_free(a->zombie);
     }
@@ -245,6 +253,7 @@ int pool_adopt(actor_pool *p, proc_peer *peer, const char *who)
     s.slot = a->slot;
     proc_peer_send(peer, MSG_SETUP, &s, sizeof s);
     log_info("actor %d: remote actor %s connected", a->slot, who);
+    if (p->cb.on_connect) p->cb.on_connect(p->cb.arg, a->slot, who);
     proc_timer_cancel(p->lonely);
     p->lonely = NULL;
     return 0;
@@ -261,7 +270,10 @@ int pool_start(actor_pool *p, photon_err *err)
 
 int pool_size(const actor_pool *p) { return p->n; }
 actor_state pool_state(const actor_pool *p, int slot) { return p->a[slot].state; }
-int pool_ready(const actor_pool *p, int slot) { return p->a[slot].state == ACTOR_IDLE && !p->a[slot].held && !p->stopping; }
+int pool_ready(const actor_pool *p, int slot)
+{
+    return p->a[slot].state == ACTOR_IDLE && !p->a[slot].held && !p->a[slot].dying && !p->stopping;
+}
 int pool_restarts(const actor_pool *p) { return p->restarts_total; }
 
 int pool_connected(const actor_pool *p)
@@ -284,7 +296,7 @@ static void on_timeout(void *arg)
 {
     actor_slot *a = arg;
     a->timeout = NULL;
-    if (a->state != ACTOR_BUSY) return;
+    if (a->state != ACTOR_BUSY || a->dying) return;
     a->timed_out = 1;
     if (a->task.kind == TASK_EVAL)
         snprintf(a->cause, sizeof a->cause, "timed out after %gs (evaluation after round %d)",
@@ -498,7 +510,7 @@ static void on_lost(void *arg)
 {
     actor_slot *a = arg;
     a->lost = NULL;
-    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
+    if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING || a->dying) return;
     a->lost_channel = 1;
     if (!a->cause[0]) snprintf(a->cause, sizeof a->cause, "lost control channel: %s", a->lost_reason);
     kill(a->pid, SIGKILL);   /* SIGCHLD does the rest */
@@ -509,6 +521,11 @@ static void on_close(proc_peer *peer, const char *reason, void *arg)
     (void)peer;
     actor_slot *a = arg;
     if (a->pool->tcp) { remote_gone(a, reason, a->state == ACTOR_STOPPING); return; }
+    /* Reaped and waiting for the channel's end: this is it. */
+    if (a->dying) {
+        if (a->drain) { proc_timer_cancel(a->drain); a->drain = NULL; died(a); }
+        return;
+    }
     /* Stopping: it closed its end on the way out; the grace timer covers a hang. */
     if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->state == ACTOR_STOPPING) return;
     /* Usually the process just died and SIGCHLD follows at once; give it a
@@ -537,12 +554,54 @@ static void all_stopped_check(actor_pool *p)
     if (p->cb.on_stopped) p->cb.on_stopped(p->cb.arg);
 }
 
+/* Something other than the actor holds its channel open after its death
+ * (nothing of ours does): what has not arrived by now is not coming. */
+#define DRAIN_WAIT 2.0
+
+static void on_drain_timeout(void *arg)
+{
+    actor_slot *a = arg;
+    a->drain = NULL;
+    log_warn("actor %d (pid %d): its channel stayed open %gs after it died", a->slot, (int)a->dead_pid, DRAIN_WAIT);
+    died(a);
+}
+
+/* Reaped: the SIGCHLD only says it is gone.  Whatever it sent before
+ * dying is read first (its RESULT may still be in the socket: the loop can
+ * see the signal before the frame), so a task it completed is completed,
+ * not lost.  The kernel closes a dead process's end before its parent
+ * hears of it, so the channel normally ends at once; if it does not (the
+ * end was handed on), the last frames get DRAIN_WAIT seconds. */
 void pool_child_exited(actor_pool *p, pid_t pid, int status)
 {
     actor_slot *a = NULL;
     for (int i = 0; i < p->n; i++)
         if (p->a[i].pid == pid && p->a[i].state != ACTOR_DEAD && p->a[i].state != ACTOR_BACKOFF) a = &p->a[i];
-    if (!a) return;
+    if (!a || a->dying) return;
+    a->dying = 1;
+    a->dead_pid = pid;
+    a->dead_status = status;
+    a->pid = 0;   /* never signalled again: the pid may be reused */
+    proc_timer_cancel(a->timeout);   /* it is dead: no timeout can kill it now */
+    a->timeout = NULL;
+    if (a->peer && !p->stopping && a->state != ACTOR_STOPPING) {
+        proc_peer_drain(a->peer);
+        if (!proc_peer_closed(a->peer)) {
+            a->drain = proc_timer_add(p->loop, DRAIN_WAIT, on_drain_timeout, a);
+            return;
+        }
+    }
+    died(a);
+}
+
+/* The dead actor's channel has ended: its task (if still in flight) is
+ * lost, and the supervision policy decides what comes next. */
+static void died(actor_slot *a)
+{
+    actor_pool *p = a->pool;
+    pid_t pid = a->dead_pid;
+    int status = a->dead_status;
+    a->dying = 0;
     char st[64], cause[400];
     proc_status_str(status, st, sizeof st);
     if (a->cause[0]) snprintf(cause, sizeof cause, "%s (%s)", a->cause, st);
@@ -550,6 +609,8 @@ void pool_child_exited(actor_pool *p, pid_t pid, int status)
     actor_state was = a->state;
     proc_timer_cancel(a->lost);
     a->lost = NULL;
+    proc_timer_cancel(a->drain);
+    a->drain = NULL;
     proc_peer_free(a->peer);
     a->peer = NULL;
     a->state = ACTOR_DEAD;
@@ -616,6 +677,7 @@ void pool_stop(actor_pool *p)
     p->stopping = 1;
     for (int i = 0; i < p->n; i++) {
         actor_slot *a = &p->a[i];
+        if (a->dying) continue;   /* already reaped: its channel's end (or DRAIN_WAIT) finishes it */
         switch (a->state) {
         case ACTOR_BACKOFF:
             proc_timer_cancel(a->backoff);
@@ -649,6 +711,15 @@ void pool_kill_all(actor_pool *p)
             a->state = ACTOR_DEAD;
             proc_peer_free(a->peer);   /* closes the connection: the remote actor ends */
             a->peer = NULL;
+            continue;
+        }
+        if (a->dying) {   /* reaped already */
+            proc_timer_cancel(a->drain);
+            a->drain = NULL;
+            a->dying = 0;
+            proc_peer_free(a->peer);
+            a->peer = NULL;
+            a->state = ACTOR_DEAD;
             continue;
         }
         if (a->state == ACTOR_DEAD || a->state == ACTOR_BACKOFF || a->pid <= 0) continue;

@@ -33,6 +33,9 @@ typedef struct {
     void (*on_eval_result)(void *arg, int slot, const msg_eval_result *r);
     /* The task in flight on slot is lost (actor died, timed out, failed). */
     void (*on_task_lost)(void *arg, int slot, const msg_task *t, const char *cause);
+    /* A remote actor took slot (who: its address), for the actor_connect
+     * event; may be NULL. */
+    void (*on_connect)(void *arg, int slot, const char *who);
     /* An actor process ended (for the actor_exit event). */
     void (*on_exit)(void *arg, int slot, pid_t pid, const char *cause, int restarting);
     /* The pool cannot go on (restart limit, configuration error). */

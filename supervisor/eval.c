@@ -29,6 +29,9 @@ struct evaluator {
     photon_model *model;   /* the supervisor's CPU instance, on first use */
     eval_sums last;        /* the last evaluation, for summary.json */
     int have_last;
+    /* A resumed run's last evaluation before the checkpoint, as JSON
+     * (supervisor/history.h), until it evaluates again. */
+    char *restored_ppl, *restored_loss;
 };
 
 evaluator *evaluator_new(const run *r, photon_err *err)
@@ -57,6 +60,8 @@ void evaluator_free(evaluator *e)
     if (!e) return;
     if (e->model) model_destroy(e->model);
     eval_set_free(e->set);
+    free(e->restored_ppl);
+    free(e->restored_loss);
     free(e);
 }
 
@@ -164,8 +169,23 @@ void evaluator_record(run *r, const eval_sums *s, const char *on, double seconds
     free(ppls);
 }
 
+void evaluator_restore(evaluator *e, const char *ppl_by_source, const char *loss_by_source)
+{
+    if (!e) return;
+    free(e->restored_ppl);
+    free(e->restored_loss);
+    e->restored_ppl = ppl_by_source ? xstrdup(ppl_by_source) : NULL;
+    e->restored_loss = loss_by_source ? xstrdup(loss_by_source) : NULL;
+}
+
 void evaluator_summary(const evaluator *e, summary *s)
 {
+    if (e && !e->have_last && (e->restored_ppl || e->restored_loss)) {
+        if (e->restored_ppl) summary_raw(s, "final_perplexity_by_source", e->restored_ppl);
+        if (e->restored_loss) summary_raw(s, "final_eval_loss_by_source", e->restored_loss);
+        summary_int(s, "eval_tokens", eval_set_windows(e->set, -1) * e->gc.seq_len);
+        return;
+    }
     if (!e || !e->have_last) return;
     char *ppl = by_source(e, &e->last, 1), *losses = by_source(e, &e->last, 0);
     if (ppl) summary_raw(s, "final_perplexity_by_source", ppl);

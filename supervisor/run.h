@@ -150,6 +150,9 @@ int evaluator_accept(const evaluator *e, const msg_eval_result *m, eval_sums *ou
 void evaluator_record(run *r, const eval_sums *s, const char *on, double seconds);
 /* The last evaluation's per-source figures into summary.json. */
 void evaluator_summary(const evaluator *e, summary *s);
+/* A resumed run's last evaluation before its checkpoint (JSON objects by
+ * source, either NULL), for summary.json until it evaluates again. */
+void evaluator_restore(evaluator *e, const char *ppl_by_source, const char *loss_by_source);
 
 /* eval_dispatch.c: evaluates the published model r->theta, in the
  * supervisor or as a task on an actor ([eval] on), then calls

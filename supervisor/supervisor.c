@@ -15,12 +15,15 @@
 #include "io/hf_import.h"
 #include "io/prepare.h"
 #include "io/tcp_link.h"
+#include "io/link_tls.h"
+#include <openssl/crypto.h>
 #include "supervisor/tcp_server.h"
 #include "supervisor/stream.h"
 #include "actors/client_state.h"
 #include "supervisor/round_stats.h"
 #include "supervisor/tb_log.h"
 #include "supervisor/netclock.h"
+#include "supervisor/history.h"
 
 /* ---- pool and loop callbacks -------------------------------------------- */
 
@@ -73,6 +76,16 @@ static void cb_exit(void *arg, int slot, pid_t pid, const char *cause, int resta
     metrics_int(r->mx, "round", r->round + 1);
     metrics_str(r->mx, "cause", cause);
     metrics_bool(r->mx, "restarting", restarting);
+    metrics_end(r->mx);
+}
+
+static void cb_connect(void *arg, int slot, const char *who)
+{
+    run *r = arg;
+    metrics_begin(r->mx, "actor_connect");
+    metrics_int(r->mx, "actor", slot);
+    metrics_str(r->mx, "remote", who);
+    metrics_int(r->mx, "round", r->round + 1);
     metrics_end(r->mx);
 }
 
@@ -335,7 +348,8 @@ static int model_shape(run *r, photon_err *err)
     return 0;
 }
 
-/* link = tcp: the run key ([aggregator] key_file, or a new random one in
+/* link = tcp: the credentials (certificates when [aggregator] tls_cert is
+ * set; else the run key: [aggregator] key_file, or a new random one in
  * <run dir>/run.key) and the listener, once the pool exists. */
 static int setup_tcp(run *r, photon_err *err)
 {
@@ -343,6 +357,13 @@ static int setup_tcp(run *r, photon_err *err)
     unsigned char key[LINK_KEY_MAX];
     int keylen;
     char path[2048];
+    if (cfg->aggregator.tls_cert[0]) {
+        link_tls *tls = link_tls_server_cert(cfg->aggregator.tls_ca, cfg->aggregator.tls_cert, cfg->aggregator.tls_key, err);
+        if (!tls) return -1;
+        path_join(path, sizeof path, r->dir, "listen.addr");
+        r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, tls, r->pool, path, err);
+        return r->tcp ? 0 : -1;
+    }
     if (cfg->aggregator.key_file[0]) {
         keylen = link_key_load(cfg->aggregator.key_file, key, err);
     } else {
@@ -352,9 +373,11 @@ static int setup_tcp(run *r, photon_err *err)
                                  "remote actors need a copy of it", path);
     }
     if (keylen < 0) return -1;
+    link_tls *tls = link_tls_server(key, (size_t)keylen, TCP_PROTOCOL_VERSION, err);
+    OPENSSL_cleanse(key, sizeof key);   /* a memset before the scope ends may be optimized away */
+    if (!tls) return -1;
     path_join(path, sizeof path, r->dir, "listen.addr");
-    r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, key, (size_t)keylen, r->pool, path, err);
-    memset(key, 0, sizeof key);
+    r->tcp = tcp_server_start(r->loop, cfg->aggregator.listen, tls, r->pool, path, err);
     return r->tcp ? 0 : -1;
 }
 
@@ -547,6 +570,15 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     char path[2048];
     path_join(path, sizeof path, r->dir, "metrics.jsonl");
     if (!(r->mx = metrics_open(path, moff, err))) return -1;
+    run_history hist = { 0 };
+    int have_hist = r->resumed && history_read(path, &hist, err) == 0;
+    if (r->resumed && !have_hist) return -1;
+    if (have_hist) {
+        r->first_eval_ppl = hist.first_ppl;
+        r->last_eval_ppl = hist.last_ppl;
+        r->last_eval_loss = hist.last_eval_loss;
+        r->last_train_loss = hist.last_train_loss;
+    }
     r->tb = tblog_open(r);
     r->faults = faults_create(cfg, r->resumed);
     if (cfg->eval.batches > 0) {
@@ -556,6 +588,8 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
         r->eval_on_actor = eval_runs_on_actor(cfg);
         r->ej.slot = -1;
     }
+    if (have_hist) evaluator_restore(r->ev, hist.ppl_by_source, hist.loss_by_source);
+    history_free(&hist);
     r->pg = progress_new(cfg->run.rounds);
     r->rd = round_new(r);
 
@@ -568,6 +602,8 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     }
     r->parts_dirty = ~(uint64_t)0 >> (64 - stream_model_parts(r->st));   /* every part, once */
     if (run_publish(r, err) < 0) return -1;
+    /* A resumed run that had finished: nothing to start (runtime_main). */
+    if (r->round >= cfg->run.rounds) return 0;
 
     actor_setup as;
     memset(&as, 0, sizeof as);
@@ -577,6 +613,7 @@ static int setup(run *r, int resume, int *usage, photon_err *err)
     snprintf(as.run_id, sizeof as.run_id, "%s", r->run_id);
     pool_callbacks cb = { .arg = r, .on_idle = cb_idle, .on_result = cb_result, .on_eval_result = cb_eval_result,
                           .on_task_lost = cb_task_lost,
+                          .on_connect = cb_connect,
                           .on_exit = cb_exit, .on_fatal = cb_fatal, .on_stopped = cb_stopped };
     r->pool = pool_new(r->loop, &as, r->n_actors, cfg, &cb);
     if (cfg->aggregator.link == LINK_TCP) {
@@ -610,7 +647,10 @@ int runtime_main(const photon_config *cfg, int resume)
     r->first_round = r->round;
     r->first_tokens = r->tokens_seen;
     r->waiting_actors = r->tcp != NULL && cfg->aggregator.min_actors > 1 && r->n_actors > 1;
-    if (r->round >= cfg->run.rounds) stop_actors(r);
+    if (r->round >= cfg->run.rounds) {
+        log_info("the run had already completed its %d rounds: nothing left to train", cfg->run.rounds);
+        r->phase = RUN_DONE;
+    }
     else if (!r->resumed && r->ev) { r->eval_initial = 1; eval_start(r); }   /* the starting point of the curve */
     else begin_rounds(r);
     if (r->phase != RUN_DONE) proc_loop_run(r->loop);

@@ -154,7 +154,8 @@ static void on_deadline(void *arg)
     reject(p, why);
 }
 
-/* The handshake completed: the peer holds the run key. */
+/* The handshake completed: the peer holds the run key (or a certificate
+ * from our CA). */
 static void on_open(proc_peer *peer, void *arg)
 {
     pending *p = arg;
@@ -180,6 +181,21 @@ static void on_close(proc_peer *peer, const char *reason, void *arg)
 {
     pending *p = arg;
     if (p->done) return;
+    char cw[400];
+    if (link_tls_certs(p->srv->tls) && link_tls_cert_refused(proc_peer_tls_code(peer))) {
+        snprintf(cw, sizeof cw, "the actor refused our certificate (%s): its --tls-ca did not sign "
+                 "[aggregator] tls_cert, the certificate does not name the host it connected to, or it is an actor "
+                 "with a run key (--key-file)", reason);
+        reject(p, cw);
+        return;
+    }
+    if (link_tls_cert_failure(p->srv->tls, proc_peer_ssl(peer), cw, sizeof cw)) { reject(p, cw); return; }
+    if (link_tls_certs(p->srv->tls) && proc_peer_tls_error(peer)) {
+        char why[300];
+        snprintf(why, sizeof why, "TLS handshake failed (this run uses certificates): %s", reason);
+        reject(p, why);
+        return;
+    }
     const char *refusal = link_tls_refusal(proc_peer_ssl(peer));
     if (refusal && refusal[0]) { reject(p, refusal); return; }
     if (!refusal && proc_peer_tls_error(peer)) {
@@ -283,13 +299,14 @@ static void on_accept_error(struct evconnlistener *lis, void *arg)
     note(arg, "tcp: accepting a connection failed: %s", strerror(EVUTIL_SOCKET_ERROR()));
 }
 
-tcp_server *tcp_server_start(proc_loop *loop, const char *listen_addr, const unsigned char *key, size_t keylen,
-                             actor_pool *pool, const char *addr_file, photon_err *err)
+tcp_server *tcp_server_start(proc_loop *loop, const char *listen_addr, link_tls *tls, actor_pool *pool,
+                             const char *addr_file, photon_err *err)
 {
     char host[256];
     const char *colon = strrchr(listen_addr, ':');
     if (!colon || colon == listen_addr || !colon[1] || (size_t)(colon - listen_addr) >= sizeof host) {
         err_set(err, "[aggregator] listen: '%s' is not host:port", listen_addr);
+        link_tls_free(tls);
         return NULL;
     }
     memcpy(host, listen_addr, (size_t)(colon - listen_addr));
@@ -299,12 +316,15 @@ tcp_server *tcp_server_start(proc_loop *loop, const char *listen_addr, const uns
     if (h[0] == '[' && hl > 2 && h[hl - 1] == ']') { h[hl - 1] = 0; h++; }
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE }, *res;
     int rc = getaddrinfo(h, colon + 1, &hints, &res);
-    if (rc != 0) { err_set(err, "[aggregator] listen = %s: %s", listen_addr, gai_strerror(rc)); return NULL; }
+    if (rc != 0) {
+        err_set(err, "[aggregator] listen = %s: %s", listen_addr, gai_strerror(rc));
+        link_tls_free(tls);
+        return NULL;
+    }
     tcp_server *s = xcalloc(1, sizeof *s);
     s->loop = loop;
     s->pool = pool;
-    s->tls = link_tls_server(key, keylen, TCP_PROTOCOL_VERSION, err);
-    if (!s->tls) { freeaddrinfo(res); free(s); return NULL; }
+    s->tls = tls;
     for (struct addrinfo *ai = res; ai && !s->lis; ai = ai->ai_next)
         s->lis = evconnlistener_new_bind(proc_loop_base(loop), on_accept, s,
                                          LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC, 64,
@@ -329,9 +349,14 @@ tcp_server *tcp_server_start(proc_loop *loop, const char *listen_addr, const uns
     /* A wildcard address is not one to connect to: name the host instead. */
     if (strncmp(bound, "0.0.0.0:", 8) == 0 || strncmp(bound, "[::]:", 5) == 0) snprintf(hint, sizeof hint, "THIS_HOST:%d", port);
     else snprintf(hint, sizeof hint, "%s", bound);
-    log_info("listening for remote actors on %s (%s; TLS 1.3 keyed by the run key) "
-             "(photon-sim actor --connect %s --key-file KEY)",
-             bound, local ? "loopback: this host only" : "reachable from other hosts", hint);
+    if (link_tls_certs(tls))
+        log_info("listening for remote actors on %s (%s; TLS 1.3 with certificates on both ends) "
+                 "(photon-sim actor --connect %s --tls-ca CA --tls-cert CERT --tls-key KEY)",
+                 bound, local ? "loopback: this host only" : "reachable from other hosts", hint);
+    else
+        log_info("listening for remote actors on %s (%s; TLS 1.3 keyed by the run key) "
+                 "(photon-sim actor --connect %s --key-file KEY)",
+                 bound, local ? "loopback: this host only" : "reachable from other hosts", hint);
     snprintf(s->addr_file, sizeof s->addr_file, "%s", addr_file);
     atomic_file *f = afile_open(addr_file, err);
     if (!f) { s->addr_file[0] = 0; tcp_server_free(s); return NULL; }

@@ -7,8 +7,9 @@
 #   tools/fuzz.sh [--seconds N] [--corpus DIR] [TARGET...]
 #     --seconds N   per target (default 60)
 #     --corpus DIR  keep each target's corpus in DIR/<target> (to go on later)
-#     TARGET        config checkpoint runstate shard json tokenizer tcp_frame
-#                   tcp_blob tcp_handshake (default: all)
+#     TARGET        config checkpoint runstate shard json textsrc tokenizer
+#                   safetensors tcp_frame tcp_blob tcp_handshake actor_msg
+#                   (default: all)
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 seconds=60 corpus="" targets=()
@@ -16,14 +17,15 @@ while [ $# -gt 0 ]; do
     case $1 in
         --seconds) seconds=$2; shift 2 ;;
         --corpus) corpus=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1"); shift ;;
     esac
 done
 [[ $seconds =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seconds wants an integer, got '$seconds'" >&2; exit 2; }
 command -v clang > /dev/null || { echo "fuzz.sh: clang not found (Debian: clang-14 libclang-rt-14-dev libomp-14-dev)" >&2; exit 2; }
-[ ${#targets[@]} -gt 0 ] || targets=(config checkpoint runstate shard json tokenizer tcp_frame tcp_blob tcp_handshake)
+[ ${#targets[@]} -gt 0 ] || targets=(config checkpoint runstate shard json textsrc tokenizer safetensors tcp_frame tcp_blob
+                                    tcp_handshake actor_msg)
 CC=clang cmake -S . -B build-fuzz -DPHOTON_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo > build-fuzz.log 2>&1 &&
     cmake --build build-fuzz --target fuzz -j "$(nproc 2>/dev/null || echo 2)" >> build-fuzz.log 2>&1 ||
     { tail -n 20 build-fuzz.log; echo "fuzz.sh: build failed (build-fuzz.log)" >&2; exit 1; }

@@ -5,9 +5,15 @@
  * after the one-way latencies of both hosts' links.  Link rates are shaped
  * by tc in the namespaces (htb on the device, and on an ifb for what it
  * receives); this program adds only what tc's netem would, for kernels
- * built without netem.
+ * built without netem: latency and, optionally, random loss.
  *
- *   photon-wan-delay NETNS=IP=LATENCY_MS [...]
+ *   photon-wan-delay NETNS=IP=LATENCY_MS[=LOSS_PCT] [...]
+ *
+ * A packet from host a to host b waits lat(a) + lat(b) and is lost with
+ * probability 1 - (1 - loss(a)) (1 - loss(b)), drawn from a generator
+ * seeded by PHOTON_WAN_SEED (default 1), so a run's losses are a pure
+ * function of the packet sequence.  On exit it prints to stderr how many
+ * packets it forwarded and lost.
  *
  * Each namespace must have a persistent TUN device "wan0" (ip tuntap add
  * dev wan0 mode tun).  Prints "ready" once attached to all of them and
@@ -34,7 +40,7 @@
 #define MAX_QUEUED 200000
 #define PKT_MAX 65536
 
-typedef struct { int fd; uint32_t ip; double lat; char ns[64]; } host;
+typedef struct { int fd; uint32_t ip; double lat, loss; char ns[64]; } host;
 typedef struct { double at; uint64_t seq; int dst; int len; unsigned char *data; } pkt;
 
 static host hosts[MAX_HOSTS];
@@ -78,6 +84,17 @@ static pkt pop(void)
 
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
+/* splitmix64: the loss draws. */
+static uint64_t rng_state;
+static double uniform(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    return (double)(z >> 11) / 9007199254740992.0;
+}
+
 /* Opens the TUN device wan0 inside network namespace ns. */
 static int attach(const char *ns)
 {
@@ -105,20 +122,24 @@ static int attach(const char *ns)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: photon-wan-delay NETNS=IP=LATENCY_MS NETNS=IP=LATENCY_MS [...]\n");
+        fprintf(stderr, "usage: photon-wan-delay NETNS=IP=LATENCY_MS[=LOSS_PCT] NETNS=IP=LATENCY_MS[=LOSS_PCT] [...]\n");
         return 2;
     }
+    const char *seed = getenv("PHOTON_WAN_SEED");
+    rng_state = seed ? strtoull(seed, NULL, 10) : 1;
     for (int i = 1; i < argc && nhosts < MAX_HOSTS; i++) {
         char ns[64], ip[64];
-        double ms;
-        if (sscanf(argv[i], "%63[^=]=%63[^=]=%lf", ns, ip, &ms) != 3 || ms < 0) {
-            fprintf(stderr, "photon-wan-delay: '%s': expected NETNS=IP=LATENCY_MS\n", argv[i]);
+        double ms, loss = 0;
+        int n = sscanf(argv[i], "%63[^=]=%63[^=]=%lf=%lf", ns, ip, &ms, &loss);
+        if (n < 3 || ms < 0 || !(loss >= 0 && loss < 100)) {
+            fprintf(stderr, "photon-wan-delay: '%s': expected NETNS=IP=LATENCY_MS[=LOSS_PCT] (loss in [0, 100))\n", argv[i]);
             return 2;
         }
         host *h = &hosts[nhosts++];
         snprintf(h->ns, sizeof h->ns, "%s", ns);
         if (inet_pton(AF_INET, ip, &h->ip) != 1) { fprintf(stderr, "photon-wan-delay: bad IPv4 '%s'\n", ip); return 2; }
         h->lat = ms / 1e3;
+        h->loss = loss / 100;
         h->fd = attach(ns);
     }
     heap = malloc(sizeof(pkt) * MAX_QUEUED);
@@ -130,7 +151,7 @@ int main(int argc, char **argv)
     struct pollfd pfd[MAX_HOSTS];
     for (int i = 0; i < nhosts; i++) pfd[i] = (struct pollfd){ .fd = hosts[i].fd, .events = POLLIN };
     unsigned char buf[PKT_MAX];
-    long dropped = 0;
+    long dropped = 0, lost = 0, forwarded = 0;
     while (!stop) {
         double t = now();
         while (nheap > 0 && heap[0].at <= t) {
@@ -160,6 +181,9 @@ int main(int argc, char **argv)
                 int d = -1;
                 for (int j = 0; j < nhosts; j++) if (hosts[j].ip == dst) d = j;
                 if (d < 0 || nheap == MAX_QUEUED) { dropped++; continue; }
+                if ((hosts[i].loss > 0 || hosts[d].loss > 0) &&
+                    uniform() >= (1 - hosts[i].loss) * (1 - hosts[d].loss)) { lost++; continue; }
+                forwarded++;
                 pkt p = { .at = t + hosts[i].lat + hosts[d].lat, .seq = seq++, .dst = d, .len = (int)len };
                 p.data = malloc((size_t)len);
                 memcpy(p.data, buf, (size_t)len);
@@ -169,6 +193,7 @@ int main(int argc, char **argv)
     }
     while (nheap > 0) free(pop().data);
     free(heap);
-    if (dropped) fprintf(stderr, "photon-wan-delay: %ld packets dropped\n", dropped);
+    fprintf(stderr, "photon-wan-delay: %ld packets forwarded, %ld lost at random, %ld dropped (queue full, no route, link down)\n",
+            forwarded, lost, dropped);
     return 0;
 }

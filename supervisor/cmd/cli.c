@@ -76,7 +76,8 @@ static const help_entry helps[] = {
       "  --jsonl  standard input is JSON Lines: one line of ids per document (its \"text\")\n"
       "  --bench SOURCE [--threads N] [--max-docs N]  time tokenizing every document of\n"
       "      a text source (read into memory first); prints one JSON line with MB/s" },
-    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]",
+    { "actor", "photon-sim actor --connect HOST:PORT --key-file FILE [--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]\n"
+      "       photon-sim actor --connect HOST:PORT --tls-ca CA --tls-cert CERT --tls-key KEY [...]",
       "Runs a remote actor host that connects to a supervisor running with\n"
       "[aggregator] link = tcp (address in <run dir>/listen.addr) over TLS 1.3 keyed by\n"
       "the run's key ([aggregator] key_file or <run dir>/run.key): each end proves it\n"
@@ -84,7 +85,10 @@ static const help_entry helps[] = {
       "reconnects with backoff (0.5 s doubling to 30 s) and gives up after --retries\n"
       "failed attempts in a row (default 10; 0 = never reconnect). --threads/--backend\n"
       "override the run's for this host; --data-dir is where this host has the run's\n"
-      "prepared shards (default: the supervisor's path)." },
+      "prepared shards (default: the supervisor's path). With --tls-ca/--tls-cert/\n"
+      "--tls-key instead of the key file both ends show certificates (the supervisor\n"
+      "runs with [aggregator] tls_ca, tls_cert, tls_key): its certificate must chain\n"
+      "to CA and name HOST; ours must chain to its tls_ca." },
     { "bench", "photon-sim bench --model PRESET --batch B --seq T [--threads N] [--backend cpu|cuda] [--json]\n"
       "       photon-sim bench --runtime|--link [--sizes tiny,small,medium,125m] [--clients K] [--threads N] [--reps N] [--json]\n"
       "       photon-sim bench --runtime --quant [--sizes ...] [--threads N] [--reps N] [--link-mbps M] [--json]\n"

@@ -3,7 +3,10 @@
  * arrives in the setup message).  `--connect HOST:PORT --key-file FILE`
  * is a remote actor: it connects to a supervisor running with
  * [aggregator] link = tcp, runs TLS keyed by the run key (both ends prove
- * they hold it), and serves tasks until the supervisor stops it.  A lost
+ * they hold it), and serves tasks until the supervisor stops it; with
+ * `--tls-ca --tls-cert --tls-key` instead of the key file, both ends show
+ * X.509 certificates (the supervisor's must name HOST and chain to the CA
+ * file; io/link_tls.h).  A lost
  * connection is retried with exponential backoff, up to --retries failed
  * attempts in a row (docs/RUNTIME.md, "Remote actors"). */
 #include <errno.h>
@@ -24,7 +27,8 @@
 #include "io/link_tls.h"
 #include "proto/protocol.h"
 
-#define ACTOR_USAGE "actor --connect HOST:PORT --key-file FILE [--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]"
+#define ACTOR_USAGE "actor --connect HOST:PORT (--key-file FILE | --tls-ca CA --tls-cert CERT --tls-key KEY) " \
+                    "[--retries N] [--threads N] [--backend cpu|cuda] [--data-dir DIR]"
 /* Reconnecting: the first retry after BACKOFF_MIN seconds, doubling up to
  * BACKOFF_MAX; a connection attempt gives up after CONNECT_TIMEOUT. */
 #define DEFAULT_RETRIES 10
@@ -122,7 +126,7 @@ static int serve_with_retries(actor_remote *opts, int retries)
 {
     double backoff = BACKOFF_MIN, t0 = time_mono();
     int failed = 0;
-    char why[400];
+    char why[720];
     for (;;) {
         int fd = connect_to(opts->addr, why, sizeof why);
         if (fd >= 0) {
@@ -158,7 +162,7 @@ static int serve_with_retries(actor_remote *opts, int retries)
 
 static int cmd_actor_connect(int argc, char **argv)
 {
-    const char *addr = NULL, *key_file = NULL;
+    const char *addr = NULL, *key_file = NULL, *tls_ca = NULL, *tls_cert = NULL, *tls_key = NULL;
     actor_remote opts = { .backend = -1 };
     int retries = DEFAULT_RETRIES;
     for (int i = 1; i < argc; i++) {
@@ -167,6 +171,9 @@ static int cmd_actor_connect(int argc, char **argv)
         if (!v) return usage("missing value after the last option");
         if (strcmp(a, "--connect") == 0) addr = v;
         else if (strcmp(a, "--key-file") == 0) key_file = v;
+        else if (strcmp(a, "--tls-ca") == 0) tls_ca = v;
+        else if (strcmp(a, "--tls-cert") == 0) tls_cert = v;
+        else if (strcmp(a, "--tls-key") == 0) tls_key = v;
         else if (strcmp(a, "--data-dir") == 0) opts.data_dir = v;
         else if (strcmp(a, "--retries") == 0) {
             char *end;
@@ -205,14 +212,23 @@ static int cmd_actor_connect(int argc, char **argv)
         fprintf(stderr, "photon-sim: error: actor --connect: '%s' is not HOST:PORT\n", addr);
         return PHOTON_EXIT_USAGE;
     }
-    if (!key_file) return usage("--key-file FILE is required (the run's key: [aggregator] key_file or <run dir>/run.key)");
-    unsigned char key[LINK_KEY_MAX];
     photon_err err;
-    int keylen = link_key_load(key_file, key, &err);
-    if (keylen < 0) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_USAGE; }
-    opts.tls = link_tls_client(key, (size_t)keylen, TCP_PROTOCOL_VERSION, &err);
-    OPENSSL_cleanse(key, sizeof key);
-    if (!opts.tls) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_FAIL; }
+    if (tls_ca || tls_cert || tls_key) {
+        if (key_file) return usage("--key-file and --tls-* are two ways to authenticate: give one");
+        if (!tls_ca || !tls_cert || !tls_key) return usage("--tls-ca, --tls-cert and --tls-key go together");
+        opts.tls = link_tls_client_cert(tls_ca, tls_cert, tls_key, host, &err);
+        if (!opts.tls) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_USAGE; }
+    } else {
+        if (!key_file)
+            return usage("--key-file FILE is required (the run's key: [aggregator] key_file or <run dir>/run.key), "
+                         "or --tls-ca/--tls-cert/--tls-key when the supervisor uses certificates");
+        unsigned char key[LINK_KEY_MAX];
+        int keylen = link_key_load(key_file, key, &err);
+        if (keylen < 0) { OPENSSL_cleanse(key, sizeof key); fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_USAGE; }
+        opts.tls = link_tls_client(key, (size_t)keylen, TCP_PROTOCOL_VERSION, &err);
+        OPENSSL_cleanse(key, sizeof key);
+        if (!opts.tls) { fprintf(stderr, "photon-sim: error: %s\n", err.msg); return PHOTON_EXIT_FAIL; }
+    }
     opts.addr = addr;
     int rc = serve_with_retries(&opts, retries);
     link_tls_free(opts.tls);
@@ -239,5 +255,5 @@ int cmd_actor(int argc, char **argv)
         }
     }
     if (argc > 1) return cmd_actor_connect(argc, argv);
-    return usage("expected --connect HOST:PORT --key-file FILE");
+    return usage("expected --connect HOST:PORT and --key-file FILE or --tls-ca/--tls-cert/--tls-key");
 }

@@ -5,7 +5,8 @@
  * actor pool's message handling for a remote slot (supervisor/actor_pool.c:
  * hello, result, failure, blob frames into io/tcp_link.c).  The harness
  * says HELLO first when the first input byte is odd, so the slot is busy
- * with a task (with kept state when bit 1 is set) and blobs are expected.
+ * with a task (with kept state when bit 1 is set) and blobs are expected;
+ * bit 2 makes that task an evaluation (MSG_EVAL_RESULT expected).
  * The peer is a plain socketpair: TLS is below this layer.  Invariants: no
  * memory error (ASan), and once the stream ends the slot is free again. */
 #include <stdint.h>
@@ -19,7 +20,7 @@
 #include "io/tcp_link.h"
 #include "supervisor/actor_pool.h"
 
-typedef struct { actor_pool *pool; int keep; int results; } world;
+typedef struct { actor_pool *pool; int keep, eval; int results; } world;
 
 static void on_idle(void *arg, int slot)
 {
@@ -30,6 +31,7 @@ static void on_idle(void *arg, int slot)
     t.model_generation = 1;
     t.keep_state = w->keep;
     t.state_out = 1;
+    if (w->eval) t.kind = TASK_EVAL;
     pool_dispatch(w->pool, slot, &t);
 }
 static void on_result(void *arg, int slot, const msg_result *r)
@@ -39,6 +41,7 @@ static void on_result(void *arg, int slot, const msg_result *r)
     w->results++;
     pool_release(w->pool, slot);
 }
+static void on_eval_result(void *arg, int slot, const msg_eval_result *r) { (void)arg; (void)slot; (void)r; }
 static void on_task_lost(void *arg, int slot, const msg_task *t, const char *cause) { (void)arg; (void)slot; (void)t; (void)cause; }
 static void on_exit_cb(void *arg, int slot, pid_t pid, const char *cause, int r) { (void)arg; (void)slot; (void)pid; (void)cause; (void)r; }
 static void on_fatal(void *arg, const char *reason) { (void)arg; (void)reason; }
@@ -60,9 +63,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) return 0;
     photon_err err;
     proc_loop *loop = proc_loop_new(&err);
-    world w = { .keep = (data[0] >> 1) & 1 };
+    world w = { .keep = (data[0] >> 1) & 1, .eval = (data[0] >> 2) & 1 };
     pool_callbacks cb = { .arg = &w, .on_idle = on_idle, .on_result = on_result, .on_task_lost = on_task_lost,
-                          .on_exit = on_exit_cb, .on_fatal = on_fatal };
+                          .on_eval_result = on_eval_result, .on_exit = on_exit_cb, .on_fatal = on_fatal };
     w.pool = pool_new(loop, &setup, 1, &cfg, &cb);
     photon_link *link = link_tcp_create(&setup.plan, NULL, NULL);
     void *m = link_write_begin(link, LINK_MODEL, 0, 4096, &err);

@@ -3,8 +3,8 @@
 # what make federated training work.  At equal tokens per round (each client
 # 128 sequences a round), client batch 8 (16 local steps: claim 1's sweep
 # over 1e-3, 3e-3, 1e-2) against batch 32 (4 steps, warmup scaled with the
-# steps) with its own sweep shifted up (3e-3, 1e-2, 3e-2: a larger batch
-# takes a larger LR), one seed each.
+# steps) with its own, wider sweep (3e-4 ... 3e-2: a larger batch
+# may take a larger LR), one seed each.
 #   experiments/paper/claim6.sh      (after claim1.sh)
 . "$(dirname "$0")/lib.sh"
 for b in $batches; do

@@ -19,7 +19,7 @@ case ${PAPER_SCALE:-cpu} in
     # batches: batch:local_steps:warmup triples of claim 6 at its tokens per round
     cpu)  base=$here/base.ini; lrs=${PAPER_LRS:-1e-3,3e-3,1e-2}
           t_local=${PAPER_T_LOCAL:-48:10 96:5 480:1}; batches=${PAPER_BATCHES:-32:4:8}
-          lrs6=${PAPER_LRS:-3e-3,1e-2,3e-2}
+          lrs6=${PAPER_LRS:-3e-4,1e-3,3e-3,1e-2,3e-2}
           rounds_grid=${PAPER_ROUNDS_GRID:-20,80} ;;
     125m) base=$here/base-125m.ini; lrs=${PAPER_LRS:-3e-4,6e-4,1.2e-3,2.4e-3}
           t_local=${PAPER_T_LOCAL:-512:10 1024:5 2560:2}; batches=${PAPER_BATCHES:-128:32:200 256:16:100}

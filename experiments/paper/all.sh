@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every claim of experiments/RESULTS.md in order (claims 2-6 use claim 1's
-# tuned LRs), then the tables and plots.  About 90 minutes on 2 idle cores;
+# tuned LRs), then the tables and plots.  About an hour on 2 idle cores;
 # run again, it skips every completed run.
 #   experiments/paper/all.sh [FIG_DIR]    (default experiments/paper/figures)
 set -euo pipefail

@@ -45,7 +45,8 @@ command -v python3 > /dev/null || { echo "compression.sh: python3 is needed to r
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 net=()
-"$sim" config-reference | grep -q "bandwidth_mbps" && net=(--set network.bandwidth_mbps=100 --set network.compute=model)
+# (not `config-reference | grep -q`: grep's early exit fails the pipeline under pipefail)
+[[ $("$sim" config-reference) == *bandwidth_mbps* ]] && net=(--set network.bandwidth_mbps=100 --set network.compute=model)
 
 # point NAME -> the --set options that make it
 point() {
@@ -116,7 +117,9 @@ for p in points:
     upd = statistics.mean(s["update_bytes"] / s["rounds"] for s in rs) if rs else None
     mov = statistics.mean(s["bytes_moved"] / s["rounds"] for s in rs) if rs else None
     peak = max(s["last_peak"] for s in rs) if rs and all(s["last_peak"] for s in rs) else None
-    sim = statistics.mean(s["sim_wall_seconds"] for s in rs) if rs and all("sim_wall_seconds" in s for s in rs) else None
+    # the simulated time (compute = model) is the same for every seed of a point
+    sims = [s["sim_wall_seconds"] for s in rs if "sim_wall_seconds" in s]
+    sim = statistics.mean(sims) if sims else None
     if p == "fp32":
         fp32_upd = upd
     rows.append((p, len(rs), ppl, sd, upd, mov, peak, sim))

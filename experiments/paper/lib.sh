@@ -11,6 +11,8 @@
 #                it also picks the scale's LR grid and the claims' variants
 #   PAPER_LRS    the LR grid of every sweep (default per scale); PAPER_T_LOCAL,
 #                PAPER_BATCHES, PAPER_ROUNDS_GRID: claims 2, 6 and 1's variants
+#                (claim 1 also runs a bigger model: d_model 128 on the CPU,
+#                the 350M shape at 125m)
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -20,11 +22,12 @@ case ${PAPER_SCALE:-cpu} in
     cpu)  base=$here/base.ini; lrs=${PAPER_LRS:-1e-3,3e-3,1e-2}
           t_local=${PAPER_T_LOCAL:-48:10 96:5 480:1}; batches=${PAPER_BATCHES:-32:4:8}
           lrs6=${PAPER_LRS:-3e-4,1e-3,3e-3,1e-2,3e-2}
-          rounds_grid=${PAPER_ROUNDS_GRID:-20,80} ;;
+          rounds_grid=${PAPER_ROUNDS_GRID:-20,80}; bigger="--set model.d_model=128" ;;
     125m) base=$here/base-125m.ini; lrs=${PAPER_LRS:-3e-4,6e-4,1.2e-3,2.4e-3}
           t_local=${PAPER_T_LOCAL:-512:10 1024:5 2560:2}; batches=${PAPER_BATCHES:-128:32:200 256:16:100}
           lrs6=${PAPER_LRS:-6e-4,1.2e-3,2.4e-3,4.8e-3}
-          rounds_grid=${PAPER_ROUNDS_GRID:-20,80} ;;
+          rounds_grid=${PAPER_ROUNDS_GRID:-20,80}
+          bigger="--set model.n_layer=24 --set model.n_head=16 --set model.d_model=1024" ;;
     *) echo "paper: PAPER_SCALE is cpu or 125m (got '$PAPER_SCALE')" >&2; exit 2 ;;
 esac
 if [ -z "${PHOTON_SIM:-}" ]; then

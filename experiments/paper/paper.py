@@ -243,6 +243,13 @@ def claim1(out, figs):
         if a and b:
             fa, fb = final(a)[0], final(b)[0]
             print(f"| {n} ({a[0]['summary']['tokens']:,}) | {fa:.2f} | {fb:.2f} | {fa / fb:.3f} |")
+    fb, cb = sub(out, "claim1/fed-bigger"), sub(out, "claim1/central-bigger")
+    if exists(fb) and exists(cb):
+        print("\n| model (parameters) | federated | centralized | federated / centralized |\n|---|---|---|---|")
+        for label, a, b in (("base", fed[:1], cen[:1]), ("bigger", runs(fb), runs(cb))):
+            fa, fc = final(a)[0], final(b)[0]
+            shape = f"{cfg(a[0], 'model', 'n_layer')}L d{cfg(a[0], 'model', 'd_model')}"
+            print(f"| {label}: {shape} ({a[0]['summary']['parameters']:,}) | {fa:.2f} | {fc:.2f} | {fa / fc:.3f} |")
     plot(figs, "claim1.png", "Claim 1: federated vs centralized, same tokens",
          [("federated (Photon)", fed), ("centralized", cen)], "tokens", "training tokens")
 

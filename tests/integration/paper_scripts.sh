@@ -42,8 +42,9 @@ clients = cfg.split("[clients]")[1].split("\n[")[0]
 assert float(re.search(r"^lr = (\S+)$", clients, re.M).group(1)) == float(lr), "seed 2 not at the best LR"
 mean = (ppl + s2) / 2
 assert f"{mean:.2f} ±" in row, (row, mean)
-# claim 1's token rows: 1, 2 (the base) and 3 rounds
+# claim 1's token rows: 1, 2 (the base) and 3 rounds; the bigger model's row
 assert all(f"| {n} (" in t1 for n in (1, 2, 3)), t1
+assert re.search(r"^\| bigger: 1L d128 \([0-9,]+\) \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|$", t1, re.M), t1
 t2 = open(os.path.join(tmp, "table2.md")).read()
 assert "identical" in t2 and "DIFFERENT" not in t2, t2
 rows = {int(l.split("|")[1]): l for l in t2.splitlines() if re.match(r"^\| \d+ \| \d+ \|", l)}

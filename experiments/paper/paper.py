@@ -28,18 +28,16 @@ def load_run(d):
         summary = json.load(open(os.path.join(d, "summary.json")))
     except (OSError, ValueError) as e:
         fail(f"{d}: no readable summary.json ({e})")
-    evals, sim, allreduce = [], {0: 0.0}, {0: 0.0}
-    t = ta = 0.0
+    evals, sim, t = [], {0: 0.0}, 0.0
     for line in open(os.path.join(d, "metrics.jsonl")):
         e = json.loads(line)
         if e["event"] == "eval":
             evals.append((e["round"], e["tokens"], e["perplexity"], e.get("perplexity_by_source", {})))
         elif e["event"] == "round" and e.get("committed", True):
             t += e.get("sim_seconds", float("nan"))
-            ta += e.get("sim_allreduce_seconds", float("nan"))
-            sim[e["round"]], allreduce[e["round"]] = t, ta
+            sim[e["round"]] = t
     evals.sort(key=lambda x: x[0])
-    return {"dir": d, "summary": summary, "evals": evals, "sim": sim, "allreduce": allreduce}
+    return {"dir": d, "summary": summary, "evals": evals, "sim": sim}
 
 
 def points(path):
@@ -55,6 +53,11 @@ def points(path):
         key = tuple(o for o in p["overrides"] if not o.startswith("run.seed="))
         groups.setdefault(key, []).append(load_run(os.path.join(path, p["dir"])))
     return groups
+
+
+def override(point, key, default=None):
+    """the value a sweep point (its overrides) gives section.key, as a string"""
+    return next((o.split("=", 1)[1] for o in point if o.startswith(key + "=")), default)
 
 
 def runs(path):
@@ -102,13 +105,11 @@ def best_point(path):
 
 
 def cmd_best(args):
-    key, rs = best_point(args.dir)
-    for o in key:
-        k, _, v = o.partition("=")
-        if k == args.key:
-            print(v)
-            return
-    fail(f"{args.dir}: the best point ({', '.join(key) or 'no overrides'}) does not set {args.key}")
+    point, _ = best_point(args.dir)
+    v = override(point, args.key)
+    if v is None:
+        fail(f"{args.dir}: the best point ({', '.join(point) or 'no overrides'}) does not set {args.key}")
+    print(v)
 
 
 # ---------------------------------------------------------------- plots
@@ -161,7 +162,7 @@ def plot(fig_dir, name, title, series, x, xlabel, logx=False):
 def lr_table(path, key):
     rows = []
     for k, rs in points(path).items():
-        v = next((o.split("=", 1)[1] for o in k if o.startswith(key + "=")), "nan")
+        v = override(k, key, "nan")
         rows.append((float(v), f"{v}: {fmt(final(rs)) if len(rs) > 1 else f'{final(rs)[0]:.1f}'}"))
     return "; ".join(r for _, r in sorted(rows))
 
@@ -183,8 +184,7 @@ def arm_runs(out, d):
 
 
 def best_value(path, key):
-    k, _ = best_point(path)
-    return next((o.split("=", 1)[1] for o in k if o.startswith(key + "=")), "?")
+    return override(best_point(path)[0], key, "?")
 
 
 def by_source(rs):
@@ -236,7 +236,7 @@ def claim1(out, figs):
     for path, i in ((sub(out, "claim1/fed-tokens"), 0), (sub(out, "claim1/central-tokens"), 1)):
         if exists(path):
             for k, rs in points(path).items():
-                n = int(next(o for o in k if o.startswith("run.rounds=")).split("=")[1])
+                n = int(override(k, "run.rounds"))
                 rows.setdefault(n, ([], []))[i].extend(rs)
     for n in sorted(rows):
         a, b = rows[n]
@@ -267,7 +267,7 @@ def claim2(out, figs):
     if not (exists(nf) and exists(na)):
         return
     pf, pa = points(nf), points(na)
-    bw = lambda k: float(next(o for o in k if o.startswith("network.bandwidth_mbps=")).split("=")[1])
+    bw = lambda k: float(override(k, "network.bandwidth_mbps"))
     allr = [r for g in list(pf.values()) + list(pa.values()) for r in g]
     target = max(r["summary"]["final_perplexity"] for r in allr)
     print(f"\nTarget perplexity {target:.2f} (the worse final of the two arms). Simulated wall time "
@@ -327,7 +327,7 @@ def claim4(out, figs):
 
 def claim5(out, figs):
     pf, pa = points(sub(out, "claim5/fed")), points(sub(out, "claim5/allreduce"))
-    K = lambda k: int(next(o for o in k if o.startswith("clients.per_round=")).split("=")[1])
+    K = lambda k: int(override(k, "clients.per_round"))
     target = max(g[0]["summary"]["final_perplexity"] for g in list(pf.values()) + list(pa.values()))
     print(f"Target perplexity {target:.2f} (the worst final among the runs). 100 Mbit/s, 20 ms, compute = model.\n")
     print("| K | Photon: final ppl, rounds, sim. time to target | K × time (worker-s) | data parallel: final ppl, rounds, "
@@ -354,15 +354,14 @@ def claim6(out, figs):
     first = runs(sub(out, "claim1/fed-lr"))[0]
     arms = [(int(cfg(first, "clients", "batch_size")), int(cfg(first, "clients", "local_steps")), sub(out, "claim1/fed-lr"))]
     arms += [(b, int(cfg(runs(p)[0], "clients", "local_steps")), p) for b, p in subdirs(out, "claim6/b")]
-    lrs = sorted({o.split("=")[1] for _, _, p in arms if exists(p) for k in points(p) for o in k
-                  if o.startswith("clients.lr=")}, key=float)
+    lrs = sorted({override(k, "clients.lr") for _, _, p in arms if exists(p) for k in points(p)}, key=float)
     print("| client batch | local steps | " + " | ".join(f"lr {v}" for v in lrs) + " |")
     print("|---|---|" + "---|" * len(lrs))
     series = []
     for b, t, p in arms:
         if not exists(p):
             continue
-        g = {next(o for o in k if o.startswith("clients.lr=")).split("=")[1]: rs for k, rs in points(p).items()}
+        g = {override(k, "clients.lr"): rs for k, rs in points(p).items()}
         print(f"| {b} | {t} | " + " | ".join(f"{final(g[v])[0]:.2f}" if v in g else "–" for v in lrs) + " |")
         series.append((f"batch {b} (best lr {best_value(p, 'clients.lr')})", best_point(p)[1]))
     plot(figs, "claim6.png", "Claim 6: client batch size and learning rate", series, "tokens", "training tokens")
